@@ -1,0 +1,43 @@
+/** The workspace store table. The wire item (§3.3 of the reference) is derived from a row. */
+import { sqliteTable, text } from 'drizzle-orm/sqlite-core';
+
+export const WORKSPACE_STATES = ['PENDING', 'CREATING', 'UPDATING', 'ACTIVE', 'FAILED', 'DELETING'] as const;
+export type WorkspaceState = (typeof WORKSPACE_STATES)[number];
+
+export interface WorkspaceMetadata {
+  /** Short image id (10 hex), null until the first build. */
+  image_id: string | null;
+  /** `jworkspace:<uuid>` */
+  image_name: string | null;
+  /** Short id of the workspace's bridge network. */
+  network: string | null;
+  workdir: string;
+  /** Short id of the `run` container, if any. */
+  container_id: string | null;
+  /** Host ports the `run` container publishes. */
+  ports: number[];
+}
+
+export interface WorkspaceArguments {
+  /** Every file uploaded so far (zips as their extracted files). */
+  files: string[];
+  /** The parsed `.jinad` values. */
+  jinad: Record<string, unknown>;
+  /** Requirement files installed with pip. */
+  requirements: string;
+}
+
+export const workspaces = sqliteTable('workspaces', {
+  id: text('id').primaryKey(),
+  state: text('state', { enum: WORKSPACE_STATES }).notNull(),
+  /** Why the workspace is FAILED, written for a person to act on. */
+  reason: text('reason'),
+  /** Last lines of the build output when it failed. */
+  logTail: text('log_tail', { mode: 'json' }).$type<string[]>(),
+  metadata: text('metadata', { mode: 'json' }).$type<WorkspaceMetadata>().notNull(),
+  arguments: text('arguments', { mode: 'json' }).$type<WorkspaceArguments>(),
+  timeCreated: text('time_created').notNull(),
+  timeUpdated: text('time_updated').notNull(),
+});
+
+export type WorkspaceRow = typeof workspaces.$inferSelect;

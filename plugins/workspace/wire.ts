@@ -1,0 +1,70 @@
+/**
+ * Wire shapes of the workspace routes, as valibot schemas: they validate requests, generate
+ * /openapi.json, and give the TypeScript types. Field names follow JinaD 2.0 (snake_case).
+ */
+import * as v from 'valibot';
+import { MalformedIdError, daemonize } from '../../src/ids.ts';
+import { WORKSPACE_STATES } from './schema.ts';
+
+/** A workspace id: `jworkspace-<uuid>` or a bare uuid. */
+export const WorkspaceId = v.pipe(
+  v.string(),
+  v.check((s) => {
+    try {
+      daemonize(s, 'workspace');
+      return true;
+    } catch (err) {
+      if (err instanceof MalformedIdError) return false;
+      throw err;
+    }
+  }, 'Malformed DaemonID: expected jworkspace-<uuid> or a uuid'),
+  v.description('jworkspace-<uuid>, or a bare uuid'),
+);
+
+const Bool = v.optional(v.picklist(['true', 'false', 'True', 'False', '1', '0']));
+export const asBool = (s: string | undefined, dflt: boolean) => (s === undefined ? dflt : ['true', 'True', '1'].includes(s));
+
+export const IdParam = v.object({ id: WorkspaceId });
+export const CreateQuery = v.object({ id: v.optional(WorkspaceId) });
+export const DeleteQuery = v.object({
+  container: v.pipe(Bool, v.description('remove the `run` container (default true)')),
+  network: v.pipe(Bool, v.description('remove the network when nothing is attached (default true)')),
+  files: v.pipe(Bool, v.description('remove uploaded files, keeping logs (default true)')),
+  everything: v.pipe(Bool, v.description('remove flows/pods/peas, containers, network, image, files and the entry (default false)')),
+});
+
+export const WorkspaceItem = v.object({
+  time_created: v.string(),
+  time_updated: v.string(),
+  state: v.picklist(WORKSPACE_STATES),
+  reason: v.nullable(v.pipe(v.string(), v.description('why the workspace is FAILED'))),
+  log_tail: v.pipe(v.array(v.string()), v.description('last lines of a failed build')),
+  queued: v.pipe(v.number(), v.description('uploads queued or building for this workspace')),
+  metadata: v.object({
+    image_id: v.nullable(v.string()),
+    image_name: v.nullable(v.string()),
+    network: v.nullable(v.string()),
+    workdir: v.string(),
+    container_id: v.nullable(v.string()),
+    ports: v.array(v.number()),
+    managed_objects: v.array(v.string()),
+  }),
+  arguments: v.nullable(
+    v.object({
+      files: v.array(v.string()),
+      jinad: v.record(v.string(), v.unknown()),
+      requirements: v.string(),
+    }),
+  ),
+});
+export type WorkspaceItem = v.InferOutput<typeof WorkspaceItem>;
+
+export const WorkspaceStoreStatus = v.object({
+  time_created: v.string(),
+  time_updated: v.string(),
+  num_add: v.number(),
+  num_del: v.number(),
+  items: v.record(v.string(), WorkspaceItem),
+});
+
+export const ErrorBody = v.object({ detail: v.unknown(), body: v.optional(v.unknown()), code: v.optional(v.string()) });

@@ -1,0 +1,127 @@
+/**
+ * The runtime base image every workspace image starts from, built here with no registry:
+ * FROM scratch + this machine's Node.js (and the shared libraries `ldd` lists for it), npm,
+ * a static busybox for a shell, the machine's CA bundle (so npm works behind a TLS-intercepting
+ * proxy) and the jinad runtime. The tag carries the daemon version and a hash of the inputs.
+ * Config can name a prebuilt image instead (`baseImage: { strategy: 'image', name }`).
+ */
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { DaemonError } from '../http/errors.ts';
+import type { Logger } from '../logger.ts';
+import { VERSION } from '../version.ts';
+import { LABEL } from './labels.ts';
+import type { ContainerRuntime } from './runtime.ts';
+import { addFile, addFromDisk, addTree, createPack } from './tar.ts';
+
+const RUNTIME_DIR = fileURLToPath(new URL('../runtime', import.meta.url));
+const CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
+const BUSYBOX_CANDIDATES = ['/bin/busybox', '/usr/bin/busybox'];
+
+export interface BaseImage {
+  /** The tag workspace Dockerfiles start FROM. */
+  readonly tag: string;
+  /** Make sure the image exists (built once per daemon when missing). */
+  ensure(log?: (line: string) => void): Promise<string>;
+}
+
+const DOCKERFILE = `FROM scratch
+COPY rootfs/ /
+RUN ["/bin/busybox", "--install", "-s", "/bin"]
+RUN mkdir -p /tmp /root /usr/bin /node_modules && chmod 1777 /tmp \\
+ && ln -s /bin/env /usr/bin/env \\
+ && ln -s /usr/lib/node_modules/npm/bin/npm-cli.js /usr/bin/npm \\
+ && ln -s /usr/lib/node_modules/npm/bin/npx-cli.js /usr/bin/npx \\
+ && ln -s /opt/jinad/runtime /node_modules/jinad
+ENV PATH=/usr/local/bin:/usr/bin:/bin HOME=/root \\
+    NODE_EXTRA_CA_CERTS=${CA_BUNDLE} NPM_CONFIG_CAFILE=${CA_BUNDLE} \\
+    NPM_CONFIG_UPDATE_NOTIFIER=false NPM_CONFIG_FUND=false NPM_CONFIG_AUDIT=false
+WORKDIR /workspace
+`;
+
+function hashTree(dir: string, h: ReturnType<typeof createHash>) {
+  for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) hashTree(p, h);
+    else if (e.isFile()) h.update(e.name).update(readFileSync(p));
+  }
+}
+
+/** The npm package folder next to this Node.js, if there is one. */
+function findNpm(): string | undefined {
+  const candidates = [path.resolve(path.dirname(realpathSync(process.execPath)), '../lib/node_modules/npm'), '/usr/lib/node_modules/npm', '/usr/local/lib/node_modules/npm'];
+  return candidates.find((c) => existsSync(path.join(c, 'bin/npm-cli.js')));
+}
+
+async function sharedLibraries(binary: string): Promise<string[]> {
+  try {
+    const { stdout } = await promisify(execFile)('ldd', [binary]);
+    return [...stdout.matchAll(/(?:=>\s*)?(\/\S+)\s+\(0x/g)].map((m) => m[1]!);
+  } catch {
+    return []; // "not a dynamic executable": a static binary needs nothing
+  }
+}
+
+export function createBaseImage(opts: { docker: ContainerRuntime; strategy: { strategy: 'build' } | { strategy: 'image'; name: string }; log: Logger }): BaseImage {
+  const { docker, strategy, log } = opts;
+  if (strategy.strategy === 'image') {
+    const tag = strategy.name;
+    return {
+      tag,
+      async ensure() {
+        if (!(await docker.imageId(tag))) {
+          throw new DaemonError('bad_request', `the configured base image '${tag}' is not on this Docker Engine; pull or build it first`);
+        }
+        return tag;
+      },
+    };
+  }
+
+  const node = realpathSync(process.execPath);
+  const h = createHash('sha256').update(DOCKERFILE).update(process.version).update(String(statSync(node).size));
+  hashTree(RUNTIME_DIR, h);
+  const tag = `jinad-runtime:${VERSION}-${h.digest('hex').slice(0, 12)}`;
+  let building: Promise<string> | undefined;
+
+  const build = async (onLine?: (line: string) => void): Promise<string> => {
+    const busybox = BUSYBOX_CANDIDATES.find((b) => existsSync(b));
+    const npm = findNpm();
+    if (!busybox) {
+      throw new DaemonError('bad_request', 'building the runtime base image needs busybox on this machine: `apt-get install busybox-static`, or configure baseImage: { strategy: "image", name }');
+    }
+    if (!npm) throw new DaemonError('bad_request', `no npm found next to ${node}; install npm or configure a base image`);
+    log.info(`building the runtime base image ${tag}`);
+    const started = Date.now();
+    const pack = createPack();
+    const fill = (async () => {
+      await addFile(pack, 'Dockerfile', DOCKERFILE);
+      await addFromDisk(pack, node, 'rootfs/usr/local/bin/node');
+      await addFromDisk(pack, busybox, 'rootfs/bin/busybox');
+      const libs = new Set([...(await sharedLibraries(node)), ...(await sharedLibraries(busybox))]);
+      for (const lib of libs) await addFromDisk(pack, lib, `rootfs${lib}`);
+      if (existsSync(CA_BUNDLE)) await addFromDisk(pack, CA_BUNDLE, `rootfs${CA_BUNDLE}`);
+      await addTree(pack, npm, 'rootfs/usr/lib/node_modules/npm');
+      await addTree(pack, RUNTIME_DIR, 'rootfs/opt/jinad/runtime', (rel) => rel === 'node_modules' || rel.endsWith('.test.ts'));
+      pack.finalize();
+    })();
+    fill.catch((err) => pack.destroy(err));
+    const { imageId } = await docker.buildImage({ context: pack, tag, labels: { [LABEL.kind]: 'base-image' }, onLine });
+    await fill;
+    log.info(`runtime base image ${tag} built in ${Date.now() - started} ms`);
+    return imageId;
+  };
+
+  return {
+    tag,
+    async ensure(onLine) {
+      if (await docker.imageId(tag)) return tag;
+      building ??= build(onLine).finally(() => (building = undefined));
+      await building;
+      return tag;
+    },
+  };
+}
