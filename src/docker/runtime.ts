@@ -153,6 +153,21 @@ export function createDockerRuntime(conn?: string): ContainerRuntime {
     }
   };
 
+  /**
+   * A failed or aborted build leaves its committed layers untagged and without our labels
+   * (the build's labels come as its last step). Removing the last one prunes its untagged
+   * parents; a tagged layer (the base image) is never touched.
+   */
+  const removeLeftover = async (layer: string | undefined) => {
+    if (!layer) return;
+    try {
+      const info = await docker.getImage(layer).inspect();
+      if ((info.RepoTags ?? []).length === 0) await docker.getImage(layer).remove({ noprune: false });
+    } catch {
+      // gone already, or a parent of another image: nothing of ours to clean
+    }
+  };
+
   return {
     async ping() {
       await docker.ping();
@@ -176,6 +191,8 @@ export function createDockerRuntime(conn?: string): ContainerRuntime {
       const lines: string[] = [];
       let error: string | undefined;
       let imageId: string | undefined;
+      /** The last layer the build committed (` ---> <id>`): what a failed build leaves behind. */
+      let lastLayer: string | undefined;
       const onAbort = () => (stream as unknown as { destroy(e?: Error): void }).destroy(new Error('build aborted'));
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       try {
@@ -189,6 +206,8 @@ export function createDockerRuntime(conn?: string): ContainerRuntime {
               if (text) {
                 for (const line of text.split('\n')) {
                   if (!line.trim()) continue;
+                  const layer = /^ ---> ([0-9a-f]{12})$/.exec(line);
+                  if (layer) lastLayer = layer[1];
                   lines.push(line);
                   opts.onLine?.(line);
                 }
@@ -202,11 +221,17 @@ export function createDockerRuntime(conn?: string): ContainerRuntime {
             },
           );
         });
+      } catch (err) {
+        await removeLeftover(lastLayer);
+        throw err;
       } finally {
         opts.signal?.removeEventListener('abort', onAbort);
       }
-      if (opts.signal?.aborted) throw opts.signal.reason ?? new Error('build aborted');
-      if (error) throw new BuildError(error, lines);
+      if (opts.signal?.aborted || error) {
+        await removeLeftover(lastLayer);
+        if (error) throw new BuildError(error, lines);
+        throw opts.signal?.reason ?? new Error('build aborted');
+      }
       const id = imageId ?? (await docker.getImage(opts.tag).inspect()).Id;
       return { imageId: id, lines };
     },

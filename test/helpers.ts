@@ -1,0 +1,162 @@
+/**
+ * Test helpers: a real daemon on loopback (its own root, database file and instance label),
+ * cleanup of every Docker object carrying that label, multipart forms and zip archives.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { type JinadConfigInput, resolveConfig } from '../src/config.ts';
+import { createDaemon, type Daemon } from '../src/daemon.ts';
+import { LABEL } from '../src/docker/labels.ts';
+import { createDockerRuntime } from '../src/docker/runtime.ts';
+
+export interface TestDaemon {
+  url: string;
+  daemon: Daemon;
+  root: string;
+  instance: string;
+  /** Stop the daemon (jobs stop and resume at the next start on the same root). */
+  stop(): Promise<void>;
+  /** Stop, remove every Docker object labelled with this instance, and the root. */
+  cleanup(): Promise<void>;
+}
+
+export const docker = createDockerRuntime(process.env.DOCKER_HOST);
+
+/** Remove every container, network and image labelled with the instance. */
+export async function removeLabelled(instance: string): Promise<void> {
+  const objs = await docker.listLabelled({ [LABEL.instance]: instance });
+  await Promise.all(objs.containers.map((c) => docker.removeContainer(c.id)));
+  for (const n of objs.networks) await docker.removeNetwork(n.id);
+  for (const i of objs.images) await docker.removeImage(i.id);
+}
+
+export async function startDaemon(opts: { root?: string; instance?: string; config?: JinadConfigInput } = {}): Promise<TestDaemon> {
+  const root = opts.root ?? mkdtempSync(path.join(tmpdir(), 'jinad-test-'));
+  const instance = opts.instance ?? `test-${randomUUID().slice(0, 8)}`;
+  const config = resolveConfig({ root, port: 0, instance, logLevel: 'warn', ...opts.config });
+  const daemon = await createDaemon(config);
+  const { url } = await daemon.start();
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await daemon.close();
+  };
+  return {
+    url,
+    daemon,
+    root,
+    instance,
+    stop,
+    async cleanup() {
+      await stop();
+      await removeLabelled(instance);
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A multipart form with field `files`, one part per entry (name → content). */
+export function filesForm(files: Record<string, string | Buffer>): FormData {
+  const form = new FormData();
+  for (const [name, content] of Object.entries(files)) form.append('files', new Blob([typeof content === 'string' ? content : new Uint8Array(content)]), name);
+  return form;
+}
+
+export async function waitForState(url: string, id: string, states: string[], timeoutMs = 120_000): Promise<Record<string, any>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: Record<string, any> = {};
+  while (Date.now() < deadline) {
+    const res = await fetch(`${url}/workspaces/${id}`);
+    last = (await res.json()) as Record<string, any>;
+    if (states.includes(last.state)) return last;
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  throw new Error(`workspace ${id} did not reach ${states.join('|')} in ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
+}
+
+/** POST a workspace and wait until it is ACTIVE or FAILED. */
+export async function createWorkspace(url: string, files: Record<string, string | Buffer>, query = ''): Promise<{ id: string; item: Record<string, any> }> {
+  const res = await fetch(`${url}/workspaces${query}`, { method: 'POST', body: filesForm(files) });
+  if (res.status !== 201) throw new Error(`POST /workspaces → ${res.status} ${await res.text()}`);
+  const id = Object.keys((await res.json()) as object)[0]!;
+  return { id, item: await waitForState(url, id, ['ACTIVE', 'FAILED']) };
+}
+
+/** A free TCP port on loopback, for a test's fixed `.jinad` ports. */
+export async function freePort(): Promise<number> {
+  const net = await import('node:net');
+  return new Promise((resolve) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export async function retryFetch(url: string, timeoutMs = 15_000): Promise<Response> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fetch(url);
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+// --- zip archives written by hand, so tests can make the malicious ones real tools refuse to ---
+
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+function crc32(buf: Buffer): number {
+  let c = 0xffffffff;
+  for (const b of buf) c = CRC_TABLE[(c ^ b) & 0xff]! ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+/** A stored (uncompressed) zip. `mode` sets the unix mode, e.g. 0o120777 for a symlink entry. */
+export function makeZip(entries: { name: string; data?: string | Buffer; mode?: number }[]): Buffer {
+  const locals: Buffer[] = [];
+  const centrals: Buffer[] = [];
+  let offset = 0;
+  for (const e of entries) {
+    const name = Buffer.from(e.name);
+    const data = Buffer.from(e.data ?? '');
+    const crc = crc32(data);
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4);
+    local.writeUInt32LE(crc, 14);
+    local.writeUInt32LE(data.length, 18);
+    local.writeUInt32LE(data.length, 22);
+    local.writeUInt16LE(name.length, 26);
+    const central = Buffer.alloc(46);
+    central.writeUInt32LE(0x02014b50, 0);
+    central.writeUInt16LE(0x031e, 4); // made by unix, so external attributes carry the mode
+    central.writeUInt16LE(20, 6);
+    central.writeUInt32LE(crc, 16);
+    central.writeUInt32LE(data.length, 20);
+    central.writeUInt32LE(data.length, 24);
+    central.writeUInt16LE(name.length, 28);
+    central.writeUInt32LE(((e.mode ?? (e.name.endsWith('/') ? 0o40755 : 0o100644)) << 16) >>> 0, 38);
+    central.writeUInt32LE(offset, 42);
+    locals.push(local, name, data);
+    centrals.push(central, name);
+    offset += 30 + name.length + data.length;
+  }
+  const cd = Buffer.concat(centrals);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(entries.length, 8);
+  end.writeUInt16LE(entries.length, 10);
+  end.writeUInt32LE(cd.length, 12);
+  end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...locals, cd, end]);
+}
