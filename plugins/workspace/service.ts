@@ -9,7 +9,7 @@ import path from 'node:path';
 import { eq } from 'drizzle-orm';
 import { LABEL } from '../../src/docker/labels.ts';
 import { BuildError } from '../../src/docker/runtime.ts';
-import { DaemonError, badRequest, conflict, notFound, tooLarge } from '../../src/http/errors.ts';
+import { DaemonError, badRequest, conflict, engineUnavailable, isEngineUnreachable, notFound, tooLarge } from '../../src/http/errors.ts';
 import { jidOf } from '../../src/ids.ts';
 import type { JobContext } from '../../src/jobs.ts';
 import type { PluginApi } from '../../src/plugins.ts';
@@ -70,6 +70,7 @@ function reasonOf(err: unknown): string {
     return ours ? ours.slice('jinad: '.length) : `docker build failed: ${err.message}`;
   }
   if (err instanceof DaemonError) return err.message;
+  if (isEngineUnreachable(err)) return engineUnavailable(err).message;
   return `${(err as Error)?.message ?? String(err)}`;
 }
 

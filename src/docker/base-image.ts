@@ -21,6 +21,11 @@ import { addFile, addFromDisk, addTree, createPack } from './tar.ts';
 const RUNTIME_DIR = fileURLToPath(new URL('../runtime', import.meta.url));
 const CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 const BUSYBOX_CANDIDATES = ['/bin/busybox', '/usr/bin/busybox'];
+/**
+ * glibc's other runtime libraries, taken from beside libc: native addons (libSQL's, and those
+ * of users' npm packages) link against them although `node` itself does not.
+ */
+const GLIBC_EXTRAS = ['librt.so.1', 'libresolv.so.2', 'libutil.so.1', 'libanl.so.1', 'libnss_dns.so.2', 'libnss_files.so.2'];
 
 export interface BaseImage {
   /** The tag workspace Dockerfiles start FROM. */
@@ -82,7 +87,7 @@ export function createBaseImage(opts: { docker: ContainerRuntime; strategy: { st
   }
 
   const node = realpathSync(process.execPath);
-  const h = createHash('sha256').update(DOCKERFILE).update(process.version).update(String(statSync(node).size));
+  const h = createHash('sha256').update(DOCKERFILE).update(GLIBC_EXTRAS.join()).update(process.version).update(String(statSync(node).size));
   hashTree(RUNTIME_DIR, h);
   const tag = `jinad-runtime:${VERSION}-${h.digest('hex').slice(0, 12)}`;
   let building: Promise<string> | undefined;
@@ -102,6 +107,8 @@ export function createBaseImage(opts: { docker: ContainerRuntime; strategy: { st
       await addFromDisk(pack, node, 'rootfs/usr/local/bin/node');
       await addFromDisk(pack, busybox, 'rootfs/bin/busybox');
       const libs = new Set([...(await sharedLibraries(node)), ...(await sharedLibraries(busybox))]);
+      const libc = [...libs].find((l) => /\/libc\.so\.6$/.test(l));
+      for (const extra of libc ? GLIBC_EXTRAS.map((x) => path.join(path.dirname(libc), x)) : []) if (existsSync(extra)) libs.add(extra);
       for (const lib of libs) await addFromDisk(pack, lib, `rootfs${lib}`);
       if (existsSync(CA_BUNDLE)) await addFromDisk(pack, CA_BUNDLE, `rootfs${CA_BUNDLE}`);
       await addTree(pack, npm, 'rootfs/usr/lib/node_modules/npm');
