@@ -52,6 +52,11 @@ const ConfigSchema = v.strictObject({
   plugins: v.optional(v.array(v.pipe(v.string(), v.minLength(1)))),
   /** Extra plugin folders added after `plugins` (env JINAD_PLUGINS, flag --plugin). */
   extraPlugins: v.optional(v.array(v.string()), []),
+  /**
+   * Browser origins allowed to call the API (e.g. `https://ui.example`), or `['*']`. Default:
+   * none, so a web page cannot drive the daemon from a visitor's browser.
+   */
+  corsOrigins: v.optional(v.array(v.pipe(v.string(), v.minLength(1))), []),
   /** Tells apart daemons sharing one Docker Engine; stored in the database on first start if unset. */
   instance: v.optional(v.pipe(v.string(), v.regex(/^[a-zA-Z0-9_.-]{1,64}$/))),
   logLevel: v.optional(v.picklist(['debug', 'info', 'warn', 'error', 'silent']), 'info'),
@@ -94,6 +99,7 @@ function fromEnv(env: Env): JinadConfigInput {
   str('instance', 'JINAD_INSTANCE');
   str('logLevel', 'JINAD_LOG_LEVEL');
   if (env.JINAD_BASE_IMAGE) out.baseImage = { strategy: 'image', name: env.JINAD_BASE_IMAGE };
+  if (env.JINAD_CORS_ORIGINS) out.corsOrigins = env.JINAD_CORS_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean);
   if (env.JINAD_PLUGINS) out.extraPlugins = env.JINAD_PLUGINS.split(',').map((s) => s.trim()).filter(Boolean);
   return out as JinadConfigInput;
 }

@@ -7,8 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { eq } from 'drizzle-orm';
 import { Hono } from 'hono';
-import { cors } from 'hono/cors';
-import { describeRoute } from 'hono-openapi';
+import { describe } from './http/describe.ts';
 import { WebSocketServer } from 'ws';
 import type { JinadConfig } from './config.ts';
 import { createBaseImage } from './docker/base-image.ts';
@@ -16,6 +15,7 @@ import { LABEL, type Labels } from './docker/labels.ts';
 import { type ContainerRuntime, createDockerRuntime } from './docker/runtime.ts';
 import { errorResponse } from './http/errors.ts';
 import { mountOpenApi } from './http/openapi.ts';
+import { originGuard } from './http/origin.ts';
 import { JobRunner } from './jobs.ts';
 import { createLogger } from './logger.ts';
 import { builtinPlugins, loadPlugins, orderPlugins, type PluginApi, PluginError, type Services } from './plugins.ts';
@@ -65,7 +65,7 @@ export async function createDaemon(config: JinadConfig): Promise<Daemon> {
   let hostRoot = config.root;
 
   const app = new Hono();
-  app.use(cors());
+  app.use(originGuard(config.corsOrigins));
   app.onError((err, c) => errorResponse(c, err, (m, e) => log.error(`${c.req.method} ${c.req.path}: ${m}`, e)));
   app.notFound((c) => c.json({ detail: `${c.req.method} ${c.req.path} not found` }, 404));
 
@@ -74,8 +74,8 @@ export async function createDaemon(config: JinadConfig): Promise<Daemon> {
   const reconcileHooks: { plugin: string; fn: () => Promise<void> }[] = [];
   const closeHooks: (() => Promise<void> | void)[] = [];
 
-  app.get('/', describeRoute({ tags: ['daemon'], summary: 'Liveness', responses: { 200: { description: '`{}`' } } }), (c) => c.json({}));
-  app.get('/status', describeRoute({ tags: ['daemon'], summary: 'Versions, Docker Engine, store counts, memory', responses: { 200: { description: 'status' } } }), async (c) => {
+  app.get('/', describe({ tags: ['daemon'], summary: 'Liveness', responses: { 200: { description: '`{}`' } } }), (c) => c.json({}));
+  app.get('/status', describe({ tags: ['daemon'], summary: 'Versions, Docker Engine, store counts, memory', responses: { 200: { description: 'status' } } }), async (c) => {
     const engine = await docker.version().catch((err: Error) => ({ error: `Docker Engine not reachable: ${err.message}` }));
     const parts = await Promise.all(statusHooks.map((h) => h()));
     const mem = process.memoryUsage();

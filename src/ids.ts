@@ -12,7 +12,10 @@ export type IdKind = JType extends `j${infer K}` ? K : never;
 export class MalformedIdError extends Error {}
 
 /** Normalise a uuid as Python's uuid.UUID would; undefined if it is not one. */
+const CANONICAL = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 export function normalizeUuid(raw: string): string | undefined {
+  if (CANONICAL.test(raw)) return raw; // the common case, on every request: nothing to do
   const hex = raw.replace('urn:', '').replace('uuid:', '').replace(/^\{+|\}+$/g, '').replaceAll('-', '');
   if (!/^[0-9a-fA-F]{32}$/.test(hex)) return undefined;
   const h = hex.toLowerCase();

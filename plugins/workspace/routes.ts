@@ -1,10 +1,11 @@
 /** HTTP routes of /workspaces: parse, call the service, map. Wire-compatible with JinaD 2.0. */
 import type { Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { describeRoute, resolver } from 'hono-openapi';
+import { resolver } from 'hono-openapi';
+import { describe } from '../../src/http/describe.ts';
 import { badRequest, invalid, tooLarge } from '../../src/http/errors.ts';
 import { validate } from '../../src/http/validate.ts';
-import { daemonize, newId } from '../../src/ids.ts';
+import { newId } from '../../src/ids.ts';
 import type { createWorkspaceService, Upload } from './service.ts';
 import { asBool, CreateQuery, DeleteQuery, ErrorBody, IdParam, WorkspaceItem, WorkspaceStoreStatus } from './wire.ts';
 
@@ -57,13 +58,13 @@ export function workspaceRoutes(router: Hono, svc: Service, limits: { uploadByte
     },
   });
 
-  router.get('/', describeRoute({ tags: ['workspace'], summary: 'All workspaces (store status)', responses: { 200: json(WorkspaceStoreStatus, 'store status') } }), async (c) =>
+  router.get('/', describe({ tags: ['workspace'], summary: 'All workspaces (store status)', responses: { 200: json(WorkspaceStoreStatus, 'store status') } }), async (c) =>
     c.json(await svc.list()),
   );
 
   router.post(
     '/',
-    describeRoute({
+    describe({
       tags: ['workspace'],
       summary: 'Upload files and build a workspace',
       description: 'Returns at once in PENDING; poll GET /workspaces/{id} until ACTIVE or FAILED. An existing id is updated.',
@@ -74,28 +75,28 @@ export function workspaceRoutes(router: Hono, svc: Service, limits: { uploadByte
     validate('query', CreateQuery),
     async (c) => {
       const q = c.req.valid('query');
-      const id = q.id ? daemonize(q.id, 'workspace') : newId('workspace');
+      const id = q.id ?? newId('workspace');
       const item = await svc.submit(id, await readUploads(c));
       return c.json({ [id]: item }, 201);
     },
   );
 
   // Registered before `/:id`, as in the original.
-  router.delete('/', describeRoute({ tags: ['workspace'], summary: 'Delete every workspace with everything', responses: { 200: { description: 'null' } } }), async (c) => {
+  router.delete('/', describe({ tags: ['workspace'], summary: 'Delete every workspace with everything', responses: { 200: { description: 'null' } } }), async (c) => {
     await svc.clear();
     return c.json(null);
   });
 
   router.get(
     '/:id',
-    describeRoute({ tags: ['workspace'], summary: 'One workspace', responses: { 200: json(WorkspaceItem, 'item'), 404: errors[404], 422: errors[422] } }),
+    describe({ tags: ['workspace'], summary: 'One workspace', responses: { 200: json(WorkspaceItem, 'item'), 404: errors[404], 422: errors[422] } }),
     validate('param', IdParam),
-    async (c) => c.json(await svc.item(daemonize(c.req.valid('param').id, 'workspace'))),
+    (c) => c.json(svc.item(c.req.valid('param').id)),
   );
 
   router.put(
     '/:id',
-    describeRoute({
+    describe({
       tags: ['workspace'],
       summary: 'Upload more files and rebuild (also retries a FAILED workspace)',
       requestBody: filesBody,
@@ -104,19 +105,19 @@ export function workspaceRoutes(router: Hono, svc: Service, limits: { uploadByte
     limit,
     validate('param', IdParam),
     async (c) => {
-      const id = daemonize(c.req.valid('param').id, 'workspace');
+      const id = c.req.valid('param').id;
       return c.json({ [id]: await svc.submit(id, await readUploads(c)) }, 200);
     },
   );
 
   router.delete(
     '/:id',
-    describeRoute({ tags: ['workspace'], summary: 'Delete parts of a workspace, or everything', responses: { 200: { description: 'null' }, 404: errors[404], 422: errors[422] } }),
+    describe({ tags: ['workspace'], summary: 'Delete parts of a workspace, or everything', responses: { 200: { description: 'null' }, 404: errors[404], 422: errors[422] } }),
     validate('param', IdParam),
     validate('query', DeleteQuery),
     async (c) => {
       const q = c.req.valid('query');
-      await svc.remove(daemonize(c.req.valid('param').id, 'workspace'), {
+      await svc.remove(c.req.valid('param').id, {
         container: asBool(q.container, true),
         network: asBool(q.network, true),
         files: asBool(q.files, true),

@@ -6,7 +6,6 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { eq } from 'drizzle-orm';
 import { LABEL } from '../../src/docker/labels.ts';
 import { BuildError } from '../../src/docker/runtime.ts';
 import { DaemonError, badRequest, conflict, engineUnavailable, isEngineUnreachable, notFound, tooLarge } from '../../src/http/errors.ts';
@@ -17,7 +16,8 @@ import { BuildLog } from './buildlog.ts';
 import { buildContext, generateDockerfile, requirementFiles } from './dockerfile.ts';
 import { assertNoSymlinks, checkZip, extractZip, isZipName, safeRelative, writeInside } from './files.ts';
 import { type JinadFile, JinadFileError, parseJinadFile } from './jinadfile.ts';
-import { type WorkspaceMetadata, type WorkspaceRow, type WorkspaceState, workspaces } from './schema.ts';
+import type { WorkspaceRepo } from './repo.ts';
+import type { WorkspaceMetadata, WorkspaceRow, WorkspaceState } from './schema.ts';
 import type { WorkspaceItem } from './wire.ts';
 
 export const BUILD_JOB = 'workspace.build';
@@ -47,7 +47,7 @@ export interface DeleteFlags {
 
 /** What a workspace offers plugins that depend on it (flows, pods, peas). */
 export interface WorkspaceService {
-  get(id: string): Promise<WorkspaceItem | undefined>;
+  get(id: string): WorkspaceItem | undefined;
   /** The workspace row, or 404; 400 unless it is ACTIVE. */
   requireActive(id: string): Promise<WorkspaceRow>;
   workdir(id: string): string;
@@ -55,8 +55,11 @@ export interface WorkspaceService {
   hostWorkdir(id: string): string;
   /** Called before a workspace is deleted with everything=true: remove your objects in it. */
   onDelete(fn: (id: string) => Promise<void>): void;
-  /** Ids of the objects you manage in a workspace, for `metadata.managed_objects`. */
-  listManaged(fn: (id: string) => Promise<string[]>): void;
+  /**
+   * Ids of the objects you manage in a workspace, for `metadata.managed_objects`. Synchronous:
+   * it runs on every GET, so answer from memory.
+   */
+  listManaged(fn: (id: string) => string[]): void;
 }
 
 const short = (id: string | null | undefined) => (id ? id.replace(/^sha256:/, '').slice(0, 10) : null);
@@ -74,31 +77,33 @@ function reasonOf(err: unknown): string {
   return `${(err as Error)?.message ?? String(err)}`;
 }
 
-export function createWorkspaceService(api: PluginApi) {
+export function createWorkspaceService(api: PluginApi, repo: WorkspaceRepo) {
   const { store, docker, jobs, config, log } = api;
-  const { db } = store;
   const deleteHooks: ((id: string) => Promise<void>)[] = [];
-  const managedProviders: ((id: string) => Promise<string[]>)[] = [];
+  const managedProviders: ((id: string) => string[])[] = [];
   const workdir = (id: string) => path.join(config.root, id);
   const hostWorkdir = (id: string) => path.join(api.hostRoot, id);
   const stagingDir = (id: string, stage = '') => path.join(config.root, '.staging', id, stage);
   const labelsOf = (id: string, kind = KIND) => api.labels({ [LABEL.kind]: kind, [LABEL.workspace]: id, [LABEL.object]: id });
+  /**
+   * Images carry only the daemon's labels: the workspace is named by the tag. Per-workspace
+   * labels would add a build step that never hits the cache (~60 ms each); without them a new
+   * workspace with known content is built entirely from cache, and identical workspaces share
+   * one image under two tags (removing a tag keeps what another tag still uses).
+   */
+  const imageLabels = api.labels({ [LABEL.kind]: KIND });
+  const imageTag = (id: string) => `jworkspace:${jidOf(id)}`;
 
-  async function row(id: string): Promise<WorkspaceRow | undefined> {
-    const [r] = await db.select().from(workspaces).where(eq(workspaces.id, id));
-    return r;
-  }
-  async function mustRow(id: string): Promise<WorkspaceRow> {
-    const r = await row(id);
+  const row = (id: string) => repo.get(id);
+  function mustRow(id: string): WorkspaceRow {
+    const r = repo.get(id);
     if (!r) throw notFound(`${id} not found in workspace store`);
     return r;
   }
-  async function patch(id: string, set: Partial<Omit<WorkspaceRow, 'id'>>): Promise<void> {
-    await db.update(workspaces).set({ ...set, timeUpdated: now() }).where(eq(workspaces.id, id));
-  }
+  const patch = repo.patch;
 
-  async function toItem(r: WorkspaceRow): Promise<WorkspaceItem> {
-    const managed = (await Promise.all(managedProviders.map((p) => p(r.id)))).flat();
+  function toItem(r: WorkspaceRow): WorkspaceItem {
+    const managed = managedProviders.flatMap((p) => p(r.id));
     return {
       time_created: r.timeCreated,
       time_updated: r.timeUpdated,
@@ -135,22 +140,19 @@ export function createWorkspaceService(api: PluginApi) {
     }
     if (fileCount > config.limits.uploadFiles) throw tooLarge(`at most ${config.limits.uploadFiles} files per upload (archives included), got ${fileCount}`);
 
-    const created = await store.transaction(async (tx) => {
-      const [existing] = await tx.select().from(workspaces).where(eq(workspaces.id, id));
-      if (existing?.state === 'DELETING') throw conflict(`${id} is being deleted`);
-      const t = now();
-      if (!existing) {
-        const metadata: WorkspaceMetadata = { image_id: null, image_name: null, network: null, workdir: wd, container_id: null, ports: [] };
-        await tx.insert(workspaces).values({ id, state: 'PENDING', metadata, timeCreated: t, timeUpdated: t });
-        return true;
-      }
-      // ACTIVE or FAILED: this upload is an update (or a retry). A build already queued or
-      // running keeps its state; this upload waits behind it.
-      if (existing.state === 'ACTIVE' || existing.state === 'FAILED') {
-        await tx.update(workspaces).set({ state: 'PENDING', reason: null, logTail: null, timeUpdated: t }).where(eq(workspaces.id, id));
-      }
-      return false;
-    });
+    // Check and set with no await in between: of two uploads racing for a new id, one creates
+    // it and the other queues behind it as an update.
+    const existing = repo.get(id);
+    if (existing?.state === 'DELETING') throw conflict(`${id} is being deleted`);
+    const created = !existing;
+    if (created) {
+      const metadata: WorkspaceMetadata = { image_id: null, image_name: null, network: null, workdir: wd, container_id: null, ports: [] };
+      await repo.insert({ id, state: 'PENDING', metadata });
+    } else if (existing.state === 'ACTIVE' || existing.state === 'FAILED') {
+      // An update (or a retry). A build already queued or running keeps its state; this
+      // upload waits behind it.
+      await repo.patch(id, { state: 'PENDING', reason: null, logTail: null });
+    }
     // Only a new workspace counts as an add (the original counted every update too).
     if (created) {
       await store.count(KIND, { add: 1 });
@@ -161,7 +163,7 @@ export function createWorkspaceService(api: PluginApi) {
     await mkdir(stagingDir(id, stage), { recursive: true });
     for (const [i, u] of uploads.entries()) await writeFile(path.join(stagingDir(id, stage), String(i)), u.data);
     await jobs.enqueue(BUILD_JOB, id, { id, stage, uploads: staged } satisfies BuildPayload);
-    return toItem(await mustRow(id));
+    return toItem(mustRow(id));
   }
 
   /** Move staged uploads into the workdir. Idempotent, so a resumed job can do it again. */
@@ -209,7 +211,7 @@ export function createWorkspaceService(api: PluginApi) {
 
   /** The build job: files → .jinad → image → network → `run` container → ACTIVE (or FAILED with a reason). */
   async function build(p: BuildPayload, ctx: JobContext): Promise<void> {
-    const before = await row(p.id);
+    const before = row(p.id);
     if (!before || before.state === 'DELETING') return;
     const wd = workdir(p.id);
     const updating = before.metadata.image_id !== null;
@@ -222,19 +224,22 @@ export function createWorkspaceService(api: PluginApi) {
       const { file: jinad, warnings } = await readJinad(wd);
       for (const w of warnings) blog.line(w, 'warning');
       const base = await api.baseImage.ensure((l) => blog.line(`[base image] ${l}`));
-      const image = `jworkspace:${jidOf(p.id)}`;
+      const image = imageTag(p.id);
       const context = buildContext(wd, jinad.dockerfile ?? { generated: generateDockerfile(wd, base) });
+      // The network does not depend on the image: make it while the build runs.
+      const networkReady = docker.ensureNetwork(p.id, labelsOf(p.id));
+      networkReady.catch(() => {});
       const { imageId } = await docker.buildImage({
         context: context.pack,
         tag: image,
         dockerfile: context.dockerfilePath,
-        buildargs: { JINAD_BASE_IMAGE: base },
-        labels: labelsOf(p.id),
+        buildargs: jinad.dockerfile ? { JINAD_BASE_IMAGE: base } : undefined,
+        labels: imageLabels,
         onLine: (l) => blog.line(l),
         signal: ctx.signal,
       });
       await context.done;
-      const network = await docker.ensureNetwork(p.id, labelsOf(p.id));
+      const network = await networkReady;
       // A new image means a new `run` container: the old one goes first (it may hold the ports).
       await docker.removeContainer(p.id);
       let containerId: string | null = null;
@@ -270,17 +275,17 @@ export function createWorkspaceService(api: PluginApi) {
     } finally {
       await blog.close();
       // A shutdown keeps the staged files: the job runs again at the next start.
-      if (!ctx.signal.aborted || !(await row(p.id))) await rm(stagingDir(p.id, p.stage), { recursive: true, force: true });
+      if (!ctx.signal.aborted || !row(p.id)) await rm(stagingDir(p.id, p.stage), { recursive: true, force: true });
     }
   }
 
-  /** Remove every Docker object labelled with this workspace. */
+  /** Remove every Docker object labelled with this workspace, and its image tag. */
   async function removeDockerObjects(id: string): Promise<void> {
     const objs = await docker.listLabelled(api.labels({ [LABEL.workspace]: id }));
     await Promise.all(objs.containers.map((c) => docker.removeContainer(c.id)));
     await docker.removeNetwork(id);
     for (const n of objs.networks) await docker.removeNetwork(n.id);
-    for (const img of objs.images) await docker.removeImage(img.id);
+    await docker.removeImage(imageTag(id));
   }
 
   async function deleteEverything(id: string): Promise<void> {
@@ -290,13 +295,13 @@ export function createWorkspaceService(api: PluginApi) {
     await removeDockerObjects(id);
     await rm(workdir(id), { recursive: true, force: true });
     await rm(stagingDir(id), { recursive: true, force: true });
-    await db.delete(workspaces).where(eq(workspaces.id, id));
+    await repo.remove(id);
     await store.count(KIND, { del: 1 });
     log.info(`workspace ${id} deleted with everything`);
   }
 
   async function remove(id: string, flags: DeleteFlags): Promise<void> {
-    const r = await mustRow(id);
+    const r = mustRow(id);
     if (flags.everything) return deleteEverything(id);
     const building = jobs.pending(id) > 0;
     await jobs.cancel(id);
@@ -332,13 +337,12 @@ export function createWorkspaceService(api: PluginApi) {
 
   /** After a restart: drop orphaned Docker objects, fail builds that cannot resume, repair ACTIVE ones. */
   async function reconcile(): Promise<void> {
-    const rows = await db.select().from(workspaces);
+    const rows = repo.all();
     const known = new Set(rows.map((r) => r.id));
     const mine = await docker.listLabelled(api.labels({}));
+    const tagged = mine.images.flatMap((i) => i.tags).filter((t) => t.startsWith('jworkspace:')).map((t) => `jworkspace-${t.slice('jworkspace:'.length)}`);
     const orphanIds = new Set(
-      [...mine.containers, ...mine.networks, ...mine.images]
-        .map((o) => o.labels[LABEL.workspace])
-        .filter((w): w is string => !!w && !known.has(w)),
+      [...[...mine.containers, ...mine.networks].map((o) => o.labels[LABEL.workspace]), ...tagged].filter((w): w is string => !!w && !known.has(w)),
     );
     for (const id of orphanIds) {
       log.info(`removing Docker objects of ${id}, which is not in the store`);
@@ -367,12 +371,12 @@ export function createWorkspaceService(api: PluginApi) {
   }
 
   const service: WorkspaceService = {
-    async get(id) {
-      const r = await row(id);
+    get(id) {
+      const r = row(id);
       return r && toItem(r);
     },
     async requireActive(id) {
-      const r = await mustRow(id);
+      const r = mustRow(id);
       if (r.state !== 'ACTIVE') throw badRequest(`${id} is not ACTIVE yet (it is ${r.state}). Please retry once it becomes ACTIVE`);
       return r;
     },
@@ -388,20 +392,18 @@ export function createWorkspaceService(api: PluginApi) {
     submit,
     remove,
     reconcile,
-    async item(id: string) {
-      return toItem(await mustRow(id));
+    item(id: string) {
+      return toItem(mustRow(id));
     },
     async list() {
-      const rows = await db.select().from(workspaces);
-      const items = Object.fromEntries(await Promise.all(rows.map(async (r) => [r.id, await toItem(r)] as const)));
+      const items = Object.fromEntries(repo.all().map((r) => [r.id, toItem(r)]));
       return { ...(await store.counters(KIND)), items };
     },
     async clear() {
-      const rows = await db.select({ id: workspaces.id }).from(workspaces);
-      for (const r of rows) await deleteEverything(r.id);
+      for (const r of repo.all()) await deleteEverything(r.id);
     },
     async statusCounts() {
-      const rows = await db.select({ state: workspaces.state }).from(workspaces);
+      const rows = repo.all();
       const byState: Record<string, number> = {};
       for (const r of rows) byState[r.state] = (byState[r.state] ?? 0) + 1;
       return { ...(await store.counters(KIND)), size: rows.length, states: byState };

@@ -6,18 +6,18 @@ import * as v from 'valibot';
 import { MalformedIdError, daemonize } from '../../src/ids.ts';
 import { WORKSPACE_STATES } from './schema.ts';
 
-/** A workspace id: `jworkspace-<uuid>` or a bare uuid. */
+/** A workspace id: `jworkspace-<uuid>` or a bare uuid; validated output is the normalised id. */
 export const WorkspaceId = v.pipe(
   v.string(),
-  v.check((s) => {
+  v.rawTransform(({ dataset, addIssue, NEVER }) => {
     try {
-      daemonize(s, 'workspace');
-      return true;
+      return daemonize(dataset.value, 'workspace');
     } catch (err) {
-      if (err instanceof MalformedIdError) return false;
-      throw err;
+      if (!(err instanceof MalformedIdError)) throw err;
+      addIssue({ message: `Malformed DaemonID: ${err.message.replace(/^Malformed DaemonID: /, '')}; expected jworkspace-<uuid> or a uuid` });
+      return NEVER;
     }
-  }, 'Malformed DaemonID: expected jworkspace-<uuid> or a uuid'),
+  }),
   v.description('jworkspace-<uuid>, or a bare uuid'),
 );
 

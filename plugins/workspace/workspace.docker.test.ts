@@ -207,7 +207,8 @@ describe('workspaces on Docker', () => {
     assert.equal((await fetch(`${d.url}/workspaces/${id}?everything=true`, { method: 'DELETE' })).status, 200);
     assert.equal((await fetch(`${d.url}/workspaces/${id}`)).status, 404);
     const left = await docker.listLabelled({ [LABEL.instance]: d.instance, [LABEL.workspace]: id });
-    assert.deepEqual([left.containers, left.networks, left.images].map((l) => l.length), [0, 0, 0]);
+    assert.deepEqual([left.containers, left.networks].map((l) => l.length), [0, 0]);
+    assert.equal(await docker.imageId(item.metadata.image_name), undefined, 'the image tag is removed');
     assert.equal(existsSync(path.join(d.root, id)), false);
 
     // DELETE /workspaces clears every workspace the same way.

@@ -9,6 +9,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 
 export const ERROR_CODES = {
   bad_request: 400,
+  forbidden: 403,
   not_found: 404,
   conflict: 409,
   too_large: 413,

@@ -1,0 +1,52 @@
+/** Shared bench helpers: a daemon in its own process (as `npm start` runs it), stats, cleanup. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, removeLabelled, retryFetch } from '../test/helpers.ts';
+
+export const REPO = fileURLToPath(new URL('..', import.meta.url));
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+export const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+
+/** Start a TS entry point with `node --import tsx`, the way `npm start` does, and wait for `GET /`. */
+export async function startProcess(entry: string, env: Record<string, string>, port: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  await retryFetch(`http://127.0.0.1:${port}/`, 30_000);
+  return child;
+}
+
+export async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+/** A daemon on a free port with its own root and instance label; `close` removes all it made. */
+export async function benchDaemon(extraEnv: Record<string, string> = {}) {
+  const port = await freePort();
+  const root = mkdtempSync(path.join(tmpdir(), 'jinad-bench-'));
+  const instance = `bench-${process.pid}`;
+  const child = await startProcess('src/main.ts', { JINAD_PORT: String(port), JINAD_ROOT: root, JINAD_INSTANCE: instance, JINAD_LOG_LEVEL: 'warn', ...extraEnv }, port);
+  return {
+    url: `http://127.0.0.1:${port}`,
+    root,
+    async close() {
+      await stopProcess(child);
+      await removeLabelled(instance);
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
+export function table(rows: (string | number)[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
+  return rows.map((r) => r.map((c, i) => String(c).padEnd(widths[i]!)).join('  ')).join('\n');
+}
