@@ -75,3 +75,35 @@ describe('workspace input errors (no Docker work happens)', () => {
     assert.equal((await json('/workspaces')).body.num_add, 0);
   });
 });
+
+describe('cross-origin requests', () => {
+  it('a web page from another origin cannot drive the daemon; nothing is written', async () => {
+    const form = new FormData();
+    form.append('files', new Blob(['x']), 'a.txt');
+    const res = await d.app.request('http://localhost:8000/workspaces', { method: 'POST', body: form, headers: { origin: 'https://evil.example', host: 'localhost:8000' } });
+    assert.equal(res.status, 403);
+    assert.match(((await res.json()) as any).detail, /cross-origin request from https:\/\/evil.example refused.*corsOrigins/);
+    assert.equal(res.headers.get('access-control-allow-origin'), null);
+    assert.deepEqual((await json('/workspaces')).body.items, {});
+  });
+  it('the daemon itself (the /docs page) and clients without an Origin pass', async () => {
+    const same = await d.app.request('http://localhost:8000/', { headers: { origin: 'http://localhost:8000', host: 'localhost:8000' } });
+    assert.equal(same.status, 200);
+    assert.equal((await d.app.request('/')).status, 200);
+  });
+  it('origins listed in corsOrigins get CORS headers and preflight answers', async () => {
+    const d2 = await createDaemon(resolveConfig({ root: `/tmp/jinad-http2-${process.pid}`, databaseUrl: ':memory:', logLevel: 'silent', corsOrigins: ['https://ui.example'] }));
+    try {
+      const pre = await d2.app.request('/workspaces', { method: 'OPTIONS', headers: { origin: 'https://ui.example', 'access-control-request-headers': 'content-type' } });
+      assert.equal(pre.status, 204);
+      assert.equal(pre.headers.get('access-control-allow-origin'), 'https://ui.example');
+      assert.match(pre.headers.get('access-control-allow-methods') ?? '', /DELETE/);
+      const get = await d2.app.request('/workspaces', { headers: { origin: 'https://ui.example' } });
+      assert.equal(get.status, 200);
+      assert.equal(get.headers.get('access-control-allow-origin'), 'https://ui.example');
+      assert.equal((await d2.app.request('/workspaces', { headers: { origin: 'https://other.example' } })).status, 403);
+    } finally {
+      await d2.close();
+    }
+  });
+});
