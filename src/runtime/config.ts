@@ -1,0 +1,246 @@
+/**
+ * Flow and Executor YAML in Jina 2 syntax, and Pod/Pea arguments as JSON, turned into specs.
+ * Every error names the file, the field and what was expected. `${{ ENV.X }}` is substituted
+ * from the given envs, then the process environment; a value that is only a substitution takes
+ * the type it reads as (`port_expose: ${{ ENV.PORT }}` is a number).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import * as v from 'valibot';
+import YAML from 'yaml';
+
+export class ConfigError extends Error {
+  constructor(readonly where: string, readonly field: string, detail: string) {
+    super(`${where}: ${field ? `${field}: ` : ''}${detail}`);
+  }
+}
+
+/** Where an executor's class comes from. */
+export type UsesSpec =
+  | { kind: 'passthrough' }
+  | { kind: 'class'; className: string; modules: string[]; with: Record<string, unknown>; metas: Record<string, unknown> };
+
+export interface ExecutorSpec {
+  name: string;
+  uses: UsesSpec;
+  /** `with` of the executor YAML, overridden by `uses_with`. */
+  usesWith: Record<string, unknown>;
+  replicas: number;
+  needs: string[];
+  env: Record<string, string>;
+  /** Remote: deployed through the JinaD at this host. */
+  host?: string;
+  portJinad?: number;
+  uploadFiles: string[];
+  workspaceId?: string;
+  /** Fixed port of the Pod's head (otherwise chosen when it starts). */
+  portIn?: number;
+  /** Folder relative paths resolve against. */
+  dir: string;
+}
+
+export interface FlowSpec {
+  name: string;
+  protocol: 'http' | 'websocket';
+  portExpose?: number;
+  title?: string;
+  description?: string;
+  cors: boolean;
+  exposeEndpoints: Record<string, { methods?: string[] }>;
+  executors: ExecutorSpec[];
+  dir: string;
+  source: string;
+}
+
+type Env = Record<string, string | undefined>;
+const ENV_EXPR = /\$\{\{\s*ENV\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
+const MODULE_EXT = /\.(ts|mts|cts|js|mjs|cjs)$/;
+
+function substitute(value: unknown, env: Env, where: string, field: string): unknown {
+  if (typeof value === 'string') {
+    if (!value.includes('${{')) return value;
+    const whole = /^\$\{\{\s*ENV\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$/.exec(value.trim());
+    const lookup = (name: string) => {
+      const got = env[name];
+      if (got === undefined) throw new ConfigError(where, field, `environment variable ${name} is not set (used as \${{ ENV.${name} }})`);
+      return got;
+    };
+    if (whole) return YAML.parse(lookup(whole[1]!)) ?? '';
+    return value.replace(ENV_EXPR, (_m, name: string) => lookup(name));
+  }
+  if (Array.isArray(value)) return value.map((x, i) => substitute(x, env, where, `${field}[${i}]`));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, x]) => [k, substitute(x, env, where, field ? `${field}.${k}` : k)]));
+  }
+  return value;
+}
+
+/** Parse YAML like PyYAML does for Jina files: duplicate keys allowed, `!Flow`-style tags read as jtype. */
+function parseYaml(source: string, where: string): Record<string, unknown> {
+  const doc = YAML.parseDocument(source, { uniqueKeys: false, logLevel: 'silent' });
+  const err = doc.errors[0];
+  if (err) throw new ConfigError(where, '', `invalid YAML at line ${err.linePos?.[0].line ?? '?'}: ${err.message.split('\n')[0]}`);
+  const value = doc.toJS() as unknown;
+  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(where, '', 'expected a mapping at the top level');
+  const tag = (doc.contents as { tag?: string } | null)?.tag;
+  const obj = value as Record<string, unknown>;
+  if (tag && !obj.jtype) obj.jtype = tag.replace(/^!/, '');
+  return obj;
+}
+
+const Port = v.pipe(v.number('expected a port number'), v.integer('expected a port number'), v.minValue(1, 'expected a port number (1-65535)'), v.maxValue(65535, 'expected a port number (1-65535)'));
+const StrList = v.union([v.string(), v.array(v.string())], 'expected a string or a list of strings');
+const Obj = v.record(v.string(), v.unknown(), 'expected a mapping');
+
+const ExecutorEntry = v.looseObject({
+  name: v.optional(v.pipe(v.string('expected a name'), v.regex(/^[A-Za-z0-9_.-]+$/, 'expected letters, digits, _ . or -'))),
+  uses: v.optional(v.union([v.string(), v.looseObject({ jtype: v.optional(v.string()), with: v.optional(Obj), metas: v.optional(Obj) })], 'expected a class name, a YAML file or a mapping')),
+  uses_with: v.optional(Obj),
+  uses_metas: v.optional(Obj),
+  py_modules: v.optional(StrList),
+  modules: v.optional(StrList),
+  replicas: v.optional(v.pipe(v.number('expected a positive integer'), v.integer('expected a positive integer'), v.minValue(1, 'expected a positive integer'))),
+  parallel: v.optional(v.pipe(v.number('expected a positive integer'), v.integer(), v.minValue(1))),
+  shards: v.optional(v.literal(1, 'shards are not supported; use replicas')),
+  needs: v.optional(StrList),
+  env: v.optional(v.record(v.string(), v.union([v.string(), v.number(), v.boolean()]), 'expected a mapping of names to values')),
+  host: v.optional(v.string()),
+  port_jinad: v.optional(Port),
+  port_in: v.optional(Port),
+  upload_files: v.optional(StrList),
+  workspace_id: v.optional(v.string()),
+});
+
+const FlowYaml = v.looseObject({
+  jtype: v.optional(v.literal('Flow', "expected 'Flow'")),
+  version: v.optional(v.union([v.string(), v.number()])),
+  with: v.optional(
+    v.looseObject({
+      name: v.optional(v.string()),
+      protocol: v.optional(v.picklist(['http', 'websocket', 'HTTP', 'WEBSOCKET'], "expected 'http' or 'websocket' (gRPC is not available here)")),
+      port_expose: v.optional(Port),
+      title: v.optional(v.string()),
+      description: v.optional(v.string()),
+      cors: v.optional(v.boolean('expected true or false')),
+      expose_endpoints: v.optional(v.union([v.string(), v.record(v.string(), v.looseObject({ methods: v.optional(v.array(v.string())) }))])),
+    }),
+  ),
+  executors: v.optional(v.array(ExecutorEntry, 'expected a list of executors')),
+  pods: v.optional(v.array(ExecutorEntry, 'expected a list of executors')),
+});
+
+function check<S extends v.GenericSchema>(schema: S, value: unknown, where: string, prefix = ''): v.InferOutput<S> {
+  const r = v.safeParse(schema, value);
+  if (r.success) return r.output;
+  const issue = r.issues[0];
+  const field = [prefix, ...(issue.path ?? []).map((p) => (typeof p.key === 'number' ? `[${p.key}]` : String(p.key)))].filter(Boolean).join('.').replace(/\.\[/g, '[');
+  const got = issue.input === undefined ? '' : `, got ${JSON.stringify(issue.input)}`;
+  throw new ConfigError(where, field, `${issue.message.startsWith('expected') ? issue.message : issue.message}${got}`);
+}
+
+const list = (x: string | string[] | undefined) => (x === undefined ? [] : Array.isArray(x) ? x : [x]);
+
+function checkModules(modules: string[], where: string, field: string): string[] {
+  for (const m of modules) {
+    if (m.endsWith('.py')) {
+      throw new ConfigError(where, field, `'${m}' is a Python module; this runtime runs executors written in TypeScript or JavaScript (.ts, .js, .mjs)`);
+    }
+    if (!MODULE_EXT.test(m)) throw new ConfigError(where, field, `'${m}' is not a TypeScript or JavaScript file`);
+  }
+  return modules;
+}
+
+/** An executor YAML file (`jtype: MyExecutor`, `with`, `metas.py_modules`). */
+export function loadExecutorYaml(file: string, env: Env): UsesSpec & { kind: 'class' } {
+  if (!existsSync(file)) throw new ConfigError(file, '', 'file not found');
+  const raw = substitute(parseYaml(readFileSync(file, 'utf8'), file), env, file, '') as Record<string, unknown>;
+  return inlineUses(raw, path.dirname(file), file, '');
+}
+
+function inlineUses(raw: Record<string, unknown>, dir: string, where: string, field: string): UsesSpec & { kind: 'class' } {
+  const spec = check(v.looseObject({ jtype: v.string('expected the executor class name'), with: v.optional(Obj), metas: v.optional(Obj) }), raw, where, field);
+  const metas = spec.metas ?? {};
+  const modules = list((metas.py_modules ?? metas.modules) as string | string[] | undefined);
+  checkModules(modules, where, `${field ? `${field}.` : ''}metas.py_modules`);
+  return { kind: 'class', className: spec.jtype, modules: modules.map((m) => path.resolve(dir, m)), with: spec.with ?? {}, metas };
+}
+
+/** One executor entry of a Flow, or the JSON arguments of a Pod or Pea. */
+export function executorSpec(raw: unknown, opts: { dir: string; where: string; field?: string; env: Env; index?: number }): ExecutorSpec {
+  const field = opts.field ?? '';
+  const e = check(ExecutorEntry, substitute(raw, opts.env, opts.where, field), opts.where, field);
+  const at = (f: string) => (field ? `${field}.${f}` : f);
+  const name = e.name ?? `executor${opts.index ?? 0}`;
+  let uses: UsesSpec = { kind: 'passthrough' };
+  const modules = checkModules(list(e.py_modules ?? e.modules ?? (e.uses_metas?.py_modules as string[] | undefined)), opts.where, at('py_modules'));
+  if (typeof e.uses === 'string') {
+    const u = e.uses.trim();
+    if (/^(docker|jinahub(\+docker)?):\/\//.test(u)) {
+      throw new ConfigError(opts.where, at('uses'), `'${u}': Hub and Docker executors need a container registry, which this runtime cannot reach`);
+    }
+    if (/\.ya?ml$/.test(u)) uses = loadExecutorYaml(path.resolve(opts.dir, u), opts.env);
+    else if (u !== 'BaseExecutor' && u !== '') {
+      if (!modules.length) throw new ConfigError(opts.where, at('uses'), `'${u}' is a class name; list the file that defines it in py_modules (e.g. py_modules: [executor.ts])`);
+      uses = { kind: 'class', className: u, modules: modules.map((m) => path.resolve(opts.dir, m)), with: {}, metas: {} };
+    }
+  } else if (e.uses) {
+    const inline = inlineUses(e.uses, opts.dir, opts.where, at('uses'));
+    if (modules.length && !inline.modules.length) inline.modules = modules.map((m) => path.resolve(opts.dir, m));
+    uses = inline;
+  }
+  return {
+    name,
+    uses,
+    usesWith: { ...(uses.kind === 'class' ? uses.with : {}), ...(e.uses_with ?? {}) },
+    replicas: e.replicas ?? e.parallel ?? 1,
+    needs: list(e.needs),
+    env: Object.fromEntries(Object.entries(e.env ?? {}).map(([k, x]) => [k, String(x)])),
+    host: e.host && !['localhost', '127.0.0.1', '0.0.0.0'].includes(e.host.split(':')[0]!) ? e.host : undefined,
+    portJinad: e.port_jinad,
+    uploadFiles: list(e.upload_files),
+    workspaceId: e.workspace_id,
+    portIn: e.port_in,
+    dir: opts.dir,
+  };
+}
+
+/** A Flow YAML text. `where` names it in errors (its file name). */
+export function parseFlow(source: string, opts: { where: string; dir: string; env?: Env }): FlowSpec {
+  const env = { ...process.env, ...opts.env };
+  const raw = substitute(parseYaml(source, opts.where), env, opts.where, '') as Record<string, unknown>;
+  const flow = check(FlowYaml, raw, opts.where);
+  const entries = flow.executors ?? flow.pods ?? [];
+  const executors = entries.map((e, i) => executorSpec(e, { dir: opts.dir, where: opts.where, field: `executors[${i}]`, env, index: i }));
+  const names = new Set<string>(['gateway']);
+  for (const [i, e] of executors.entries()) {
+    if (names.has(e.name)) throw new ConfigError(opts.where, `executors[${i}].name`, `'${e.name}' is used twice`);
+    for (const n of e.needs) if (!names.has(n)) throw new ConfigError(opts.where, `executors[${i}].needs`, `'${n}' is not an executor defined before '${e.name}'`);
+    names.add(e.name);
+  }
+  const w = flow.with ?? {};
+  let expose = w.expose_endpoints ?? {};
+  if (typeof expose === 'string') {
+    try {
+      expose = JSON.parse(expose) as Record<string, { methods?: string[] }>;
+    } catch {
+      throw new ConfigError(opts.where, 'with.expose_endpoints', 'expected a mapping or a JSON object');
+    }
+  }
+  return {
+    name: w.name ?? 'gateway',
+    protocol: (w.protocol ?? 'http').toLowerCase() as 'http' | 'websocket',
+    portExpose: w.port_expose,
+    title: w.title,
+    description: w.description,
+    cors: w.cors ?? false,
+    exposeEndpoints: expose as Record<string, { methods?: string[] }>,
+    executors,
+    dir: opts.dir,
+    source,
+  };
+}
+
+export function loadFlow(file: string, env?: Env): FlowSpec {
+  if (!existsSync(file)) throw new ConfigError(file, '', 'file not found');
+  return parseFlow(readFileSync(file, 'utf8'), { where: path.basename(file), dir: path.dirname(path.resolve(file)), env });
+}

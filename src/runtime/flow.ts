@@ -1,0 +1,148 @@
+/**
+ * A Flow: its Pods wired as a DAG, and a gateway in front. An executor without `needs` follows
+ * the one before it; `needs: [a, b]` joins branches, merging their documents by id; ends left
+ * open are joined into the answer. A request the executor failed on skips the rest of the Flow
+ * and comes back with status ERROR.
+ */
+import type { FlowSpec } from './config.ts';
+import type { DocumentData } from './document.ts';
+import { Gateway } from './gateway.ts';
+import { Pod } from './pod.ts';
+import { type DataRequest, ERROR } from './protocol.ts';
+
+export interface FlowOptions {
+  /** Executors' workspace root (their files, `metas.workspace`). Default: the Flow file's folder. */
+  workspace?: string;
+  /** Address the gateway listens on. */
+  host?: string;
+  /** Overrides `with.port_expose`; 0 picks a free port. */
+  port?: number;
+  onLog?: (line: string) => void;
+  /** Log one line per request (endpoint, docs, status, time). */
+  logRequests?: boolean;
+}
+
+function mergeDoc(into: DocumentData, from: DocumentData): void {
+  into.tags = { ...(into.tags ?? {}), ...(from.tags ?? {}) };
+  for (const key of ['matches', 'chunks'] as const) {
+    const have = new Set((into[key] ?? []).map((d) => d.id));
+    const extra = (from[key] ?? []).filter((d) => !have.has(d.id));
+    if (extra.length) into[key] = [...(into[key] ?? []), ...extra];
+  }
+  for (const [k, v] of Object.entries(from)) {
+    if ((into as Record<string, unknown>)[k] === undefined) (into as Record<string, unknown>)[k] = v;
+  }
+}
+
+/** Join branch results: documents merged by id (first branch's order), routes and parameters combined. */
+export function mergeRequests(parts: DataRequest[]): DataRequest {
+  const [first, ...rest] = parts;
+  const out: DataRequest = structuredClone(first!);
+  const byId = new Map(out.data.docs.map((d) => [d.id!, d]));
+  for (const part of rest) {
+    for (const d of part.data.docs) {
+      const have = byId.get(d.id!);
+      if (have) mergeDoc(have, d);
+      else {
+        const copy = structuredClone(d);
+        out.data.docs.push(copy);
+        byId.set(d.id!, copy);
+      }
+    }
+    const seen = new Set(out.routes.map((r) => `${r.pod}@${r.startTime}`));
+    out.routes.push(...part.routes.filter((r) => !seen.has(`${r.pod}@${r.startTime}`)));
+    out.parameters = { ...part.parameters, ...out.parameters };
+    if (part.status.code === ERROR && out.status.code !== ERROR) out.status = part.status;
+  }
+  out.docsMatrix = parts.map((p) => p.data.docs);
+  return out;
+}
+
+export class Flow {
+  readonly pods = new Map<string, Pod>();
+  private gateway?: Gateway;
+  private needs = new Map<string, string[]>();
+  private ends: string[] = [];
+
+  constructor(
+    readonly spec: FlowSpec,
+    private opts: FlowOptions = {},
+  ) {
+    let previous = 'gateway';
+    const consumed = new Set<string>();
+    for (const e of spec.executors) {
+      const needs = e.needs.length ? e.needs : [previous];
+      this.needs.set(e.name, needs);
+      for (const n of needs) consumed.add(n);
+      previous = e.name;
+    }
+    this.ends = spec.executors.map((e) => e.name).filter((n) => !consumed.has(n));
+  }
+
+  get port(): number | undefined {
+    return this.gateway?.port;
+  }
+
+  async start(): Promise<this> {
+    const workspace = this.opts.workspace ?? this.spec.dir;
+    try {
+      await Promise.all(
+        this.spec.executors.map(async (e) => {
+          if (e.host) throw new Error(`executor '${e.name}' runs on a remote JinaD (host: ${e.host}); remote executors are not available in this runtime yet`);
+          const pod = new Pod(e, { workspace, onLog: this.opts.onLog, host: '127.0.0.1' });
+          this.pods.set(e.name, pod);
+          await pod.start();
+        }),
+      );
+      this.gateway = new Gateway(this.spec, (req) => this.process(req), { onLog: this.opts.onLog, logRequests: this.opts.logRequests });
+      await this.gateway.listen(this.opts.port ?? this.spec.portExpose ?? 0, this.opts.host ?? '0.0.0.0');
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+    return this;
+  }
+
+  /** Run one request through the DAG. */
+  async process(req: DataRequest): Promise<DataRequest> {
+    const target = req.header.targetPeapod ? new RegExp(req.header.targetPeapod) : undefined;
+    const results = new Map<string, Promise<DataRequest>>([['gateway', Promise.resolve(req)]]);
+    const run = (name: string): Promise<DataRequest> => {
+      let p = results.get(name);
+      if (!p) {
+        p = (async () => {
+          const inputs = await Promise.all(this.needs.get(name)!.map(run));
+          const input = inputs.length === 1 ? inputs[0]! : mergeRequests(inputs);
+          if (input.status.code === ERROR || (target && !target.test(name))) return input;
+          return this.pods.get(name)!.send(input);
+        })();
+        results.set(name, p);
+      }
+      return p;
+    };
+    if (!this.ends.length) return req;
+    const outs = await Promise.all(this.ends.map(run));
+    const out = outs.length === 1 ? outs[0]! : mergeRequests(outs);
+    delete out.docsMatrix;
+    return out;
+  }
+
+  private pod(name: string): Pod {
+    const pod = this.pods.get(name);
+    if (!pod) throw new Error(`no executor named '${name}' in this Flow (it has: ${[...this.pods.keys()].join(', ')})`);
+    return pod;
+  }
+
+  scale(podName: string, replicas: number): Promise<void> {
+    return this.pod(podName).scale(replicas);
+  }
+
+  rollingUpdate(podName: string, usesWith: Record<string, unknown>): Promise<void> {
+    return this.pod(podName).rollingUpdate(usesWith);
+  }
+
+  async close(): Promise<void> {
+    await this.gateway?.close();
+    await Promise.all([...this.pods.values()].map((p) => p.close()));
+  }
+}

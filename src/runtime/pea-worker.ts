@@ -1,0 +1,108 @@
+/**
+ * The process of one Pea: loads one executor and serves data requests over HTTP/1.1 with
+ * keep-alive on `host:port` (port 0: any free port). Tells its parent the port over IPC.
+ * Stops on SIGTERM/SIGINT or a `close` message: in-flight requests finish, then `close()`.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ExecutorSpec } from './config.ts';
+import { DocumentArray } from './document.ts';
+import { handlerFor } from './executor.ts';
+import { loadExecutor } from './loader.ts';
+import { type DataRequest, ERROR, errorStatus } from './protocol.ts';
+
+export interface PeaConfig {
+  spec: ExecutorSpec;
+  replicaId: number;
+  replicas: number;
+  workspace: string;
+  host: string;
+  port: number;
+}
+
+const config = JSON.parse(process.env.JINAD_PEA ?? 'null') as PeaConfig | null;
+if (!config) throw new Error('pea-worker: JINAD_PEA is not set');
+const send = (msg: unknown) => process.send?.(msg);
+const name = config.replicas > 1 ? `${config.spec.name}/${config.replicaId}` : config.spec.name;
+
+async function handle(req: DataRequest): Promise<DataRequest> {
+  const started = new Date().toISOString();
+  const route = { pod: name, podId: `${process.pid}`, startTime: started };
+  if (req.status.code === ERROR) return req;
+  try {
+    const handler = handlerFor(executor, req.header.execEndpoint);
+    if (handler) {
+      const docs = DocumentArray.from(req.data.docs);
+      const out = await handler({
+        docs,
+        parameters: req.parameters ?? {},
+        endpoint: req.header.execEndpoint,
+        docsMatrix: req.docsMatrix?.map((m) => DocumentArray.from(m)),
+      });
+      const result = out === undefined || out === null ? docs : out instanceof DocumentArray ? out : Array.isArray(out) ? DocumentArray.from(out) : docs;
+      req.data = { ...req.data, docs: result.toJSON() };
+    }
+    req.routes.push({ ...route, endTime: new Date().toISOString() });
+  } catch (err) {
+    req.status = errorStatus(err, name);
+    req.routes.push({ ...route, endTime: new Date().toISOString(), status: req.status });
+    console.error(`${name}: ${req.header.execEndpoint} failed: ${(err as Error)?.stack ?? err}`);
+  }
+  delete req.docsMatrix;
+  return req;
+}
+
+let executor: object;
+let inflight = 0;
+const server = http.createServer({ keepAliveTimeout: 60_000 }, (reqIn, res) => {
+  if (reqIn.method === 'GET') {
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ name, ready: true }));
+    return;
+  }
+  const chunks: Buffer[] = [];
+  reqIn.on('data', (c: Buffer) => chunks.push(c));
+  reqIn.on('end', async () => {
+    inflight++;
+    try {
+      const out = JSON.stringify(await handle(JSON.parse(Buffer.concat(chunks).toString('utf8')) as DataRequest));
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(out) }).end(out);
+    } catch (err) {
+      res.writeHead(400, { 'content-type': 'text/plain' }).end(String((err as Error)?.message ?? err));
+    } finally {
+      inflight--;
+    }
+  });
+});
+
+let closing = false;
+async function shutdown(code = 0) {
+  if (closing) return;
+  closing = true;
+  server.close();
+  while (inflight > 0) await new Promise((r) => setTimeout(r, 5));
+  server.closeAllConnections();
+  try {
+    await (executor as { close?: () => Promise<void> })?.close?.();
+  } catch (err) {
+    console.error(`${name}: close() failed: ${(err as Error).message}`);
+  }
+  process.exit(code);
+}
+process.on('SIGTERM', () => void shutdown());
+process.on('SIGINT', () => void shutdown());
+process.on('message', (m) => m === 'close' && void shutdown());
+process.on('disconnect', () => void shutdown()); // the parent is gone
+
+try {
+  executor = await loadExecutor(config.spec, { name: config.spec.name, workspace: config.workspace, replicaId: config.replicaId, replicas: config.replicas });
+  server.listen(config.port, config.host, () => send({ type: 'ready', port: (server.address() as AddressInfo).port }));
+  server.on('error', (err) => {
+    send({ type: 'error', message: `${name} cannot listen on ${config.host}:${config.port}: ${err.message}`, stack: err.stack });
+    process.exit(1);
+  });
+} catch (err) {
+  const e = err as Error;
+  send({ type: 'error', message: `${name}: ${e.message}`, stack: e.stack });
+  console.error(`${name}: ${e.stack ?? e.message}`);
+  process.exit(1);
+}

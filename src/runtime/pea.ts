@@ -1,0 +1,154 @@
+/**
+ * A Pea as its parent sees it: a child process running one executor (pea-worker.ts), reached
+ * over HTTP/1.1 keep-alive. Starting waits until the executor is loaded and listening; a
+ * failure carries the executor's error and the process's last output lines.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import http from 'node:http';
+import { fileURLToPath } from 'node:url';
+import type { ExecutorSpec } from './config.ts';
+import type { PeaConfig } from './pea-worker.ts';
+import type { DataRequest } from './protocol.ts';
+
+const WORKER = fileURLToPath(new URL('./pea-worker.ts', import.meta.url));
+const BOOTSTRAP = new URL('./bootstrap.mjs', import.meta.url).href;
+const TAIL = 30;
+
+export class StartError extends Error {
+  constructor(message: string, readonly lines: string[]) {
+    super(message);
+  }
+}
+
+export interface PeaOptions {
+  spec: ExecutorSpec;
+  replicaId?: number;
+  replicas?: number;
+  workspace: string;
+  /** Address the Pea listens on: loopback inside one machine or container, 0.0.0.0 to be reached from outside. */
+  host?: string;
+  port?: number;
+  /** Every line the executor prints, as it happens. */
+  onLog?: (line: string) => void;
+  startTimeoutMs?: number;
+}
+
+export class Pea {
+  readonly replicaId: number;
+  /** Requests sent and not yet answered: drained before the Pea stops. */
+  inflight = 0;
+  private agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  private exited = false;
+
+  private constructor(
+    private child: ChildProcess,
+    readonly host: string,
+    readonly port: number,
+    readonly spec: ExecutorSpec,
+    replicaId: number,
+  ) {
+    this.replicaId = replicaId;
+    child.once('exit', () => (this.exited = true));
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+  get alive(): boolean {
+    return !this.exited;
+  }
+  onExit(fn: (code: number | null) => void): void {
+    this.child.once('exit', fn);
+  }
+
+  static start(opts: PeaOptions): Promise<Pea> {
+    const replicaId = opts.replicaId ?? 0;
+    const host = opts.host ?? '127.0.0.1';
+    const config: PeaConfig = { spec: opts.spec, replicaId, replicas: opts.replicas ?? 1, workspace: opts.workspace, host, port: opts.port ?? 0 };
+    const child = fork(WORKER, [], {
+      execArgv: ['--import', BOOTSTRAP],
+      cwd: opts.workspace,
+      env: { ...process.env, ...opts.spec.env, JINAD_PEA: JSON.stringify(config) },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    const tail: string[] = [];
+    const onLine = (line: string) => {
+      tail.push(line);
+      if (tail.length > TAIL) tail.shift();
+      opts.onLog?.(line);
+    };
+    for (const stream of [child.stdout!, child.stderr!]) {
+      let buf = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk: string) => {
+        buf += chunk;
+        let nl = buf.indexOf('\n');
+        while (nl >= 0) {
+          onLine(buf.slice(0, nl));
+          buf = buf.slice(nl + 1);
+          nl = buf.indexOf('\n');
+        }
+      });
+    }
+    const label = config.replicas > 1 ? `${opts.spec.name}/${replicaId}` : opts.spec.name;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new StartError(`${label} did not start within ${(opts.startTimeoutMs ?? 60_000) / 1000} s`, tail));
+      }, opts.startTimeoutMs ?? 60_000);
+      child.on('message', (m: { type: string; port?: number; message?: string }) => {
+        if (m.type === 'ready') {
+          clearTimeout(timer);
+          resolve(new Pea(child, host === '0.0.0.0' ? '127.0.0.1' : host, m.port!, opts.spec, replicaId));
+        } else if (m.type === 'error') {
+          clearTimeout(timer);
+          reject(new StartError(m.message ?? `${label} failed to start`, tail));
+        }
+      });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new StartError(`${label} exited with code ${code} while starting`, tail));
+      });
+    });
+  }
+
+  /** Send a data request; resolves with the executor's answer. */
+  send(req: DataRequest): Promise<DataRequest> {
+    const body = JSON.stringify(req);
+    this.inflight++;
+    return new Promise<DataRequest>((resolve, reject) => {
+      const r = http.request(
+        { agent: this.agent, host: this.host, port: this.port, method: 'POST', path: '/', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            if (res.statusCode !== 200) reject(new Error(`${this.spec.name}: ${text}`));
+            else resolve(JSON.parse(text) as DataRequest);
+          });
+          res.on('error', reject);
+        },
+      );
+      r.on('error', (err) => reject(new Error(`${this.spec.name}/${this.replicaId} is unreachable: ${err.message}`)));
+      r.end(body);
+    }).finally(() => this.inflight--);
+  }
+
+  /** Resolves once no request is in flight. */
+  async drain(): Promise<void> {
+    while (this.inflight > 0) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  /** Drain, then stop the process (its executor's close() runs); killed if it takes too long. */
+  async close(timeoutMs = 10_000): Promise<void> {
+    await this.drain();
+    this.agent.destroy();
+    if (this.exited) return;
+    const gone = new Promise<void>((r) => this.child.once('exit', () => r()));
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
+    await gone;
+    clearTimeout(timer);
+  }
+}
