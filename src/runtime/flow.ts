@@ -133,12 +133,12 @@ export class Flow {
     return pod;
   }
 
-  scale(podName: string, replicas: number): Promise<void> {
-    return this.pod(podName).scale(replicas);
+  async scale(podName: string, replicas: number): Promise<void> {
+    await this.pod(podName).scale(replicas);
   }
 
-  rollingUpdate(podName: string, usesWith: Record<string, unknown>): Promise<void> {
-    return this.pod(podName).rollingUpdate(usesWith);
+  async rollingUpdate(podName: string, usesWith: Record<string, unknown>): Promise<void> {
+    await this.pod(podName).rollingUpdate(usesWith);
   }
 
   async close(): Promise<void> {

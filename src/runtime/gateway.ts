@@ -46,7 +46,7 @@ export function toDataRequest(body: unknown, endpoint?: string): DataRequest {
   return newRequest({ endpoint: execEndpoint, docs, parameters, targetPeapod: target, requestId: (b.request_id ?? b.requestId) as string | undefined });
 }
 
-export function statusBody() {
+export function gatewayStatus() {
   const envs = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('JINA')));
   const mb = (process.memoryUsage().rss / 1024 / 1024).toFixed(1);
   return { jina: { jina: RUNTIME_VERSION, 'jina-runtime': 'typescript', node: process.version }, envs, used_memory: `${mb} MB` };
@@ -102,8 +102,8 @@ export class Gateway {
     }));
     app.get('/stream', ws);
     if (this.spec.protocol === 'websocket') app.get('/', ws);
-    app.get('/', (c) => c.json(statusBody()));
-    app.get('/status', (c) => c.json(statusBody()));
+    app.get('/', (c) => c.json(gatewayStatus()));
+    app.get('/status', (c) => c.json(gatewayStatus()));
     app.post('/post', (c) => run(c));
     const routes: Record<string, { methods?: string[] }> = {
       '/index': { methods: ['POST'] },

@@ -1,0 +1,112 @@
+/**
+ * `jinad flow|pod|pea|partial`: run one object of the runtime in the foreground, locally or in a
+ * container. Logs each request with its timing; SIGINT/SIGTERM close executors and exit.
+ *
+ *   jinad flow --uses flow.yml [--port-expose 12345] [--env K=V]
+ *   jinad pod  --uses MyExecutor --py-modules executor.ts [--uses-with '{"a":1}'] [--replicas 2] [--port-in 45678]
+ *   jinad pea  --uses MyExecutor --py-modules executor.ts [--port-in 45678]
+ *   jinad partial --mode flow|pod|pea [--port 8000] [--workspace /workspace]
+ */
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { serve } from '@hono/node-server';
+import { executorSpec, loadFlow } from './config.ts';
+import { Flow } from './flow.ts';
+import { portOf, serveHead } from './head.ts';
+import { partialApp, type Mode } from './partial.ts';
+import { StartError } from './pea.ts';
+import { Pod } from './pod.ts';
+
+const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+
+function onSignal(close: () => Promise<void>) {
+  let stopping = false;
+  const stop = async (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    log(`${sig} received, closing`);
+    await close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+function envs(list: string[] = []): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kv of list) {
+    const i = kv.indexOf('=');
+    if (i <= 0) throw new Error(`--env expects KEY=VALUE, got '${kv}'`);
+    out[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  return out;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      uses: { type: 'string' },
+      'py-modules': { type: 'string', multiple: true },
+      'uses-with': { type: 'string' },
+      name: { type: 'string' },
+      replicas: { type: 'string' },
+      'port-in': { type: 'string' },
+      'port-expose': { type: 'string' },
+      env: { type: 'string', multiple: true },
+      mode: { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      workspace: { type: 'string' },
+    },
+  });
+  const env = envs(values.env);
+  Object.assign(process.env, env);
+  const workspace = path.resolve(values.workspace ?? process.cwd());
+
+  if (command === 'flow') {
+    if (!values.uses) throw new Error('jinad flow needs --uses <flow.yml>');
+    const spec = loadFlow(values.uses, env);
+    const flow = await new Flow(spec, { port: values['port-expose'] ? Number(values['port-expose']) : undefined, host: values.host, onLog: log, logRequests: true }).start();
+    log(`Flow ready: http://${values.host ?? '0.0.0.0'}:${flow.port} (${[...flow.pods.keys()].join(' → ') || 'no executors'})`);
+    onSignal(() => flow.close());
+  } else if (command === 'pod' || command === 'pea') {
+    const args = {
+      name: values.name,
+      uses: values.uses,
+      py_modules: values['py-modules'],
+      uses_with: values['uses-with'] ? JSON.parse(values['uses-with']) : undefined,
+      replicas: command === 'pea' ? 1 : values.replicas ? Number(values.replicas) : undefined,
+      port_in: values['port-in'] ? Number(values['port-in']) : undefined,
+    };
+    const spec = executorSpec(args, { dir: workspace, where: `${command} arguments`, env: process.env });
+    const pod = await new Pod(spec, { workspace, onLog: log, host: command === 'pea' ? values.host ?? '0.0.0.0' : '127.0.0.1', port: command === 'pea' ? spec.portIn : undefined }).start();
+    const head = command === 'pod' ? await serveHead(pod, values.host ?? '0.0.0.0', spec.portIn ?? 0) : undefined;
+    log(`${command} ${spec.name} ready on port ${head ? portOf(head) : pod.port} (${pod.replicaCount} replica(s))`);
+    onSignal(async () => {
+      head?.close();
+      await pod.close();
+    });
+  } else if (command === 'partial') {
+    const mode = values.mode as Mode;
+    if (!['flow', 'pod', 'pea'].includes(mode)) throw new Error("jinad partial needs --mode flow|pod|pea");
+    const partial = partialApp(mode, { workspace, onLog: log, logRequests: true });
+    const port = Number(values.port ?? 8000);
+    const server = serve({ fetch: partial.app.fetch, port, hostname: values.host ?? '0.0.0.0' }, () => log(`partial daemon (${mode}) listening on port ${port}`));
+    onSignal(async () => {
+      server.close();
+      await partial.stop();
+    });
+  } else {
+    throw new Error(`usage: jinad flow|pod|pea|partial … (got '${command ?? ''}')`);
+  }
+}
+
+try {
+  await main(process.argv.slice(2));
+} catch (err) {
+  process.stderr.write(`jinad: ${(err as Error).message}\n`);
+  if (err instanceof StartError && err.lines.length) process.stderr.write(`${err.lines.join('\n')}\n`);
+  process.exit(1);
+}
