@@ -106,6 +106,7 @@ export function partialApp(mode: Mode, opts: { workspace: string; onLog?: (line:
 
   const current = (c: Context) => (running ? undefined : c.json({ detail: `no ${mode} is running here` }, 404));
 
+  app.notFound((c) => c.json({ detail: `${c.req.method} ${c.req.path} not found (this partial daemon runs a ${mode})` }, 404));
   app.get('/', (c) => c.json({}));
   app.get('/status', (c) => c.json(gatewayStatus()));
   app.get(`/${mode}`, (c) => current(c) ?? c.json(running!.item));
