@@ -2,7 +2,7 @@
  * The runtime base image every workspace image starts from, built here with no registry:
  * FROM scratch + this machine's Node.js (and the shared libraries `ldd` lists for it), npm,
  * a static busybox for a shell, the machine's CA bundle (so npm works behind a TLS-intercepting
- * proxy) and the jinad runtime. The tag carries the daemon version and a hash of the inputs.
+ * proxy) and the jinad runtime with its packages (it runs every Flow, Pod and Pea container). The tag carries the daemon version and a hash of the inputs.
  * Config can name a prebuilt image instead (`baseImage: { strategy: 'image', name }`).
  */
 import { execFile } from 'node:child_process';
@@ -56,6 +56,26 @@ function hashTree(dir: string, h: ReturnType<typeof createHash>) {
   }
 }
 
+/**
+ * The packages the runtime needs (its package.json dependencies and theirs, optional ones
+ * included when installed), as found in this installation's node_modules: name → folder.
+ */
+export function runtimeModules(): Map<string, string> {
+  const repoModules = fileURLToPath(new URL('../../node_modules', import.meta.url));
+  const found = new Map<string, string>();
+  const add = (name: string, from: string) => {
+    const nested = path.join(from, 'node_modules', name);
+    const dir = existsSync(nested) ? nested : path.join(repoModules, name);
+    if (!existsSync(path.join(dir, 'package.json')) || found.has(name)) return;
+    found.set(name, dir);
+    const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8'));
+    for (const dep of [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.optionalDependencies ?? {})]) add(dep, dir);
+  };
+  const runtimePkg = JSON.parse(readFileSync(path.join(RUNTIME_DIR, 'package.json'), 'utf8'));
+  for (const name of Object.keys(runtimePkg.dependencies ?? {})) add(name, RUNTIME_DIR);
+  return found;
+}
+
 /** The npm package folder next to this Node.js, if there is one. */
 function findNpm(): string | undefined {
   const candidates = [path.resolve(path.dirname(realpathSync(process.execPath)), '../lib/node_modules/npm'), '/usr/lib/node_modules/npm', '/usr/local/lib/node_modules/npm'];
@@ -89,6 +109,8 @@ export function createBaseImage(opts: { docker: ContainerRuntime; strategy: { st
   const node = realpathSync(process.execPath);
   const h = createHash('sha256').update(DOCKERFILE).update(GLIBC_EXTRAS.join()).update(process.version).update(String(statSync(node).size));
   hashTree(RUNTIME_DIR, h);
+  const modules = runtimeModules();
+  for (const [name, dir] of modules) h.update(`${name}@${JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')).version}`);
   const tag = `jinad-runtime:${VERSION}-${h.digest('hex').slice(0, 12)}`;
   let building: Promise<string> | undefined;
 
@@ -113,6 +135,7 @@ export function createBaseImage(opts: { docker: ContainerRuntime; strategy: { st
       if (existsSync(CA_BUNDLE)) await addFromDisk(pack, CA_BUNDLE, `rootfs${CA_BUNDLE}`);
       await addTree(pack, npm, 'rootfs/usr/lib/node_modules/npm');
       await addTree(pack, RUNTIME_DIR, 'rootfs/opt/jinad/runtime', (rel) => rel === 'node_modules' || rel.endsWith('.test.ts'));
+      for (const [name, dir] of modules) await addTree(pack, dir, `rootfs/opt/jinad/runtime/node_modules/${name}`);
       pack.finalize();
     })();
     fill.catch((err) => pack.destroy(err));
