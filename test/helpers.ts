@@ -29,7 +29,11 @@ export async function removeLabelled(instance: string): Promise<void> {
   const objs = await docker.listLabelled({ [LABEL.instance]: instance });
   await Promise.all(objs.containers.map((c) => docker.removeContainer(c.id)));
   for (const n of objs.networks) await docker.removeNetwork(n.id);
-  for (const i of objs.images) await docker.removeImage(i.id);
+  // One image may carry several workspace tags (identical workspaces share it): untag, then remove.
+  for (const i of objs.images) {
+    for (const tag of i.tags) await docker.removeImage(tag);
+    await docker.removeImage(i.id);
+  }
 }
 
 export async function startDaemon(opts: { root?: string; instance?: string; config?: JinadConfigInput } = {}): Promise<TestDaemon> {
