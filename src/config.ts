@@ -35,6 +35,8 @@ const ConfigSchema = v.strictObject({
     ]),
     { strategy: 'build' },
   ),
+  /** How long a Flow/Pod/Pea container may take to start its object before creation fails. */
+  readyTimeoutMs: v.optional(Positive, 60_000),
   /** How many workspace builds may run at once (one at a time per workspace, always). */
   buildConcurrency: v.optional(Positive, 2),
   limits: v.optional(
@@ -96,6 +98,7 @@ function fromEnv(env: Env): JinadConfigInput {
   str('docker', 'DOCKER_HOST');
   str('publishHost', 'JINAD_PUBLISH_HOST');
   num('buildConcurrency', 'JINAD_BUILD_CONCURRENCY');
+  num('readyTimeoutMs', 'JINAD_READY_TIMEOUT_MS');
   str('instance', 'JINAD_INSTANCE');
   str('logLevel', 'JINAD_LOG_LEVEL');
   if (env.JINAD_BASE_IMAGE) out.baseImage = { strategy: 'image', name: env.JINAD_BASE_IMAGE };

@@ -1,0 +1,249 @@
+/**
+ * Flows, Pods and Peas as containers on the real Docker Engine (the reference's §9 scenarios,
+ * for this runtime). Everything labelled with the test daemon's instance is removed afterwards.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { LABEL } from '../../src/docker/labels.ts';
+import { createWorkspace, docker, freePort, retryFetch, startDaemon, type TestDaemon } from '../../test/helpers.ts';
+
+const FILES = ['executors.ts', 'seq.yml', 'replicas.yml', 'missing-module.yml', 'slow.ts', 'slow.yml', 'bad-field.yml'];
+const fixture = (f: string) => fileURLToPath(new URL(`../../test/fixtures/runtime/${f}`, import.meta.url));
+
+let d: TestDaemon;
+let ws: string;
+before(async () => {
+  d = await startDaemon();
+  const created = await createWorkspace(d.url, Object.fromEntries(FILES.map((f) => [f, readFileSync(fixture(f))])));
+  assert.equal(created.item.state, 'ACTIVE', created.item.reason);
+  ws = created.id;
+});
+after(() => d?.cleanup());
+
+const api = async (method: string, path: string, body?: unknown) => {
+  const res = await fetch(`${d.url}${path}`, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  return { status: res.status, body: (await res.json()) as any };
+};
+const createFlow = async (filename: string, envs: string[] = []) => {
+  const q = new URLSearchParams({ workspace_id: ws, filename });
+  for (const e of envs) q.append('envs', e);
+  return api('POST', `/flows?${q}`);
+};
+const index = async (port: number, n = 10, path = '/index') => {
+  const res = await retryFetch(`http://127.0.0.1:${port}/`, 15_000).then(() =>
+    fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ data: Array.from({ length: n }, (_, i) => ({ text: `doc ${i}` })) }) }),
+  );
+  return (await res.json()) as any;
+};
+const distinct = async (port: number, tag: string) => {
+  const seen = new Set<unknown>();
+  for (let i = 0; i < 20; i++) for (const doc of (await index(port)).data.docs) seen.add(doc.tags[tag]);
+  return seen;
+};
+const gatewayPort = (item: any) => Object.entries(item.metadata.ports).find(([k]) => k !== '8000/tcp')![1] as number;
+const labelled = async (extra: Record<string, string> = {}) => (await docker.listLabelled({ [LABEL.instance]: d.instance, ...extra })).containers;
+
+describe('Flows as containers', () => {
+  it('a Flow from a workspace answers on its published gateway port', async () => {
+    const r = await createFlow('seq.yml');
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    const id = r.body as string;
+    assert.match(id, /^jflow-[0-9a-f-]{36}$/);
+    const item = (await api('GET', `/flows/${id}`)).body;
+    assert.equal(item.metadata.status, 'running');
+    assert.equal(item.workspace_id, ws);
+    assert.equal(item.metadata.container_name, id);
+    const out = await index(gatewayPort(item));
+    assert.equal(out.data.docs.length, 10);
+    for (const doc of out.data.docs) assert.deepEqual([doc.text.startsWith('DOC'), doc.tags.first], [true, 'one']);
+    assert.deepEqual((await api('GET', `/workspaces/${ws}`)).body.metadata.managed_objects, [id]);
+    const list = (await api('GET', '/flows')).body;
+    assert.deepEqual(Object.keys(list.items), [id]);
+    assert.ok((await api('GET', '/flows/arguments')).body.uses.title);
+    // The object's container is given its workspace, and not the Docker socket.
+    const mounts = execFileSync('docker', ['inspect', '-f', '{{json .Mounts}}', id]).toString();
+    assert.match(mounts, /"Destination":"\/workspace"/);
+    assert.doesNotMatch(mounts, /docker\.sock/);
+    assert.equal((await api('DELETE', `/flows/${id}`)).status, 200);
+    assert.equal((await api('GET', `/flows/${id}`)).status, 404);
+    assert.equal(await docker.inspectContainer(id), undefined);
+  });
+
+  it('two Flows in one workspace; DELETE /flows removes both', async () => {
+    const a = (await createFlow('seq.yml')).body;
+    const b = (await createFlow('seq.yml')).body;
+    assert.notEqual(gatewayPort((await api('GET', `/flows/${a}`)).body), gatewayPort((await api('GET', `/flows/${b}`)).body));
+    assert.equal(Object.keys((await api('GET', '/flows')).body.items).length, 2);
+    assert.equal((await api('DELETE', '/flows')).status, 200);
+    assert.deepEqual((await api('GET', '/flows')).body.items, {});
+    assert.equal((await labelled({ [LABEL.kind]: 'flow' })).length, 0);
+  });
+
+  it('envs substitute the published port and an executor argument; scale 1 → 3 → 1', async () => {
+    const port = await freePort();
+    const r = await createFlow('replicas.yml', [`FLOW_PORT=${port}`, 'REPLICAS=1', 'VERSION=from-envs']);
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    const id = r.body;
+    assert.equal((await api('GET', `/flows/${id}`)).body.metadata.ports[`${port}/tcp`], port);
+    assert.equal((await index(port, 1)).data.docs[0].tags.version, 'from-envs');
+    assert.equal((await distinct(port, 'replica_id')).size, 1);
+    const up = await api('PUT', `/flows/scale/${id}?pod_name=scalable&replicas=3`);
+    assert.equal(up.status, 200, JSON.stringify(up.body));
+    assert.equal(up.body, id);
+    assert.deepEqual([...(await distinct(port, 'replica_id'))].sort(), [0, 1, 2]);
+    assert.equal((await api('PUT', `/flows/scale/${id}?pod_name=scalable&replicas=1`)).status, 200);
+    assert.equal((await distinct(port, 'pid')).size, 1);
+    const bad = await api('PUT', `/flows/scale/${id}?pod_name=nope&replicas=2`);
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.detail, /no executor named 'nope'/);
+    assert.equal((await api('PUT', `/flows/scale/${id}?replicas=2`)).status, 422);
+    await api('DELETE', `/flows/${id}`);
+  });
+
+  it('rolling_update changes uses_with while every request succeeds', async () => {
+    const port = await freePort();
+    const id = (await createFlow('replicas.yml', [`FLOW_PORT=${port}`, 'REPLICAS=2', 'VERSION=old'])).body;
+    await retryFetch(`http://127.0.0.1:${port}/`);
+    let stop = false;
+    let failed = 0;
+    let ok = 0;
+    const versions = new Set<string>();
+    const load = Promise.all(
+      Array.from({ length: 4 }, async () => {
+        while (!stop) {
+          try {
+            const out = await index(port, 2);
+            if (out.status.code === 0) ok++;
+            else failed++;
+            for (const doc of out.data.docs) versions.add(doc.tags.version);
+          } catch {
+            failed++;
+          }
+        }
+      }),
+    );
+    const r = await fetch(`${d.url}/flows/rolling_update/${id}?pod_name=scalable`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ version: 'new' }) });
+    assert.equal(r.status, 200, await r.clone().text());
+    await new Promise((res) => setTimeout(res, 300));
+    stop = true;
+    await load;
+    assert.equal(failed, 0, `${failed} of ${failed + ok} failed`);
+    assert.deepEqual([...versions].sort(), ['new', 'old']);
+    assert.deepEqual([...(await distinct(port, 'version'))], ['new']);
+    await api('DELETE', `/flows/${id}`);
+  });
+
+  it('a Flow whose executor file is missing: 400 with the runtime message, no container, store unchanged', async () => {
+    const before = (await api('GET', '/flows')).body.num_add;
+    const r = await createFlow('missing-module.yml');
+    assert.equal(r.status, 400);
+    assert.match(r.body.detail, /broken: can not find executor_ex\.ts/);
+    assert.ok(r.body.body.some((l: string) => /--- last lines of container jflow-/.test(l)));
+    assert.equal((await api('GET', '/flows')).body.num_add, before);
+    assert.equal((await labelled({ [LABEL.kind]: 'flow' })).length, 0);
+  });
+
+  it('bad input gets a clear 4xx and starts nothing', async () => {
+    const unknownWs = 'jworkspace-00000000-0000-4000-8000-000000000001';
+    const cases: [string, number, RegExp][] = [
+      [`/flows?workspace_id=${unknownWs}&filename=seq.yml`, 404, /not found in workspace store/],
+      [`/flows?workspace_id=${ws}&filename=nope.yml`, 404, /File `nope\.yml` not found in workspace/],
+      [`/flows?workspace_id=${ws}&filename=../../etc/passwd`, 400, /must be a path inside the workspace/],
+      [`/flows?workspace_id=${ws}&filename=bad-field.yml`, 400, /bad-field\.yml: executors\[0\]\.replicas: expected a positive integer/],
+      [`/flows?workspace_id=${ws}&filename=seq.yml&envs=NOEQUALS`, 422, /envs must be KEY=VALUE/],
+      [`/flows?workspace_id=bad&filename=seq.yml`, 422, /Malformed DaemonID/],
+      [`/flows?filename=seq.yml`, 422, /workspace_id/],
+    ];
+    for (const [path, status, detail] of cases) {
+      const r = await api('POST', path);
+      assert.equal(r.status, status, `${path}: ${JSON.stringify(r.body)}`);
+      assert.match(JSON.stringify(r.body.detail), detail, path);
+    }
+    assert.equal((await api('GET', '/flows/jflow-00000000-0000-4000-8000-000000000001')).status, 404);
+    assert.equal((await api('GET', `/flows/${ws}`)).status, 422);
+    assert.equal((await api('DELETE', '/pods/jpod-00000000-0000-4000-8000-000000000001')).status, 404);
+    assert.equal((await labelled({ [LABEL.kind]: 'flow' })).length, 0);
+  });
+
+  it('GET / stays responsive while a slow Flow starts', async () => {
+    const creating = createFlow('slow.yml', ['SLOW_MS=3000']);
+    const latencies: number[] = [];
+    let done = false;
+    void creating.then(() => (done = true));
+    while (!done) {
+      const t0 = performance.now();
+      assert.equal((await fetch(`${d.url}/`)).status, 200);
+      latencies.push(performance.now() - t0);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const r = await creating;
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    assert.ok(latencies.length > 50, `only ${latencies.length} probes`);
+    assert.ok(Math.max(...latencies) < 250, `slowest GET / took ${Math.max(...latencies).toFixed(0)} ms`);
+    await api('DELETE', `/flows/${r.body}`);
+  });
+});
+
+describe('Pods and Peas as containers', () => {
+  const dataRequest = (text: string) => ({ requestId: 'r', header: { execEndpoint: '/index' }, parameters: {}, routes: [], status: { code: 0, description: '' }, data: { docs: [{ text }] } });
+  const send = async (port: number) => {
+    await retryFetch(`http://127.0.0.1:${port}/`);
+    const res = await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body: JSON.stringify(dataRequest('x')) });
+    return ((await res.json()) as any).data.docs[0].tags;
+  };
+
+  it('a Pod from JSON arguments answers on its port; scale and rolling_update', async () => {
+    const r = await api('POST', `/pods?workspace_id=${ws}`, { name: 'p', uses: 'ReplicaTagger', py_modules: ['executors.ts'], replicas: 2, uses_with: { version: 'a' } });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    const id = r.body;
+    const port = (await api('GET', `/pods/${id}`)).body.metadata.ports['8081/tcp'];
+    const seen = new Set<number>();
+    for (let i = 0; i < 6; i++) seen.add((await send(port)).replica_id);
+    assert.deepEqual([...seen].sort(), [0, 1]);
+    assert.equal((await api('PUT', `/pods/scale/${id}?replicas=3`)).status, 200);
+    assert.equal((await api('GET', `/pods/${id}`)).body.arguments.object.arguments.replicas, 3);
+    assert.equal((await api('PUT', `/pods/rolling_update/${id}`, { version: 'b' })).status, 200);
+    assert.equal((await send(port)).version, 'b');
+    assert.equal((await api('DELETE', `/pods/${id}`)).status, 200);
+  });
+
+  it('a Pea with a fixed port_in answers on that port; a bad one is 400 and leaves nothing', async () => {
+    const portIn = await freePort();
+    const r = await api('POST', `/peas?workspace_id=${ws}&envs=GREETING=hi`, { name: 'solo', uses: 'Tagger', py_modules: ['executors.ts'], uses_with: { tag: 'pea' }, port_in: portIn });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    assert.equal((await send(portIn)).solo, 'pea');
+    assert.equal((await api('GET', `/peas/${r.body}`)).body.arguments.envs.GREETING, 'hi');
+    const bad = await api('POST', `/peas?workspace_id=${ws}`, { uses: 'Encoder', py_modules: ['encoder.py'] });
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.detail, /'encoder\.py' is a Python module/);
+    const wrongType = await api('POST', `/peas?workspace_id=${ws}`, { replicas: 'many' });
+    assert.equal(wrongType.status, 422);
+    assert.equal((await labelled({ [LABEL.kind]: 'pea' })).length, 1);
+  });
+});
+
+describe('restart and delete', () => {
+  it('a daemon restart keeps running objects; a vanished container is forgotten', async () => {
+    const id = (await createFlow('seq.yml')).body;
+    const gone = (await createFlow('seq.yml')).body;
+    await d.stop();
+    await docker.removeContainer(gone);
+    d = await startDaemon({ root: d.root, instance: d.instance });
+    const items = (await api('GET', '/flows')).body.items;
+    assert.ok(items[id]);
+    assert.equal(items[gone], undefined);
+    assert.equal(items[id].metadata.status, 'running');
+    assert.equal((await index(gatewayPort(items[id]))).data.docs.length, 10);
+  });
+
+  it('deleting the workspace with everything=true leaves nothing labelled', async () => {
+    assert.equal((await api('DELETE', `/workspaces/${ws}?everything=true`)).status, 200);
+    const left = await docker.listLabelled({ [LABEL.instance]: d.instance });
+    assert.deepEqual([left.containers.length, left.networks.length], [0, 0]);
+    assert.deepEqual((await api('GET', '/flows')).body.items, {});
+    assert.deepEqual((await api('GET', '/peas')).body.items, {});
+  });
+});

@@ -1,0 +1,97 @@
+/** Wire shapes of /flows, /pods and /peas (JinaD 2.0 names), as valibot schemas. */
+import * as v from 'valibot';
+import { daemonize, type IdKind, MalformedIdError } from '../../src/ids.ts';
+
+/** An id of one kind (`jflow-<uuid>` or a bare uuid); the validated output is the normalised id. */
+export function idOf(kind: IdKind) {
+  return v.pipe(
+    v.string(),
+    v.rawTransform(({ dataset, addIssue, NEVER }) => {
+      try {
+        return daemonize(dataset.value, kind);
+      } catch (err) {
+        if (!(err instanceof MalformedIdError)) throw err;
+        addIssue({ message: `${err.message.replace(/^Malformed DaemonID: /, 'Malformed DaemonID: ')}; expected j${kind}-<uuid> or a uuid` });
+        return NEVER;
+      }
+    }),
+    v.description(`j${kind}-<uuid>, or a bare uuid`),
+  );
+}
+
+/** `envs=KEY=VALUE`, repeatable. */
+export const Envs = v.optional(
+  v.pipe(
+    v.union([v.string(), v.array(v.string())]),
+    v.transform((x) => (Array.isArray(x) ? x : [x])),
+    v.check((list) => list.every((kv) => kv.indexOf('=') > 0), 'envs must be KEY=VALUE'),
+    v.description('environment for the object, KEY=VALUE, repeatable'),
+  ),
+);
+
+export function envsOf(list: string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kv of list ?? []) {
+    const i = kv.indexOf('=');
+    out[kv.slice(0, i).trim()] = kv.slice(i + 1).replace(/[\r\n\t]/g, '');
+  }
+  return out;
+}
+
+const Replicas = v.pipe(v.string(), v.regex(/^[1-9]\d*$/, 'replicas must be a positive integer'), v.description('the new number of replicas'));
+export const ScaleQuery = v.object({ replicas: Replicas, pod_name: v.optional(v.pipe(v.string(), v.minLength(1))) });
+export const PodNameQuery = v.object({ pod_name: v.optional(v.pipe(v.string(), v.minLength(1))), dump_path: v.optional(v.string()) });
+export const UsesWith = v.optional(v.record(v.string(), v.unknown()), {});
+
+export const ContainerItem = v.object({
+  time_created: v.string(),
+  time_updated: v.string(),
+  workspace_id: v.string(),
+  metadata: v.object({
+    container_id: v.string(),
+    container_name: v.string(),
+    image_id: v.string(),
+    network: v.string(),
+    ports: v.record(v.string(), v.number()),
+    uri: v.string(),
+    status: v.pipe(v.string(), v.description('live container state: running, exited, restarting, … or missing')),
+    exit_code: v.nullable(v.number()),
+  }),
+  arguments: v.object({
+    object: v.record(v.string(), v.unknown()),
+    entrypoint: v.string(),
+    envs: v.record(v.string(), v.string()),
+    filename: v.optional(v.string()),
+    args: v.optional(v.record(v.string(), v.unknown())),
+  }),
+});
+export type ContainerItem = v.InferOutput<typeof ContainerItem>;
+
+export const ContainerStoreStatus = v.object({
+  time_created: v.string(),
+  time_updated: v.string(),
+  num_add: v.number(),
+  num_del: v.number(),
+  items: v.record(v.string(), ContainerItem),
+});
+
+const arg = <S extends v.GenericSchema>(schema: S, title: string, description: string) => v.pipe(schema, v.title(title), v.description(description));
+
+/** What a Pod or Pea accepts as JSON (as an executor entry of a Flow YAML). */
+export const PodArguments = v.looseObject({
+  name: v.optional(arg(v.string(), 'Name', 'The name of this object, used in logs and routes')),
+  uses: v.optional(arg(v.string(), 'Uses', 'The executor: a class name (with py_modules), or an executor YAML in the workspace')),
+  py_modules: v.optional(arg(v.array(v.string()), 'Py Modules', 'TypeScript/JavaScript files in the workspace that define the executor')),
+  uses_with: v.optional(arg(v.record(v.string(), v.unknown()), 'Uses With', "Arguments of the executor's constructor")),
+  replicas: v.optional(arg(v.number(), 'Replicas', 'Copies of the executor behind a round-robin head (pods)')),
+  port_in: v.optional(arg(v.number(), 'Port In', 'Port the object listens on, published on the host with the same number; chosen by Docker if unset')),
+  env: v.optional(arg(v.record(v.string(), v.string()), 'Env', 'Environment of the executor process')),
+});
+
+/** What a Flow accepts, beside its YAML. */
+export const FlowArguments = v.object({
+  uses: arg(v.string(), 'Uses', 'The Flow YAML in the workspace (query `filename`)'),
+  port_expose: v.optional(arg(v.number(), 'Port Expose', "The gateway's port: from the YAML's with.port_expose, else chosen by Docker")),
+  protocol: v.optional(arg(v.picklist(['http', 'websocket']), 'Protocol', 'The gateway protocol, from the YAML')),
+  name: v.optional(arg(v.string(), 'Name', 'The name of this object')),
+});
