@@ -34,7 +34,8 @@ export async function benchDaemon(extraEnv: Record<string, string> = {}) {
   const port = await freePort();
   const root = mkdtempSync(path.join(tmpdir(), 'jinad-bench-'));
   const instance = `bench-${process.pid}`;
-  const child = await startProcess('src/main.ts', { JINAD_PORT: String(port), JINAD_ROOT: root, JINAD_INSTANCE: instance, JINAD_LOG_LEVEL: 'warn', ...extraEnv }, port);
+  const env = { JINAD_PORT: String(port), JINAD_ROOT: root, JINAD_INSTANCE: instance, JINAD_LOG_LEVEL: 'warn', JINAD_LOGS_PORT: String(await freePort()), ...extraEnv };
+  const child = await startProcess('src/main.ts', env, port);
   return {
     url: `http://127.0.0.1:${port}`,
     root,

@@ -50,6 +50,23 @@ const ConfigSchema = v.strictObject({
     }),
     {},
   ),
+  /** Container logs: Docker's fluentd log driver → a forward-protocol receiver in the daemon. */
+  logs: v.optional(
+    v.strictObject({
+      /** Where the receiver listens; containers' log driver sends there (from the Docker host). */
+      host: v.optional(v.string(), '127.0.0.1'),
+      /** Stable across restarts: containers keep the address they were created with. */
+      port: v.optional(Port, 24224),
+      /** An external Fluentd (`tcp://host:port`): the driver sends there, the daemon reads logs back through Docker. */
+      fluentd: v.optional(v.pipe(v.string(), v.regex(/^tcp:\/\/[^:/]+:\d+$/, 'expected tcp://host:port'))),
+      /** A log file rotates at this size; `keep` old files are kept. */
+      maxBytes: v.optional(Positive, 10 * 1024 * 1024),
+      keep: v.optional(Positive, 3),
+      /** Streams send a heartbeat this often so idle proxies keep them open. */
+      heartbeatMs: v.optional(Positive, 15_000),
+    }),
+    {},
+  ),
   /** Plugins: built-in names (`workspace`) or folders. Default: every built-in. */
   plugins: v.optional(v.array(v.pipe(v.string(), v.minLength(1)))),
   /** Extra plugin folders added after `plugins` (env JINAD_PLUGINS, flag --plugin). */
@@ -65,7 +82,8 @@ const ConfigSchema = v.strictObject({
 });
 
 export type JinadConfigInput = v.InferInput<typeof ConfigSchema>;
-export type JinadConfig = Readonly<v.InferOutput<typeof ConfigSchema> & { databaseUrl: string; limits: Required<v.InferOutput<typeof ConfigSchema>['limits']> }>;
+type Output = v.InferOutput<typeof ConfigSchema>;
+export type JinadConfig = Readonly<Output & { databaseUrl: string; limits: Required<Output['limits']>; logs: Required<Omit<Output['logs'], 'fluentd'>> & { fluentd?: string } }>;
 
 /** Typed identity for `jinad.config.ts`: `export default defineConfig({ port: 8000 })`. */
 export function defineConfig(config: JinadConfigInput): JinadConfigInput {
@@ -101,6 +119,11 @@ function fromEnv(env: Env): JinadConfigInput {
   num('readyTimeoutMs', 'JINAD_READY_TIMEOUT_MS');
   str('instance', 'JINAD_INSTANCE');
   str('logLevel', 'JINAD_LOG_LEVEL');
+  const logs: Record<string, unknown> = {};
+  if (env.JINAD_LOGS_PORT) logs.port = Number(env.JINAD_LOGS_PORT);
+  if (env.JINAD_LOGS_HOST) logs.host = env.JINAD_LOGS_HOST;
+  if (env.JINAD_FLUENTD) logs.fluentd = env.JINAD_FLUENTD;
+  if (Object.keys(logs).length) out.logs = logs;
   if (env.JINAD_BASE_IMAGE) out.baseImage = { strategy: 'image', name: env.JINAD_BASE_IMAGE };
   if (env.JINAD_CORS_ORIGINS) out.corsOrigins = env.JINAD_CORS_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean);
   if (env.JINAD_PLUGINS) out.extraPlugins = env.JINAD_PLUGINS.split(',').map((s) => s.trim()).filter(Boolean);
@@ -148,7 +171,7 @@ export function resolveConfig(...layers: JinadConfigInput[]): JinadConfig {
     for (const [k, val] of Object.entries(layer)) {
       if (val === undefined) continue;
       if (k === 'extraPlugins') merged[k] = [...((merged[k] as string[]) ?? []), ...(val as string[])];
-      else if (k === 'limits') merged[k] = { ...(merged[k] as object), ...(val as object) };
+      else if (k === 'limits' || k === 'logs') merged[k] = { ...(merged[k] as object), ...(val as object) };
       else merged[k] = val;
     }
   }
@@ -164,6 +187,7 @@ export function resolveConfig(...layers: JinadConfigInput[]): JinadConfig {
     root,
     databaseUrl: c.databaseUrl ?? `file:${path.join(root, 'jinad.db')}`,
     limits: Object.freeze(c.limits as Required<typeof c.limits>),
+    logs: Object.freeze(c.logs as JinadConfig['logs']),
   });
 }
 

@@ -12,11 +12,12 @@ import { WebSocketServer } from 'ws';
 import type { JinadConfig } from './config.ts';
 import { createBaseImage } from './docker/base-image.ts';
 import { LABEL, type Labels } from './docker/labels.ts';
-import { type ContainerRuntime, createDockerRuntime } from './docker/runtime.ts';
+import { type ContainerRuntime, type ContainerSpec, createDockerRuntime } from './docker/runtime.ts';
 import { errorResponse } from './http/errors.ts';
 import { mountOpenApi } from './http/openapi.ts';
 import { originGuard } from './http/origin.ts';
 import { JobRunner } from './jobs.ts';
+import { LogFiles } from './logfiles.ts';
 import { createLogger } from './logger.ts';
 import { builtinPlugins, loadPlugins, orderPlugins, type PluginApi, PluginError, type Services } from './plugins.ts';
 import { openStore, type Store } from './store/db.ts';
@@ -59,7 +60,11 @@ export async function createDaemon(config: JinadConfig): Promise<Daemon> {
   mkdirSync(config.root, { recursive: true });
   const store = await openStore(config.databaseUrl, config.databaseAuthToken);
   const instance = await instanceId(store, config.instance);
-  const docker = createDockerRuntime(config.docker);
+  // Every container any plugin starts passes through the registered decorators first.
+  const decorators: ((spec: ContainerSpec) => ContainerSpec)[] = [];
+  const engine = createDockerRuntime(config.docker);
+  const docker: ContainerRuntime = { ...engine, runContainer: (spec) => engine.runContainer(decorators.reduce((s, d) => d(s), spec)) };
+  const logFiles = new LogFiles({ maxBytes: config.logs.maxBytes, keep: config.logs.keep });
   const jobs = new JobRunner(store, config.buildConcurrency, log.child('jobs'));
   const baseImage = createBaseImage({ docker, strategy: config.baseImage, log: log.child('base-image') });
   let hostRoot = config.root;
@@ -104,6 +109,8 @@ export async function createDaemon(config: JinadConfig): Promise<Daemon> {
       log: log.child(plugin.name),
       router,
       baseImage,
+      logFiles,
+      decorateContainers: (fn) => decorators.push(fn),
       get hostRoot() {
         return hostRoot;
       },
@@ -133,6 +140,7 @@ export async function createDaemon(config: JinadConfig): Promise<Daemon> {
   );
 
   let server: ServerType | undefined;
+  const wss = new WebSocketServer({ noServer: true });
   return {
     app,
     config,
@@ -153,7 +161,7 @@ export async function createDaemon(config: JinadConfig): Promise<Daemon> {
       if (resumed) log.info(`resumed ${resumed} unfinished job(s)`);
       const info = await new Promise<AddressInfo>((resolve, reject) => {
         server = serve(
-          { fetch: app.fetch, hostname: config.host, port: config.port, websocket: { server: new WebSocketServer({ noServer: true }) } },
+          { fetch: app.fetch, hostname: config.host, port: config.port, websocket: { server: wss } },
           (addr) => resolve(addr),
         );
         server.once('error', reject);
@@ -165,11 +173,15 @@ export async function createDaemon(config: JinadConfig): Promise<Daemon> {
     async close() {
       if (server) {
         const s = server;
-        await new Promise<void>((resolve) => s.close(() => resolve()));
+        // Upgraded (WebSocket) connections are not the HTTP server's to close: end them first.
+        for (const client of wss.clients) client.terminate();
+        const closed = new Promise<void>((resolve) => s.close(() => resolve()));
         (s as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+        await closed;
       }
       await jobs.close();
       for (const fn of closeHooks.reverse()) await fn();
+      logFiles.close();
       store.close();
     },
   };

@@ -12,8 +12,9 @@ import type { Hono } from 'hono';
 import type { JinadConfig } from './config.ts';
 import type { BaseImage } from './docker/base-image.ts';
 import type { Labels } from './docker/labels.ts';
-import type { ContainerRuntime } from './docker/runtime.ts';
+import type { ContainerRuntime, ContainerSpec } from './docker/runtime.ts';
 import type { JobRunner } from './jobs.ts';
+import type { LogFiles } from './logfiles.ts';
 import type { Logger } from './logger.ts';
 import type { Store } from './store/db.ts';
 
@@ -34,6 +35,10 @@ export interface PluginApi {
   readonly baseImage: BaseImage;
   /** Host path of the daemon root (differs from config.root when the daemon runs in a container). */
   readonly hostRoot: string;
+  /** Log files (JSON lines) and their followers: write build output and container logs here. */
+  readonly logFiles: LogFiles;
+  /** Change every container spec before it runs (e.g. its log driver); by labels, not by kind. */
+  decorateContainers(fn: (spec: ContainerSpec) => ContainerSpec): void;
   /** This daemon's labels plus `extra`: put them on every Docker object. */
   labels(extra: Labels): Labels;
   provide<K extends keyof Services>(key: K, service: Services[K]): void;

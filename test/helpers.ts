@@ -16,6 +16,8 @@ export interface TestDaemon {
   daemon: Daemon;
   root: string;
   instance: string;
+  /** The log receiver's port: give it again to a daemon restarted on the same root. */
+  logsPort: number;
   /** Stop the daemon (jobs stop and resume at the next start on the same root). */
   stop(): Promise<void>;
   /** Stop, remove every Docker object labelled with this instance, and the root. */
@@ -36,10 +38,12 @@ export async function removeLabelled(instance: string): Promise<void> {
   }
 }
 
-export async function startDaemon(opts: { root?: string; instance?: string; config?: JinadConfigInput } = {}): Promise<TestDaemon> {
+/** A daemon on a free port. Restart one on the same root with `{ root, instance, logsPort }` of the first. */
+export async function startDaemon(opts: { root?: string; instance?: string; logsPort?: number; config?: JinadConfigInput } = {}): Promise<TestDaemon> {
   const root = opts.root ?? mkdtempSync(path.join(tmpdir(), 'jinad-test-'));
   const instance = opts.instance ?? `test-${randomUUID().slice(0, 8)}`;
-  const config = resolveConfig({ root, port: 0, instance, logLevel: 'warn', ...opts.config });
+  const logsPort = opts.logsPort ?? opts.config?.logs?.port ?? (await freePort());
+  const config = resolveConfig({ root, port: 0, instance, logLevel: 'warn', ...opts.config, logs: { ...opts.config?.logs, port: logsPort } });
   const daemon = await createDaemon(config);
   const { url } = await daemon.start();
   let stopped = false;
@@ -53,6 +57,7 @@ export async function startDaemon(opts: { root?: string; instance?: string; conf
     daemon,
     root,
     instance,
+    logsPort,
     stop,
     async cleanup() {
       await stop();

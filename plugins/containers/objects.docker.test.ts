@@ -231,7 +231,7 @@ describe('restart and delete', () => {
     const gone = (await createFlow('seq.yml')).body;
     await d.stop();
     await docker.removeContainer(gone);
-    d = await startDaemon({ root: d.root, instance: d.instance });
+    d = await startDaemon({ root: d.root, instance: d.instance, logsPort: d.logsPort });
     const items = (await api('GET', '/flows')).body.items;
     assert.ok(items[id]);
     assert.equal(items[gone], undefined);

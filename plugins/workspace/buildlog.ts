@@ -1,34 +1,34 @@
 /**
  * The workspace build log: `<workdir>/logging.log`, one JSON object per line, written as the
- * build happens. The last lines are kept to explain a failure on the workspace item.
+ * build happens (through the daemon's log files, so it can be followed live). The last lines
+ * are kept to explain a failure on the workspace item.
  */
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
+import type { LogFiles } from '../../src/logfiles.ts';
+import { nanoIso } from '../../src/logfiles.ts';
 
 const TAIL = 30;
 
 export class BuildLog {
-  private out: WriteStream;
   private lines: string[] = [];
+  private file: string;
 
-  constructor(workdir: string, private workspaceId: string) {
-    mkdirSync(workdir, { recursive: true });
-    this.out = createWriteStream(path.join(workdir, 'logging.log'), { flags: 'a' });
-    this.out.on('error', () => {}); // the workdir may be removed by a delete mid-build
+  constructor(
+    private logFiles: LogFiles,
+    workdir: string,
+    private workspaceId: string,
+  ) {
+    this.file = path.join(workdir, 'logging.log');
   }
 
   line(message: string, level: 'info' | 'warning' | 'error' = 'info'): void {
     this.lines.push(message);
     if (this.lines.length > TAIL) this.lines.shift();
-    const record = { time: new Date().toISOString(), stream: 'build', level, message, workspace_id: this.workspaceId };
-    this.out.write(`${JSON.stringify(record)}\n`);
+    const now = Date.now();
+    this.logFiles.append(this.file, { time: nanoIso(Math.floor(now / 1000), (now % 1000) * 1e6), stream: 'build', level, message, workspace_id: this.workspaceId });
   }
 
   tail(): string[] {
     return [...this.lines];
-  }
-
-  close(): Promise<void> {
-    return new Promise((resolve) => this.out.end(resolve));
   }
 }

@@ -48,6 +48,8 @@ export interface DeleteFlags {
 /** What a workspace offers plugins that depend on it (flows, pods, peas). */
 export interface WorkspaceService {
   get(id: string): WorkspaceItem | undefined;
+  /** Ids of every workspace. */
+  list(): string[];
   /** The workspace row, or 404; 400 unless it is ACTIVE. */
   requireActive(id: string): Promise<WorkspaceRow>;
   workdir(id: string): string;
@@ -216,7 +218,7 @@ export function createWorkspaceService(api: PluginApi, repo: WorkspaceRepo) {
     const wd = workdir(p.id);
     const updating = before.metadata.image_id !== null;
     await patch(p.id, { state: updating ? 'UPDATING' : 'CREATING', reason: null, logTail: null });
-    const blog = new BuildLog(wd, p.id);
+    const blog = new BuildLog(api.logFiles, wd, p.id);
     if (ctx.resumed) blog.line('resuming the build after a daemon restart');
     try {
       const uploaded = await applyUploads(p, wd);
@@ -273,7 +275,6 @@ export function createWorkspaceService(api: PluginApi, repo: WorkspaceRepo) {
       log.warn(`workspace ${p.id} FAILED: ${reason}`);
       await patch(p.id, { state: 'FAILED', reason, logTail: blog.tail() });
     } finally {
-      await blog.close();
       // A shutdown keeps the staged files: the job runs again at the next start.
       if (!ctx.signal.aborted || !row(p.id)) await rm(stagingDir(p.id, p.stage), { recursive: true, force: true });
     }
@@ -293,6 +294,7 @@ export function createWorkspaceService(api: PluginApi, repo: WorkspaceRepo) {
     await jobs.cancel(id);
     for (const hook of deleteHooks) await hook(id);
     await removeDockerObjects(id);
+    api.logFiles.closeUnder(workdir(id));
     await rm(workdir(id), { recursive: true, force: true });
     await rm(stagingDir(id), { recursive: true, force: true });
     await repo.remove(id);
@@ -375,6 +377,7 @@ export function createWorkspaceService(api: PluginApi, repo: WorkspaceRepo) {
       const r = row(id);
       return r && toItem(r);
     },
+    list: () => repo.all().map((r) => r.id),
     async requireActive(id) {
       const r = mustRow(id);
       if (r.state !== 'ACTIVE') throw badRequest(`${id} is not ACTIVE yet (it is ${r.state}). Please retry once it becomes ACTIVE`);

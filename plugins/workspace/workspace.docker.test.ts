@@ -235,7 +235,7 @@ describe('workspaces on Docker', () => {
     const orphan = 'jworkspace-00000000-0000-4000-8000-000000000000';
     await docker.ensureNetwork(orphan, { [LABEL.instance]: first.instance, [LABEL.workspace]: orphan });
 
-    const second = await daemon({ root: first.root, instance: first.instance });
+    const second = await daemon({ root: first.root, instance: first.instance, logsPort: first.logsPort });
     const item = await waitForState(second.url, id, ['ACTIVE', 'FAILED']);
     assert.equal(item.state, 'ACTIVE', item.reason);
     assert.deepEqual(item.arguments.files.sort(), ['.jinad', 'data.txt', 'slow.Dockerfile']);

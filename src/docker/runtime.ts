@@ -49,6 +49,16 @@ export interface ContainerSpec {
   labels: Labels;
   /** GPU device requests; retried without them when the engine has no GPU driver. */
   gpus?: { count?: number; deviceIds?: string[] };
+  /** Docker log driver (`fluentd`, …) and its options. */
+  logConfig?: { type: string; config: Record<string, string> };
+}
+
+/** One line of a container's output, as Docker kept it. */
+export interface ContainerLogLine {
+  /** RFC 3339 with nanoseconds, from Docker. */
+  time: string;
+  stream: 'stdout' | 'stderr';
+  message: string;
 }
 
 export interface ContainerState {
@@ -86,6 +96,10 @@ export interface ContainerRuntime {
   removeContainer(name: string): Promise<void>;
   /** The last lines a container wrote (stdout and stderr). */
   containerLogs(name: string, tail: number): Promise<string[]>;
+  /** Lines with their times and streams, after `since` (unix seconds, fractions allowed). */
+  containerLogLines(name: string, since?: number): Promise<ContainerLogLine[]>;
+  /** Call `fn` for container events (die, destroy, start, …) of containers with these labels; returns a stop function. */
+  watchContainers(labels: Labels, fn: (event: { action: string; name: string; labels: Labels }) => void): Promise<() => void>;
   /** Every container, network and image carrying all the given labels. */
   listLabelled(labels: Labels): Promise<LabelledObjects>;
   /** Host source of the mount that holds `dir`, when this process runs in a container. */
@@ -297,6 +311,7 @@ export function createDockerRuntime(conn?: string): ContainerRuntime {
             NetworkMode: spec.network,
             ExtraHosts: ['host.docker.internal:host-gateway'],
             DeviceRequests: withGpus ? deviceRequests : undefined,
+            LogConfig: spec.logConfig ? { Type: spec.logConfig.type, Config: spec.logConfig.config } : undefined,
           },
           NetworkingConfig: spec.network && spec.aliases ? { EndpointsConfig: { [spec.network]: { Aliases: spec.aliases } } } : undefined,
         });
@@ -330,6 +345,53 @@ export function createDockerRuntime(conn?: string): ContainerRuntime {
         if (statusOf(err) === 404) return [];
         throw err;
       }
+    },
+
+    async containerLogLines(name, since) {
+      let buf: Buffer;
+      try {
+        buf = (await docker.getContainer(name).logs({ stdout: true, stderr: true, timestamps: true, follow: false, since: since ?? 0 })) as unknown as Buffer;
+      } catch (err) {
+        if (statusOf(err) === 404) return [];
+        throw err;
+      }
+      const out: ContainerLogLine[] = [];
+      let i = 0;
+      while (i + 8 <= buf.length) {
+        const stream = buf[i] === 2 ? 'stderr' : 'stdout';
+        const len = buf.readUInt32BE(i + 4);
+        const text = buf.toString('utf8', i + 8, i + 8 + len);
+        i += 8 + len;
+        for (const line of text.split('\n')) {
+          if (!line) continue;
+          const sp = line.indexOf(' ');
+          out.push({ time: line.slice(0, sp), stream, message: line.slice(sp + 1) });
+        }
+      }
+      return out;
+    },
+
+    async watchContainers(labels, fn) {
+      const filters = { type: ['container'], label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) };
+      const stream = (await docker.getEvents({ filters: JSON.stringify(filters) })) as unknown as NodeJS.ReadableStream & { destroy(): void };
+      let buf = '';
+      stream.on('data', (chunk: Buffer) => {
+        buf += chunk.toString('utf8');
+        let nl = buf.indexOf('\n');
+        while (nl >= 0) {
+          try {
+            const ev = JSON.parse(buf.slice(0, nl)) as { Action: string; Actor: { Attributes: Record<string, string> } };
+            const { name, ...attrs } = ev.Actor.Attributes;
+            fn({ action: ev.Action, name: name ?? '', labels: attrs });
+          } catch {
+            // not an event line
+          }
+          buf = buf.slice(nl + 1);
+          nl = buf.indexOf('\n');
+        }
+      });
+      stream.on('error', () => {});
+      return () => stream.destroy();
     },
 
     async listLabelled(labels) {

@@ -17,7 +17,9 @@ import { partialApp, type Mode } from './partial.ts';
 import { StartError } from './pea.ts';
 import { Pod } from './pod.ts';
 
-const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+// In a container (partial mode) Docker stamps every line with its time; elsewhere we do.
+let stamp = true;
+const log = (line: string) => process.stdout.write(stamp ? `${new Date().toISOString()} ${line}\n` : `${line}\n`);
 
 function onSignal(close: () => Promise<void>) {
   let stopping = false;
@@ -89,6 +91,7 @@ export async function main(argv: string[]): Promise<void> {
       await pod.close();
     });
   } else if (command === 'partial') {
+    stamp = false;
     const mode = values.mode as Mode;
     if (!['flow', 'pod', 'pea'].includes(mode)) throw new Error("jinad partial needs --mode flow|pod|pea");
     const partial = partialApp(mode, { workspace, onLog: log, logRequests: true });

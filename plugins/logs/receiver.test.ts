@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { describe, it } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import { decode, encode, ExtensionCodec } from '@msgpack/msgpack';
+import { freePort } from '../../test/helpers.ts';
+import { type Entry, ForwardReceiver } from './receiver.ts';
+
+const time = (epoch: number, nano: number) => {
+  const b = Buffer.alloc(8);
+  b.writeUInt32BE(epoch, 0);
+  b.writeUInt32BE(nano, 4);
+  return b;
+};
+const codec = new ExtensionCodec();
+class EventTime {
+  constructor(readonly b: Buffer) {}
+}
+codec.register({ type: 0, encode: (x) => (x instanceof EventTime ? x.b : null), decode: () => null });
+const et = (e: number, n: number) => new EventTime(time(e, n));
+
+describe('forward-protocol receiver', () => {
+  it('reads Message, Forward and PackedForward (gzip too) modes, EventTime and plain seconds; acks on request; closes with clients connected', async () => {
+    const got: Entry[] = [];
+    const rx = new ForwardReceiver((e) => got.push(e));
+    const port = await freePort();
+    await rx.listen(port, '127.0.0.1');
+    const sock = net.connect(port, '127.0.0.1');
+    await new Promise((r) => sock.once('connect', r));
+    const packed = Buffer.concat([encode([et(3, 0), { log: 'p1' }], { extensionCodec: codec }), encode([et(4, 0), { log: 'p2' }], { extensionCodec: codec })]);
+    sock.write(encode(['jinad.w.o', et(1_800_000_000, 123_456_789), { log: 'message mode', source: 'stdout' }, {}], { extensionCodec: codec }));
+    sock.write(encode(['t', [[et(1, 0), { log: 'f1' }], [2, { log: 'f2' }]]], { extensionCodec: codec }));
+    sock.write(encode(['t', packed]));
+    sock.write(encode(['t', gzipSync(packed), { compressed: 'gzip', chunk: 'abc' }]));
+    const ack = await new Promise<unknown>((r) => sock.once('data', (d) => r(decode(d))));
+    assert.deepEqual(ack, { ack: 'abc' });
+    assert.deepEqual(got.map((e) => e.record.log), ['message mode', 'f1', 'f2', 'p1', 'p2', 'p1', 'p2']);
+    assert.deepEqual([got[0]!.tag, got[0]!.epoch, got[0]!.nano], ['jinad.w.o', 1_800_000_000, 123_456_789]);
+    assert.deepEqual([got[2]!.epoch, got[2]!.nano], [2, 0]);
+    const closed = new Promise((r) => sock.once('close', r));
+    await rx.close(); // Docker never closes its side: close must not wait for it
+    await closed;
+  });
+
+  it('drops a connection that does not speak the protocol', async () => {
+    const rx = new ForwardReceiver(() => {});
+    const port = await freePort();
+    await rx.listen(port, '127.0.0.1');
+    const sock = net.connect(port, '127.0.0.1');
+    const closed = new Promise((r) => sock.once('close', r));
+    sock.write(Buffer.from([0xc1, 0xc1, 0xc1])); // 0xc1 is never used in msgpack
+    await closed;
+    await rx.close();
+  });
+});

@@ -1,0 +1,196 @@
+/**
+ * `GET /logs/{id}`: the log file of a workspace (its build) or of a Flow/Pod/Pea; with
+ * `follow=true&tail=N&since=T`, NDJSON over chunked HTTP: the tail, then new lines.
+ * `WS /logstream/{id}?timeout=&tail=`: the recent tail, then new lines, pings as heartbeats;
+ * closed with a reason when the object is deleted or `timeout` seconds pass without a line.
+ * A stream for an object that has not logged yet waits for its first line.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { upgradeWebSocket } from '@hono/node-server';
+import type { Hono } from 'hono';
+import { stream } from 'hono/streaming';
+import * as v from 'valibot';
+import { LABEL } from '../../src/docker/labels.ts';
+import { describe } from '../../src/http/describe.ts';
+import { invalid, notFound } from '../../src/http/errors.ts';
+import { validate } from '../../src/http/validate.ts';
+import { MalformedIdError, parseDaemonId } from '../../src/ids.ts';
+import { normalizeTime } from '../../src/logfiles.ts';
+import type { PluginApi } from '../../src/plugins.ts';
+import type { Collector } from './collector.ts';
+
+const LogId = v.pipe(
+  v.string(),
+  v.rawTransform(({ dataset, addIssue, NEVER }) => {
+    try {
+      const { id, jtype } = parseDaemonId(dataset.value);
+      if (!['jworkspace', 'jflow', 'jpod', 'jpea'].includes(jtype) || !dataset.value.includes('-')) throw new MalformedIdError(`'${dataset.value}' is not a workspace, flow, pod or pea id`);
+      return id;
+    } catch (err) {
+      if (!(err instanceof MalformedIdError)) throw err;
+      addIssue({ message: err.message });
+      return NEVER;
+    }
+  }),
+);
+const Tail = v.optional(v.pipe(v.string(), v.regex(/^\d+$/, 'tail must be a number of lines'), v.transform(Number)));
+const Since = v.optional(
+  v.pipe(
+    v.string(),
+    v.check((s) => {
+      try {
+        normalizeTime(s);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'since must be an ISO 8601 time'),
+    v.transform(normalizeTime),
+  ),
+);
+const LogsQuery = v.object({ follow: v.optional(v.picklist(['true', 'false', '1', '0'])), tail: Tail, since: Since });
+const StreamQuery = v.object({ timeout: v.optional(v.pipe(v.string(), v.regex(/^\d+$/, 'timeout must be seconds'), v.transform(Number))), tail: Tail });
+
+interface Target {
+  file: string;
+  workspaceId: string;
+}
+
+export function logRoutes(api: PluginApi, collector: Collector): void {
+  const { router, docker, logFiles, config } = api;
+  const workspaces = api.use('workspaces');
+  /** Streams to end when an object goes away: id → closers. */
+  const gone = new Map<string, Set<(reason: string) => void>>();
+  const onGone = (id: string, fn: (reason: string) => void) => {
+    let set = gone.get(id);
+    if (!set) gone.set(id, (set = new Set()));
+    set.add(fn);
+    return () => {
+      set!.delete(fn);
+      if (!set!.size) gone.delete(id);
+    };
+  };
+  const announce = (id: string, reason: string) => {
+    for (const fn of gone.get(id) ?? []) fn(reason);
+  };
+  workspaces.onDelete(async (id) => announce(id, `${id} was deleted`));
+  api.onReconcile(async () => {
+    const stop = await docker.watchContainers(api.labels({}), (ev) => {
+      if (ev.action === 'destroy') announce(ev.name, `${ev.name} was deleted`);
+    });
+    api.onClose(stop);
+  });
+
+  /** Where an id's log file is. Unknown → 404. */
+  async function resolve(id: string): Promise<Target> {
+    if (id.startsWith('jworkspace-')) {
+      if (!workspaces.get(id)) throw notFound(`log file ${id} not found in workspace store`);
+      return { file: path.join(workspaces.workdir(id), 'logging.log'), workspaceId: id };
+    }
+    const live = await docker.inspectContainer(id);
+    const ws = live?.labels[LABEL.workspace];
+    if (ws && live?.labels[LABEL.instance] === api.labels({})[LABEL.instance]) return { file: collector.fileFor(ws, id), workspaceId: ws };
+    // A deleted object's logs stay in its workspace.
+    for (const w of workspaces.list()) {
+      const file = collector.fileFor(w, id);
+      if (existsSync(file)) return { file, workspaceId: w };
+    }
+    throw notFound(`log file ${id} not found in ${id.slice(1, id.indexOf('-'))} store`);
+  }
+
+  router.get(
+    '/logs/:id',
+    describe({
+      tags: ['logs'],
+      summary: 'A log file; with follow=true, NDJSON: the last `tail` lines (after `since`), then new ones',
+      responses: { 200: { description: 'JSON lines `{time, stream, message, workspace_id, object_id}`' }, 404: { description: 'unknown id' }, 422: { description: 'bad id or query' } },
+    }),
+    validate('param', v.object({ id: LogId })),
+    validate('query', LogsQuery),
+    async (c) => {
+      const id = c.req.valid('param').id;
+      const q = c.req.valid('query');
+      const follow = q.follow === 'true' || q.follow === '1';
+      const target = await resolve(id);
+      if (!follow && q.tail === undefined && q.since === undefined) {
+        if (!existsSync(target.file)) throw notFound(`log file ${id} not found in workspace ${target.workspaceId}`);
+        return c.body(readFileSync(target.file), 200, { 'content-type': 'application/x-ndjson; charset=utf-8' });
+      }
+      c.header('content-type', 'application/x-ndjson; charset=utf-8');
+      c.header('cache-control', 'no-cache');
+      return stream(c, async (s) => {
+        const ac = new AbortController();
+        s.onAbort(() => ac.abort());
+        const off = onGone(id, () => ac.abort());
+        const heartbeat = setInterval(() => void s.write('\n').catch(() => ac.abort()), config.logs.heartbeatMs);
+        try {
+          for await (const line of logFiles.follow(target.file, { tail: q.tail, since: q.since, follow, signal: ac.signal })) {
+            await s.write(`${line}\n`);
+          }
+        } finally {
+          clearInterval(heartbeat);
+          off();
+        }
+      });
+    },
+  );
+
+  router.get(
+    '/logstream/:id',
+    describe({ tags: ['logs'], summary: 'WebSocket: the recent tail of a log, then new lines as they come' }),
+    validate('param', v.object({ id: LogId })),
+    validate('query', StreamQuery),
+    async (c, next) => {
+      // Resolve before upgrading: an unknown id is a plain 404.
+      c.set('logTarget' as never, (await resolve(c.req.valid('param').id)) as never);
+      await next();
+    },
+    upgradeWebSocket((c) => {
+      const id = c.req.param('id') as string;
+      const target = c.get('logTarget' as never) as Target;
+      const q = c.req.query();
+      const timeout = Number(q.timeout ?? 0);
+      const tail = q.tail === undefined ? 100 : Number(q.tail);
+      const ac = new AbortController();
+      let timer: NodeJS.Timeout | undefined;
+      let heartbeat: NodeJS.Timeout | undefined;
+      let off = () => {};
+      return {
+        onOpen(_event, ws) {
+          const close = (reason: string) => {
+            ac.abort();
+            ws.close(1000, reason.slice(0, 120));
+          };
+          const arm = () => {
+            if (!timeout) return;
+            clearTimeout(timer);
+            timer = setTimeout(() => close(`no new log lines for ${timeout} s`), timeout * 1000);
+          };
+          off = onGone(id, close);
+          heartbeat = setInterval(() => (ws.raw as { ping?: () => void } | undefined)?.ping?.(), config.logs.heartbeatMs);
+          arm();
+          void (async () => {
+            try {
+              for await (const line of logFiles.follow(target.file, { tail, signal: ac.signal })) {
+                ws.send(line);
+                arm();
+              }
+            } catch {
+              // the client went away mid-send
+            }
+          })();
+        },
+        onClose() {
+          ac.abort();
+          clearTimeout(timer);
+          clearInterval(heartbeat);
+          off();
+        },
+      };
+    }),
+  );
+  router.get('/logstream/:id', () => {
+    throw invalid('this route takes a WebSocket upgrade');
+  });
+}

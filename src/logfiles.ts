@@ -1,0 +1,198 @@
+/**
+ * Log files: JSON lines appended by the daemon (build output, containers' logs) and followed
+ * by any number of readers. Written once here; plugins supply the lines and the file names.
+ *
+ * Appends are synchronous writes on a kept-open descriptor, so a file's size on disk always
+ * equals what was appended: a follower reads the tail up to the size it sees, then takes every
+ * later line from in-process events, with no gap and no duplicate. Files rotate at `maxBytes`
+ * (`logging.log` → `logging.log.1` …, `keep` of them).
+ */
+import { EventEmitter } from 'node:events';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import path from 'node:path';
+
+export interface LogRecord {
+  /** ISO 8601 with nanoseconds (`2026-11-29T05:12:34.123456789Z`), sortable as text. */
+  time: string;
+  /** stdout | stderr | build */
+  stream: string;
+  message: string;
+  workspace_id: string;
+  object_id?: string;
+  level?: string;
+}
+
+export interface FollowOptions {
+  /** Send the last N lines first (default: all; 0: none). */
+  tail?: number;
+  /** Only lines at or after this ISO time. */
+  since?: string;
+  /** Keep going with new lines (default true). */
+  follow?: boolean;
+  signal: AbortSignal;
+}
+
+/** `time` fields with 9 fractional digits compare correctly as strings. */
+export function nanoIso(epochSeconds: number, nanos = 0): string {
+  const base = new Date(epochSeconds * 1000).toISOString().slice(0, 19);
+  return `${base}.${String(nanos).padStart(9, '0')}Z`;
+}
+export function normalizeTime(iso: string): string {
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:?\d\d)?$/.exec(iso);
+  if (!m) {
+    const d = new Date(iso);
+    if (Number.isNaN(d.getTime())) throw new Error(`'${iso}' is not a time`);
+    return nanoIso(Math.floor(d.getTime() / 1000), (d.getTime() % 1000) * 1e6);
+  }
+  if (m[3] && m[3] !== 'Z') return normalizeTime(new Date(iso).toISOString());
+  return `${m[1]}.${(m[2] ?? '').padEnd(9, '0')}Z`;
+}
+
+const timeOf = (line: string) => /"time":"([^"]+)"/.exec(line)?.[1];
+
+/** The last `n` lines of a file (at or after `since`), reading backwards in chunks, up to `end`. */
+function readTail(file: string, end: number, n: number, since?: string): string[] {
+  if (n === 0 || end === 0 || !existsSync(file)) return [];
+  const fd = openSync(file, 'r');
+  try {
+    const lines: string[] = [];
+    let pos = end;
+    let rest = '';
+    const chunk = Buffer.alloc(64 * 1024);
+    while (pos > 0 && lines.length < n) {
+      const len = Math.min(chunk.length, pos);
+      pos -= len;
+      readSync(fd, chunk, 0, len, pos);
+      const parts = (chunk.toString('utf8', 0, len) + rest).split('\n');
+      rest = parts.shift()!;
+      for (let i = parts.length - 1; i >= 0 && lines.length < n; i--) {
+        const line = parts[i]!;
+        if (!line) continue;
+        if (since && (timeOf(line) ?? '') < since) return lines.reverse();
+        lines.push(line);
+      }
+    }
+    if (pos === 0 && rest && lines.length < n && !(since && (timeOf(rest) ?? '') < since)) lines.push(rest);
+    return lines.reverse();
+  } finally {
+    closeSync(fd);
+  }
+}
+
+interface OpenFile {
+  fd: number;
+  size: number;
+  /** Time of the last line appended, for keeping lines in order. */
+  lastTime?: string;
+}
+
+export class LogFiles {
+  private files = new Map<string, OpenFile>();
+  private events = new EventEmitter();
+
+  constructor(private opts: { maxBytes: number; keep: number }) {
+    this.events.setMaxListeners(0);
+  }
+
+  private open(file: string): OpenFile {
+    let f = this.files.get(file);
+    if (!f) {
+      mkdirSync(path.dirname(file), { recursive: true });
+      const fd = openSync(file, 'a');
+      const size = fstatSync(fd).size;
+      f = { fd, size, lastTime: size ? timeOf(readTail(file, size, 1)[0] ?? '') : undefined };
+      this.files.set(file, f);
+    }
+    return f;
+  }
+
+  /** Time of the last line in a file (undefined when empty or missing). */
+  lastTime(file: string): string | undefined {
+    if (!existsSync(file) && !this.files.has(file)) return undefined;
+    return this.open(file).lastTime;
+  }
+
+  /**
+   * Append one record. With `ordered`, a record not later than the file's last line is dropped
+   * (a line delivered twice, e.g. replayed by Docker after a restart and also backfilled).
+   */
+  append(file: string, record: LogRecord, opts: { ordered?: boolean } = {}): boolean {
+    const f = this.open(file);
+    if (opts.ordered && f.lastTime && record.time <= f.lastTime) return false;
+    const line = `${JSON.stringify(record)}\n`;
+    const buf = Buffer.from(line);
+    if (f.size + buf.length > this.opts.maxBytes && f.size > 0) this.rotate(file, f);
+    writeSync(f.fd, buf);
+    f.size += buf.length;
+    if (!f.lastTime || record.time > f.lastTime) f.lastTime = record.time;
+    this.events.emit(file, line.slice(0, -1));
+    return true;
+  }
+
+  private rotate(file: string, f: OpenFile): void {
+    closeSync(f.fd);
+    rmSync(`${file}.${this.opts.keep}`, { force: true });
+    for (let i = this.opts.keep - 1; i >= 1; i--) if (existsSync(`${file}.${i}`)) renameSync(`${file}.${i}`, `${file}.${i + 1}`);
+    renameSync(file, `${file}.1`);
+    f.fd = openSync(file, 'a');
+    f.size = 0;
+  }
+
+  /** Readers following a file, or all files (departed clients must leave nothing behind). */
+  followers(file?: string): number {
+    if (file) return this.events.listenerCount(file);
+    return this.events.eventNames().reduce((n, name) => n + this.events.listenerCount(name), 0);
+  }
+
+  /**
+   * The recent tail of a file, then (unless `follow: false`) every new line, until the signal
+   * aborts. A file that does not exist yet is waited for.
+   */
+  async *follow(file: string, opts: FollowOptions): AsyncGenerator<string> {
+    const since = opts.since ? normalizeTime(opts.since) : undefined;
+    const queue: { line: string }[] = [];
+    let wake: (() => void) | undefined;
+    const onLine = (line: string) => {
+      queue.push({ line });
+      wake?.();
+    };
+    const onAbort = () => wake?.();
+    if (opts.follow !== false) this.events.on(file, onLine);
+    opts.signal.addEventListener('abort', onAbort);
+    try {
+      // Subscribing, sizing and reading the tail happen with no await in between, and appends
+      // are synchronous: every queued line comes after the tail.
+      const size = this.files.get(file)?.size ?? (existsSync(file) ? statSync(file).size : 0);
+      const tail = readTail(file, size, opts.tail ?? Number.POSITIVE_INFINITY, since);
+      for (const line of tail) yield line;
+      if (opts.follow === false) return;
+      while (!opts.signal.aborted) {
+        while (queue.length) {
+          const { line } = queue.shift()!;
+          if (!since || (timeOf(line) ?? '') >= since) yield line;
+        }
+        if (opts.signal.aborted) break;
+        await new Promise<void>((r) => (wake = r));
+        wake = undefined;
+      }
+    } finally {
+      this.events.off(file, onLine);
+      opts.signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Close the files under a folder that is about to be removed (a deleted workspace). */
+  closeUnder(dir: string): void {
+    const prefix = dir.endsWith(path.sep) ? dir : `${dir}${path.sep}`;
+    for (const [file, f] of this.files) {
+      if (!file.startsWith(prefix)) continue;
+      closeSync(f.fd);
+      this.files.delete(file);
+    }
+  }
+
+  close(): void {
+    for (const f of this.files.values()) closeSync(f.fd);
+    this.files.clear();
+  }
+}

@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { LogFiles, type LogRecord, nanoIso, normalizeTime } from '../src/logfiles.ts';
+
+const rec = (i: number, ms = i): LogRecord => ({ time: nanoIso(1_800_000_000 + Math.floor(ms / 1000), (ms % 1000) * 1e6), stream: 'stdout', message: `line ${i}`, workspace_id: 'w' });
+const file = () => path.join(mkdtempSync(path.join(tmpdir(), 'jinad-logs-')), 'logs', 'x', 'logging.log');
+async function take(it: AsyncGenerator<string>, n: number): Promise<string[]> {
+  const out: string[] = [];
+  for await (const line of it) {
+    out.push(JSON.parse(line).message);
+    if (out.length === n) break;
+  }
+  return out;
+}
+
+describe('log files', () => {
+  it('times compare as text', () => {
+    assert.equal(normalizeTime('2026-11-29T05:12:34.1Z'), '2026-11-29T05:12:34.100000000Z');
+    assert.equal(normalizeTime('2026-11-29T05:12:34Z'), '2026-11-29T05:12:34.000000000Z');
+    assert.equal(normalizeTime('2026-11-29T06:12:34.5+01:00'), '2026-11-29T05:12:34.500000000Z');
+    assert.throws(() => normalizeTime('yesterday'));
+  });
+  it('tail, since, then new lines; nothing lost or repeated', async () => {
+    const logs = new LogFiles({ maxBytes: 1 << 20, keep: 2 });
+    const f = file();
+    for (let i = 0; i < 10; i++) logs.append(f, rec(i));
+    const ac = new AbortController();
+    const it = logs.follow(f, { tail: 3, signal: ac.signal });
+    const first = take(it, 5);
+    setTimeout(() => {
+      logs.append(f, rec(10));
+      logs.append(f, rec(11));
+    }, 20);
+    assert.deepEqual(await first, ['line 7', 'line 8', 'line 9', 'line 10', 'line 11']);
+    ac.abort();
+    const since = await take(logs.follow(f, { since: rec(8).time, follow: false, signal: new AbortController().signal }), 100);
+    assert.deepEqual(since, ['line 8', 'line 9', 'line 10', 'line 11']);
+  });
+  it('waits for a file that does not exist yet, and frees its listener on abort', async () => {
+    const logs = new LogFiles({ maxBytes: 1 << 20, keep: 2 });
+    const f = file();
+    const ac = new AbortController();
+    const got = take(logs.follow(f, { signal: ac.signal }), 1);
+    await new Promise((r) => setTimeout(r, 10));
+    assert.equal(logs.followers(f), 1);
+    logs.append(f, rec(1));
+    assert.deepEqual(await got, ['line 1']);
+    ac.abort();
+    const idle = logs.follow(f, { tail: 0, signal: ac.signal });
+    assert.equal((await idle.next()).done, true);
+    assert.equal(logs.followers(f), 0);
+  });
+  it('ordered appends drop lines not later than the last one', () => {
+    const logs = new LogFiles({ maxBytes: 1 << 20, keep: 2 });
+    const f = file();
+    assert.equal(logs.append(f, rec(5), { ordered: true }), true);
+    assert.equal(logs.append(f, rec(5), { ordered: true }), false);
+    assert.equal(logs.append(f, rec(4), { ordered: true }), false);
+    assert.equal(logs.append(f, rec(6), { ordered: true }), true);
+    const reopened = new LogFiles({ maxBytes: 1 << 20, keep: 2 });
+    assert.equal(reopened.lastTime(f), rec(6).time);
+  });
+  it('rotates at the size cap, keeping `keep` old files', () => {
+    const logs = new LogFiles({ maxBytes: 1000, keep: 2 });
+    const f = file();
+    for (let i = 0; i < 60; i++) logs.append(f, rec(i));
+    assert.ok(existsSync(`${f}.1`) && existsSync(`${f}.2`) && !existsSync(`${f}.3`));
+    assert.ok(readFileSync(f).length <= 1000);
+    assert.match(readFileSync(f, 'utf8').trim().split('\n').at(-1)!, /line 59/);
+  });
+});
