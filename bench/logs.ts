@@ -1,0 +1,94 @@
+/**
+ * Log lines from a container's stdout to a WebSocket follower, against `docker logs -f` on the
+ * same container in the same run: latency (p50/p99) at a steady rate, and how many lines per
+ * second one object can log before the file (and the followers) fall behind.
+ *   node --import tsx bench/logs.ts [burst lines]
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+import { filesForm, retryFetch, waitForState } from '../test/helpers.ts';
+import { benchDaemon, median, percentile, table } from './lib.ts';
+
+const BURST = Number(process.argv[2] ?? 20_000);
+const fixture = fileURLToPath(new URL('../test/fixtures/runtime/emitter.ts', import.meta.url));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const EMIT = /emit (\d+) (\d+)/;
+
+const daemon = await benchDaemon();
+try {
+  const created = await fetch(`${daemon.url}/workspaces`, { method: 'POST', body: filesForm({ 'emitter.ts': readFileSync(fixture) }) });
+  const ws = Object.keys((await created.json()) as object)[0]!;
+  await waitForState(daemon.url, ws, ['ACTIVE']);
+  const res = await fetch(`${daemon.url}/peas?workspace_id=${ws}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'emitter', uses: 'Emitter', py_modules: ['emitter.ts'] }) });
+  const id = (await res.json()) as string;
+  const item = (await (await fetch(`${daemon.url}/peas/${id}`)).json()) as { metadata: { ports: Record<string, number> } };
+  const peaPort = item.metadata.ports['8081/tcp']!;
+  const trigger = (parameters: Record<string, number>) =>
+    retryFetch(`http://127.0.0.1:${peaPort}/`).then(() =>
+      fetch(`http://127.0.0.1:${peaPort}/`, { method: 'POST', body: JSON.stringify({ requestId: 'b', header: { execEndpoint: '/emit' }, parameters, routes: [], status: { code: 0, description: '' }, data: { docs: [] } }) }),
+    );
+
+  /** Arrival time of each seq, per consumer, for the current phase. */
+  let phase = 0;
+  const arrivals = { ws: new Map<string, number>(), docker: new Map<string, number>() };
+  const latency = { ws: [] as number[], docker: [] as number[] };
+  const onLine = (who: 'ws' | 'docker', text: string) => {
+    const m = EMIT.exec(text);
+    if (!m) return;
+    const now = Date.now();
+    arrivals[who].set(`${phase}:${m[2]}`, now);
+    if (phase === 1) latency[who].push(now - Number(m[1]));
+  };
+  const socket = new WebSocket(`${daemon.url.replace('http', 'ws')}/logstream/${id}?tail=0`);
+  socket.on('message', (m) => onLine('ws', JSON.parse(String(m)).message));
+  await new Promise((r) => socket.once('open', r));
+  const dockerLogs = spawn('docker', ['logs', '-f', '--since', '0s', id]);
+  let rest = '';
+  dockerLogs.stdout.on('data', (c: Buffer) => {
+    rest += c.toString();
+    const lines = rest.split('\n');
+    rest = lines.pop()!;
+    for (const l of lines) onLine('docker', l);
+  });
+  await sleep(500);
+
+  // Phase 1: a steady 100 lines/s for 3 s.
+  phase = 1;
+  await trigger({ n: 300, every_ms: 10 });
+  await sleep(3500);
+
+  // Phase 2: a burst, as fast as the executor prints.
+  phase = 2;
+  const t0 = Date.now();
+  await trigger({ n: BURST, every_ms: 0 });
+  const file = path.join(daemon.root, ws, 'logs', id, 'logging.log');
+  const lastIn = (m: Map<string, number>) => m.get(`2:${BURST - 1}`);
+  let fileDone: number | undefined;
+  for (let i = 0; i < 600 && !(fileDone && lastIn(arrivals.ws) && lastIn(arrivals.docker)); i++) {
+    if (!fileDone && readFileSync(file, 'utf8').includes(`emit`) && new RegExp(`emit \\d+ ${BURST - 1}"`).test(readFileSync(file, 'utf8').slice(-4000))) fileDone = Date.now();
+    await sleep(50);
+  }
+  socket.close();
+  dockerLogs.kill();
+  const rate = (end?: number) => (end ? (BURST / ((end - t0) / 1000)).toFixed(0) : 'did not finish');
+  const got = (m: Map<string, number>) => [...m.keys()].filter((k) => k.startsWith('2:')).length;
+  console.log('1. latency from stdout, 300 lines at 100 lines/s\n');
+  console.log(table([
+    ['', 'lines', 'p50 ms', 'p99 ms'],
+    ['jinad WebSocket follower', latency.ws.length, median(latency.ws).toFixed(1), percentile(latency.ws, 99).toFixed(1)],
+    ['docker logs -f', latency.docker.length, median(latency.docker).toFixed(1), percentile(latency.docker, 99).toFixed(1)],
+  ]));
+  console.log(`\n2. a burst of ${BURST} lines: lines per second until the last one arrived\n`);
+  console.log(table([
+    ['', 'lines received', 'lines/s'],
+    ['jinad log file', BURST, rate(fileDone)],
+    ['jinad WebSocket follower', got(arrivals.ws), rate(lastIn(arrivals.ws))],
+    ['docker logs -f', got(arrivals.docker), rate(lastIn(arrivals.docker))],
+  ]));
+} finally {
+  await fetch(`${daemon.url}/workspaces`, { method: 'DELETE' });
+  await daemon.close();
+}
