@@ -167,3 +167,37 @@ describe('logs', () => {
     assert.ok(seen.length > 80, `only ${seen.length} lines`);
   });
 });
+
+describe('logs with an external Fluentd', () => {
+  it('the driver sends there, and the daemon still fills its files through Docker', async () => {
+    const { ForwardReceiver } = await import('./receiver.ts');
+    const { freePort } = await import('../../test/helpers.ts');
+    const received: string[] = [];
+    const fluentd = new ForwardReceiver((e) => received.push(String(e.record.log)));
+    const port = await freePort();
+    await fluentd.listen(port, '127.0.0.1');
+    const ext = await startDaemon({ config: { logs: { fluentd: `tcp://127.0.0.1:${port}` } } });
+    try {
+      const created = await createWorkspace(ext.url, Object.fromEntries(['talkers.ts', 'talk.yml'].map((f) => [f, readFileSync(fixture(f))])));
+      const res = await fetch(`${ext.url}/flows?workspace_id=${created.id}&filename=talk.yml`, { method: 'POST' });
+      assert.equal(res.status, 201, await res.clone().text());
+      const id = (await res.json()) as string;
+      const gw = ((await (await fetch(`${ext.url}/flows/${id}`)).json()) as any).metadata.ports['8080/tcp'];
+      await talk(gw, 'to-the-external-fluentd');
+      const file = path.join(ext.root, created.id, 'logs', id, 'logging.log');
+      const inFile = () => {
+        try {
+          return readFileSync(file, 'utf8').includes('talk: to-the-external-fluentd');
+        } catch {
+          return false;
+        }
+      };
+      for (let i = 0; i < 60 && !(inFile() && received.includes('talk: to-the-external-fluentd')); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.ok(received.includes('talk: to-the-external-fluentd'), 'the external Fluentd got the line');
+      assert.ok(inFile(), "the daemon's file got it through Docker");
+    } finally {
+      await ext.cleanup();
+      await fluentd.close();
+    }
+  });
+});
