@@ -19,6 +19,8 @@ import type { ContainerRuntime } from './runtime.ts';
 import { addFile, addFromDisk, addTree, createPack } from './tar.ts';
 
 const RUNTIME_DIR = fileURLToPath(new URL('../runtime', import.meta.url));
+/** The daemon client, which the runtime uses for remote Executors (it imports `../client`). */
+const CLIENT_DIR = fileURLToPath(new URL('../client', import.meta.url));
 const CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 const BUSYBOX_CANDIDATES = ['/bin/busybox', '/usr/bin/busybox'];
 /**
@@ -41,7 +43,8 @@ RUN mkdir -p /tmp /root /usr/bin /node_modules && chmod 1777 /tmp \\
  && ln -s /bin/env /usr/bin/env \\
  && ln -s /usr/lib/node_modules/npm/bin/npm-cli.js /usr/bin/npm \\
  && ln -s /usr/lib/node_modules/npm/bin/npx-cli.js /usr/bin/npx \\
- && ln -s /opt/jinad/runtime /node_modules/jinad
+ && ln -s /opt/jinad/runtime /node_modules/jinad \\
+ && ln -s /opt/jinad/runtime/node_modules /opt/jinad/node_modules
 # Compile the runtime's TypeScript once, here: the loader's cache (in /tmp) is baked into the
 # image, so every Flow/Pod/Pea container starts warm (~85 ms less per process).
 RUN cd /opt/jinad/runtime && node --import ./bootstrap.mjs -e "for (const m of ['./index.ts', './partial.ts', './pea-worker.ts']) await import(m).catch(() => {})" >/dev/null 2>&1 || true
@@ -112,6 +115,7 @@ export function createBaseImage(opts: { docker: ContainerRuntime; strategy: { st
   const node = realpathSync(process.execPath);
   const h = createHash('sha256').update(DOCKERFILE).update(GLIBC_EXTRAS.join()).update(process.version).update(String(statSync(node).size));
   hashTree(RUNTIME_DIR, h);
+  hashTree(CLIENT_DIR, h);
   const modules = runtimeModules();
   for (const [name, dir] of modules) h.update(`${name}@${JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')).version}`);
   const tag = `jinad-runtime:${VERSION}-${h.digest('hex').slice(0, 12)}`;
@@ -138,6 +142,7 @@ export function createBaseImage(opts: { docker: ContainerRuntime; strategy: { st
       if (existsSync(CA_BUNDLE)) await addFromDisk(pack, CA_BUNDLE, `rootfs${CA_BUNDLE}`);
       await addTree(pack, npm, 'rootfs/usr/lib/node_modules/npm');
       await addTree(pack, RUNTIME_DIR, 'rootfs/opt/jinad/runtime', (rel) => rel === 'node_modules' || rel.endsWith('.test.ts'));
+      await addTree(pack, CLIENT_DIR, 'rootfs/opt/jinad/client', (rel) => rel.endsWith('.test.ts'));
       for (const [name, dir] of modules) await addTree(pack, dir, `rootfs/opt/jinad/runtime/node_modules/${name}`);
       pack.finalize();
     })();

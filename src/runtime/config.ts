@@ -195,7 +195,8 @@ export function executorSpec(raw: unknown, opts: { dir: string; where: string; f
     replicas: e.replicas ?? e.parallel ?? 1,
     needs: list(e.needs),
     env: Object.fromEntries(Object.entries(e.env ?? {}).map(([k, x]) => [k, String(x)])),
-    host: e.host && !['localhost', '127.0.0.1', '0.0.0.0'].includes(e.host.split(':')[0]!) ? e.host : undefined,
+    // Remote when it names a JinaD: a port (`host: 1.2.3.4:8000` or `port_jinad`) or a host that is not this one.
+    host: e.host && (e.port_jinad !== undefined || e.host.includes(':') || !['localhost', '127.0.0.1', '0.0.0.0'].includes(e.host)) ? e.host : undefined,
     portJinad: e.port_jinad,
     uploadFiles: list(e.upload_files),
     workspaceId: e.workspace_id,

@@ -8,6 +8,10 @@ import type { FlowSpec } from './config.ts';
 import type { DocumentData } from './document.ts';
 import { Gateway } from './gateway.ts';
 import { Pod } from './pod.ts';
+import { RemotePod } from './remote.ts';
+
+/** What a Flow needs of a step: a local Pod, or a Pod on a remote JinaD. */
+export type Step = Pod | RemotePod;
 import { type DataRequest, ERROR } from './protocol.ts';
 
 export interface FlowOptions {
@@ -59,7 +63,7 @@ export function mergeRequests(parts: DataRequest[]): DataRequest {
 }
 
 export class Flow {
-  readonly pods = new Map<string, Pod>();
+  readonly pods = new Map<string, Step>();
   private gateway?: Gateway;
   private needs = new Map<string, string[]>();
   private ends: string[] = [];
@@ -88,8 +92,7 @@ export class Flow {
     try {
       await Promise.all(
         this.spec.executors.map(async (e) => {
-          if (e.host) throw new Error(`executor '${e.name}' runs on a remote JinaD (host: ${e.host}); remote executors are not available in this runtime yet`);
-          const pod = new Pod(e, { workspace, onLog: this.opts.onLog, host: '127.0.0.1' });
+          const pod = e.host ? new RemotePod(e, { onLog: this.opts.onLog }) : new Pod(e, { workspace, onLog: this.opts.onLog, host: '127.0.0.1' });
           this.pods.set(e.name, pod);
           await pod.start();
         }),
@@ -127,7 +130,7 @@ export class Flow {
     return out;
   }
 
-  private pod(name: string): Pod {
+  private pod(name: string): Step {
     const pod = this.pods.get(name);
     if (!pod) throw new Error(`no executor named '${name}' in this Flow (it has: ${[...this.pods.keys()].join(', ')})`);
     return pod;

@@ -14,6 +14,25 @@ const WORKER = fileURLToPath(new URL('./pea-worker.ts', import.meta.url));
 const BOOTSTRAP = new URL('./bootstrap.mjs', import.meta.url).href;
 const TAIL = 30;
 
+/** POST a data request to a Pea or a Pod's head (`host:port`), over a keep-alive agent. */
+export function sendRequest(agent: http.Agent, host: string, port: number, label: string, req: DataRequest): Promise<DataRequest> {
+  const body = JSON.stringify(req);
+  return new Promise<DataRequest>((resolve, reject) => {
+    const r = http.request({ agent, host, port, method: 'POST', path: '/', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        if (res.statusCode !== 200) reject(new Error(`${label}: ${text}`));
+        else resolve(JSON.parse(text) as DataRequest);
+      });
+      res.on('error', reject);
+    });
+    r.on('error', (err) => reject(new Error(`${label} is unreachable: ${err.message}`)));
+    r.end(body);
+  });
+}
+
 export class StartError extends Error {
   constructor(message: string, readonly lines: string[]) {
     super(message);
@@ -114,25 +133,8 @@ export class Pea {
 
   /** Send a data request; resolves with the executor's answer. */
   send(req: DataRequest): Promise<DataRequest> {
-    const body = JSON.stringify(req);
     this.inflight++;
-    return new Promise<DataRequest>((resolve, reject) => {
-      const r = http.request(
-        { agent: this.agent, host: this.host, port: this.port, method: 'POST', path: '/', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            if (res.statusCode !== 200) reject(new Error(`${this.spec.name}: ${text}`));
-            else resolve(JSON.parse(text) as DataRequest);
-          });
-          res.on('error', reject);
-        },
-      );
-      r.on('error', (err) => reject(new Error(`${this.spec.name}/${this.replicaId} is unreachable: ${err.message}`)));
-      r.end(body);
-    }).finally(() => this.inflight--);
+    return sendRequest(this.agent, this.host, this.port, `${this.spec.name}/${this.replicaId}`, req).finally(() => this.inflight--);
   }
 
   /** Resolves once no request is in flight. */

@@ -1,11 +1,13 @@
 /** Flows on real processes over loopback: sequence, DAG, replicas, scale, rolling update, errors. */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { Flow, loadFlow } from '../../src/runtime/index.ts';
+import { Flow, loadFlow, Pod } from '../../src/runtime/index.ts';
 import { freePort } from '../helpers.ts';
 import { distinctTag, fixture, post } from './helpers.ts';
 
 const flows: Flow[] = [];
+/** A step of a Flow known to run here (not on a remote JinaD). */
+const local = (flow: Flow, name: string) => flow.pods.get(name) as Pod;
 after(async () => {
   for (const f of flows) await f.close();
 });
@@ -52,16 +54,16 @@ describe('Flows', () => {
     assert.equal((await distinctTag(flow.port!, 'replica_id')).size, 1);
     await flow.scale('scalable', 3);
     assert.deepEqual([...(await distinctTag(flow.port!, 'replica_id'))].sort(), [0, 1, 2]);
-    const before = flow.pods.get('scalable')!.pids;
+    const before = local(flow, 'scalable').pids;
     await flow.scale('scalable', 1);
     assert.equal((await distinctTag(flow.port!, 'pid')).size, 1);
-    assert.deepEqual(flow.pods.get('scalable')!.pids, before.slice(0, 1));
+    assert.deepEqual(local(flow, 'scalable').pids, before.slice(0, 1));
     await assert.rejects(flow.scale('nope', 2), /no executor named 'nope'/);
   });
 
   it('rolling_update replaces replicas one by one with no failed request under load', async () => {
     const flow = await start('replicas.yml', { FLOW_PORT: String(await freePort()), REPLICAS: '3', VERSION: 'old' });
-    const oldPids = new Set(flow.pods.get('scalable')!.pids);
+    const oldPids = new Set(local(flow, 'scalable').pids);
     let stop = false;
     let failures = 0;
     let ok = 0;
@@ -88,7 +90,7 @@ describe('Flows', () => {
     assert.ok(ok > 50, `only ${ok} requests ran`);
     assert.deepEqual([...versions].sort(), ['new', 'old']);
     assert.deepEqual([...(await distinctTag(flow.port!, 'version', 30))], ['new']);
-    assert.ok(flow.pods.get('scalable')!.pids.every((p) => !oldPids.has(p)));
+    assert.ok(local(flow, 'scalable').pids.every((p) => !oldPids.has(p)));
   });
 
   it('an executor that throws gives an ERROR response, and the Flow keeps serving', async () => {

@@ -1,0 +1,282 @@
+/**
+ * A typed client for a JinaD daemon. Types come from the same valibot schemas the daemon
+ * validates with; errors are typed (not found, invalid, failed with a reason, unreachable).
+ *
+ *   const jinad = new JinaDClient('http://127.0.0.1:8000');
+ *   const ws = await jinad.workspaces.create(['./my-project'], { onLog: (l) => console.log(l.message) });
+ *   const flow = await jinad.flows.create(ws, 'flow.yml', { PORT: '12345' });
+ *   for await (const line of jinad.logs(flow, { follow: true })) console.log(line.message);
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { zipSync } from 'fflate';
+import type { ContainerItem } from '../../plugins/containers/wire.ts';
+import type { WorkspaceItem } from '../../plugins/workspace/wire.ts';
+
+export type { ContainerItem, WorkspaceItem };
+export interface StoreStatus<T> {
+  time_created: string;
+  time_updated: string;
+  num_add: number;
+  num_del: number;
+  items: Record<string, T>;
+}
+export interface LogLine {
+  time: string;
+  stream: string;
+  message: string;
+  workspace_id: string;
+  object_id?: string;
+  level?: string;
+}
+
+/** Any error from the daemon or the way to it. `detail` is the daemon's own message. */
+export class JinaDError extends Error {
+  constructor(message: string, readonly status?: number, readonly body?: unknown) {
+    super(message);
+  }
+}
+export class NotFoundError extends JinaDError {}
+export class InvalidError extends JinaDError {}
+/** A 400: the object could not be made; `body` has the cause and the container's last lines. */
+export class FailedError extends JinaDError {}
+export class UnreachableError extends JinaDError {}
+/** A workspace whose build failed: `reason` and the last build lines. */
+export class WorkspaceFailedError extends JinaDError {
+  constructor(readonly workspaceId: string, readonly reason: string, readonly logTail: string[]) {
+    super(`workspace ${workspaceId} FAILED: ${reason}`);
+  }
+}
+
+function detailText(detail: unknown): string {
+  if (typeof detail === 'string') return detail;
+  if (Array.isArray(detail)) return detail.map((d) => (d && typeof d === 'object' && 'msg' in d ? `${(d as { loc?: string[] }).loc?.join('.')}: ${(d as { msg: string }).msg}` : String(d))).join('; ');
+  return JSON.stringify(detail);
+}
+
+export interface ClientOptions {
+  /** Bearer token (sent as `Authorization`); default: JINAD_TOKEN. */
+  token?: string;
+  timeoutMs?: number;
+}
+
+export interface CreateWorkspaceOptions {
+  /** Use (or create) this workspace id. An ACTIVE one with the same id is updated. */
+  id?: string;
+  /** Build output, line by line, while waiting for ACTIVE. */
+  onLog?: (line: LogLine) => void;
+  /** Bytes of the upload, before the build. */
+  onUpload?: (bytes: number) => void;
+  /** Don't wait for the build; return the id at once. */
+  noWait?: boolean;
+}
+
+/** The multipart body for paths: files by their base name, folders zipped as `<name>.zip` (relative paths kept). */
+export function workspaceForm(paths: string[]): { form: FormData; bytes: number } {
+  const form = new FormData();
+  let bytes = 0;
+  for (const p of paths) {
+    if (!existsSync(p)) throw new JinaDError(`${p} does not exist`);
+    if (statSync(p).isDirectory()) {
+      const files: Record<string, Uint8Array> = {};
+      const walk = (dir: string, rel: string) => {
+        for (const e of readdirSync(dir, { withFileTypes: true })) {
+          if (e.name === 'node_modules' || e.name === '.git') continue;
+          const r = rel ? `${rel}/${e.name}` : e.name;
+          if (e.isDirectory()) walk(path.join(dir, e.name), r);
+          else if (e.isFile()) files[r] = readFileSync(path.join(dir, e.name));
+        }
+      };
+      walk(p, '');
+      const zip = zipSync(files);
+      bytes += zip.length;
+      form.append('files', new Blob([zip]), `${path.basename(path.resolve(p))}.zip`);
+    } else {
+      const data = readFileSync(p);
+      bytes += data.length;
+      form.append('files', new Blob([data]), path.basename(p));
+    }
+  }
+  return { form, bytes };
+}
+
+export class JinaDClient {
+  readonly url: string;
+  private token?: string;
+  private timeoutMs: number;
+
+  constructor(url = 'http://127.0.0.1:8000', opts: ClientOptions = {}) {
+    this.url = url.replace(/\/+$/, '').replace(/^(?!https?:\/\/)/, 'http://');
+    this.token = opts.token ?? process.env.JINAD_TOKEN;
+    this.timeoutMs = opts.timeoutMs ?? 600_000;
+  }
+
+  /** One request; a non-2xx answer becomes the matching typed error. */
+  async request<T>(method: string, route: string, init: { json?: unknown; body?: BodyInit; signal?: AbortSignal } = {}): Promise<T> {
+    const headers: Record<string, string> = {};
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    if (init.json !== undefined) headers['content-type'] = 'application/json';
+    let res: Response;
+    try {
+      res = await fetch(`${this.url}${route}`, {
+        method,
+        headers,
+        body: init.json !== undefined ? JSON.stringify(init.json) : init.body,
+        signal: init.signal ?? AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (err) {
+      throw new UnreachableError(`cannot reach JinaD at ${this.url}: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}`);
+    }
+    const text = await res.text();
+    let body: unknown = text;
+    try {
+      body = text ? JSON.parse(text) : null;
+    } catch {
+      // not JSON
+    }
+    if (res.ok) return body as T;
+    const detail = detailText((body as { detail?: unknown })?.detail ?? body);
+    const extra = (body as { body?: unknown })?.body;
+    if (res.status === 404) throw new NotFoundError(detail, 404, extra);
+    if (res.status === 422) throw new InvalidError(detail, 422, extra);
+    if (res.status === 400) throw new FailedError(detail, 400, extra);
+    if (res.status === 503) throw new UnreachableError(detail, 503, extra);
+    throw new JinaDError(detail, res.status, extra);
+  }
+
+  /** True when the daemon answers. */
+  async alive(): Promise<boolean> {
+    try {
+      await this.request('GET', '/', { signal: AbortSignal.timeout(5000) });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  status(): Promise<Record<string, unknown>> {
+    return this.request('GET', '/status');
+  }
+
+  /** A log: the tail, then (with `follow`) new lines until the signal aborts or the object goes away. */
+  async *logs(id: string, opts: { follow?: boolean; tail?: number; since?: string; signal?: AbortSignal } = {}): AsyncGenerator<LogLine> {
+    const q = new URLSearchParams();
+    if (opts.follow) q.set('follow', 'true');
+    if (opts.tail !== undefined) q.set('tail', String(opts.tail));
+    if (opts.since) q.set('since', opts.since);
+    if (!opts.follow && opts.tail === undefined && !opts.since) q.set('tail', '1000000');
+    let res: Response;
+    try {
+      res = await fetch(`${this.url}/logs/${id}?${q}`, { signal: opts.signal, headers: this.token ? { authorization: `Bearer ${this.token}` } : {} });
+    } catch (err) {
+      if (opts.signal?.aborted) return;
+      throw new UnreachableError(`cannot reach JinaD at ${this.url}: ${(err as Error).message}`);
+    }
+    if (res.status === 404) throw new NotFoundError(detailText(((await res.json()) as { detail: unknown }).detail), 404);
+    if (!res.ok) throw new JinaDError(await res.text(), res.status);
+    const decoder = new TextDecoder();
+    let buf = '';
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buf += decoder.decode(chunk, { stream: true });
+        let nl = buf.indexOf('\n');
+        while (nl >= 0) {
+          const line = buf.slice(0, nl).trim();
+          buf = buf.slice(nl + 1);
+          if (line) yield JSON.parse(line) as LogLine;
+          nl = buf.indexOf('\n');
+        }
+      }
+    } catch (err) {
+      if (!opts.signal?.aborted) throw err;
+    }
+  }
+
+  readonly workspaces = {
+    list: () => this.request<StoreStatus<WorkspaceItem>>('GET', '/workspaces'),
+    get: (id: string) => this.request<WorkspaceItem>('GET', `/workspaces/${id}`),
+    /** Upload files and folders, then wait for ACTIVE (yielding build lines); throws WorkspaceFailedError on FAILED. */
+    create: async (paths: string[], opts: CreateWorkspaceOptions = {}): Promise<string> => {
+      const { form, bytes } = workspaceForm(paths);
+      opts.onUpload?.(bytes);
+      const res = await this.request<Record<string, WorkspaceItem>>('POST', `/workspaces${opts.id ? `?id=${encodeURIComponent(opts.id)}` : ''}`, { body: form });
+      const [id, item] = Object.entries(res)[0]!;
+      if (!opts.noWait) await this.workspaces.wait(id, opts.onLog, item.time_updated);
+      return id;
+    },
+    update: async (id: string, paths: string[], opts: Omit<CreateWorkspaceOptions, 'id'> = {}): Promise<string> => {
+      const { form, bytes } = workspaceForm(paths);
+      opts.onUpload?.(bytes);
+      const res = await this.request<Record<string, WorkspaceItem>>('PUT', `/workspaces/${id}`, { body: form });
+      if (!opts.noWait) await this.workspaces.wait(id, opts.onLog, res[id]?.time_updated);
+      return id;
+    },
+    /** Wait until the workspace's queued builds are done: ACTIVE, or WorkspaceFailedError. Build lines since `since` go to `onLog`. */
+    wait: async (id: string, onLog?: (line: LogLine) => void, since?: string): Promise<WorkspaceItem> => {
+      const stop = new AbortController();
+      const following = onLog
+        ? (async () => {
+            try {
+              for await (const line of this.logs(id, { follow: true, ...(since ? { since } : { tail: 0 }), signal: stop.signal })) onLog(line);
+            } catch {
+              // the stream is a convenience; the state below decides
+            }
+          })()
+        : undefined;
+      try {
+        for (;;) {
+          const item = await this.workspaces.get(id);
+          if (item.queued === 0 && item.state === 'ACTIVE') return item;
+          if (item.queued === 0 && item.state === 'FAILED') throw new WorkspaceFailedError(id, item.reason ?? 'unknown', item.log_tail);
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      } finally {
+        await new Promise((r) => setTimeout(r, 100)); // let the last build lines arrive
+        stop.abort();
+        await following;
+      }
+    },
+    delete: (id: string, flags: { container?: boolean; network?: boolean; files?: boolean; everything?: boolean } = { everything: true }) => {
+      const q = new URLSearchParams(Object.entries(flags).map(([k, v]) => [k, String(v)]));
+      return this.request<null>('DELETE', `/workspaces/${id}?${q}`);
+    },
+    clear: () => this.request<null>('DELETE', '/workspaces'),
+  };
+
+  private objects(kind: 'flow' | 'pod' | 'pea') {
+    const base = `/${kind}s`;
+    return {
+      list: () => this.request<StoreStatus<ContainerItem>>('GET', base),
+      get: (id: string) => this.request<ContainerItem>('GET', `${base}/${id}`),
+      delete: (id: string) => this.request<null>('DELETE', `${base}/${id}`),
+      clear: () => this.request<null>('DELETE', base),
+      arguments: () => this.request<Record<string, { title?: string; description?: string }>>('GET', `${base}/arguments`),
+    };
+  }
+  private envsQuery(envs: Record<string, string>): string {
+    return Object.entries(envs).map(([k, v]) => `&envs=${encodeURIComponent(`${k}=${v}`)}`).join('');
+  }
+
+  readonly flows = {
+    ...this.objects('flow'),
+    create: (workspaceId: string, filename: string, envs: Record<string, string> = {}) =>
+      this.request<string>('POST', `/flows?workspace_id=${workspaceId}&filename=${encodeURIComponent(filename)}${this.envsQuery(envs)}`),
+    scale: (id: string, podName: string, replicas: number) => this.request<string>('PUT', `/flows/scale/${id}?pod_name=${encodeURIComponent(podName)}&replicas=${replicas}`),
+    rollingUpdate: (id: string, podName: string, usesWith: Record<string, unknown>) =>
+      this.request<string>('PUT', `/flows/rolling_update/${id}?pod_name=${encodeURIComponent(podName)}`, { json: usesWith }),
+  };
+
+  readonly pods = {
+    ...this.objects('pod'),
+    create: (workspaceId: string, args: Record<string, unknown>, envs: Record<string, string> = {}) =>
+      this.request<string>('POST', `/pods?workspace_id=${workspaceId}${this.envsQuery(envs)}`, { json: args }),
+    scale: (id: string, replicas: number) => this.request<string>('PUT', `/pods/scale/${id}?replicas=${replicas}`),
+    rollingUpdate: (id: string, usesWith: Record<string, unknown>) => this.request<string>('PUT', `/pods/rolling_update/${id}`, { json: usesWith }),
+  };
+
+  readonly peas = {
+    ...this.objects('pea'),
+    create: (workspaceId: string, args: Record<string, unknown>, envs: Record<string, string> = {}) =>
+      this.request<string>('POST', `/peas?workspace_id=${workspaceId}${this.envsQuery(envs)}`, { json: args }),
+  };
+}
