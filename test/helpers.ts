@@ -33,7 +33,7 @@ export async function removeLabelled(instance: string): Promise<void> {
   for (const n of objs.networks) await docker.removeNetwork(n.id);
   // One image may carry several workspace tags (identical workspaces share it): untag, then remove.
   for (const i of objs.images) {
-    for (const tag of i.tags) await docker.removeImage(tag);
+    for (const tag of i.tags.filter((t) => t !== '<none>:<none>')) await docker.removeImage(tag);
     await docker.removeImage(i.id);
   }
 }

@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-// The `jinad` command: TypeScript executors load without a build step, then the CLI runs.
+// The runtime's `jinad` command (flow | pod | pea | partial), as run in containers: TypeScript
+// executors load without a build step, then the CLI runs.
 import './bootstrap.mjs';
 
-await import('./cli.ts');
+const { run } = await import('./cli.ts');
+await run(process.argv.slice(2));

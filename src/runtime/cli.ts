@@ -106,10 +106,13 @@ export async function main(argv: string[]): Promise<void> {
   }
 }
 
-try {
-  await main(process.argv.slice(2));
-} catch (err) {
-  process.stderr.write(`jinad: ${(err as Error).message}\n`);
-  if (err instanceof StartError && err.lines.length) process.stderr.write(`${err.lines.join('\n')}\n`);
-  process.exit(1);
+/** Run a command; on failure print the message (and the executor's output) and exit 1. */
+export async function run(argv: string[]): Promise<void> {
+  try {
+    await main(argv);
+  } catch (err) {
+    process.stderr.write(`jinad: ${(err as Error).message}\n`);
+    if (err instanceof StartError && err.lines.length) process.stderr.write(`${err.lines.join('\n')}\n`);
+    process.exit(1);
+  }
 }

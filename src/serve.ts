@@ -1,0 +1,40 @@
+/** Run the daemon until SIGINT/SIGTERM: config, a check of the Docker Engine, start. */
+import { ConfigError, loadConfig } from './config.ts';
+import { createDaemon } from './daemon.ts';
+import { dockerOptions } from './docker/runtime.ts';
+import { PluginError } from './plugins.ts';
+
+function fail(msg: string): never {
+  process.stderr.write(`jinad: ${msg}\n`);
+  process.exit(1);
+}
+
+export async function serve(argv: string[]): Promise<void> {
+  try {
+    const config = await loadConfig({ argv });
+    const daemon = await createDaemon(config);
+    try {
+      await daemon.docker.ping();
+    } catch (err) {
+      const where = dockerOptions(config.docker);
+      fail(
+        `cannot reach the Docker Engine at ${where.socketPath ?? `${where.host}:${where.port}`} (${(err as Error).message}).\n` +
+          '  Start it (`sudo systemctl start docker`, or `sudo dockerd &`), or point DOCKER_HOST / --docker at a running engine.',
+      );
+    }
+    await daemon.start();
+    let stopping = false;
+    const stop = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      process.stderr.write(`jinad: ${signal} received, shutting down\n`);
+      await daemon.close();
+      process.exit(0);
+    };
+    process.on('SIGINT', () => void stop('SIGINT'));
+    process.on('SIGTERM', () => void stop('SIGTERM'));
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof PluginError) fail(err.message);
+    throw err;
+  }
+}
