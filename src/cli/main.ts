@@ -86,7 +86,7 @@ export function program(): Command {
     onLog: onLog ? (l: { message: string }) => err(`  │ ${l.message}`) : undefined,
   });
   ws.command('create')
-    .description('upload files and folders (folders keep their paths) and build; shows the build live')
+    .description('upload files and folders (a folder uploads its contents, sub-paths kept) and build; shows the build live')
     .argument('<paths...>')
     .option('--id <id>', 'use this workspace id')
     .option('--no-wait', 'return as soon as the upload is accepted')
