@@ -9,11 +9,11 @@ import * as v from 'valibot';
 import { describe } from '../../src/http/describe.ts';
 import { badRequest, invalid } from '../../src/http/errors.ts';
 import { validate } from '../../src/http/validate.ts';
+import { ErrorBody } from '../../src/http/wire.ts';
 import type { ObjectKind } from './schema.ts';
 import type { ObjectService } from './service.ts';
 import { ContainerItem, ContainerStoreStatus, Envs, envsOf, FlowArguments, idOf, PodArguments, PodNameQuery, ScaleQuery } from './wire.ts';
 
-const ErrorBody = v.object({ detail: v.unknown(), body: v.optional(v.unknown()), code: v.optional(v.string()) });
 const json = (schema: Parameters<typeof resolver>[0], description: string) => ({ description, content: { 'application/json': { schema: resolver(schema) } } });
 const errors = {
   400: json(ErrorBody, '`{detail, body}`: the runtime error and the container’s last log lines'),

@@ -1,23 +1,8 @@
 /** Wire shapes of /flows, /pods and /peas (JinaD 2.0 names), as valibot schemas. */
 import * as v from 'valibot';
-import { daemonize, type IdKind, MalformedIdError } from '../../src/ids.ts';
+import { idOf, storeStatus } from '../../src/http/wire.ts';
 
-/** An id of one kind (`jflow-<uuid>` or a bare uuid); the validated output is the normalised id. */
-export function idOf(kind: IdKind) {
-  return v.pipe(
-    v.string(),
-    v.rawTransform(({ dataset, addIssue, NEVER }) => {
-      try {
-        return daemonize(dataset.value, kind);
-      } catch (err) {
-        if (!(err instanceof MalformedIdError)) throw err;
-        addIssue({ message: `${err.message.replace(/^Malformed DaemonID: /, 'Malformed DaemonID: ')}; expected j${kind}-<uuid> or a uuid` });
-        return NEVER;
-      }
-    }),
-    v.description(`j${kind}-<uuid>, or a bare uuid`),
-  );
-}
+export { idOf };
 
 /** `envs=KEY=VALUE`, repeatable. */
 export const Envs = v.optional(
@@ -67,13 +52,7 @@ export const ContainerItem = v.object({
 });
 export type ContainerItem = v.InferOutput<typeof ContainerItem>;
 
-export const ContainerStoreStatus = v.object({
-  time_created: v.string(),
-  time_updated: v.string(),
-  num_add: v.number(),
-  num_del: v.number(),
-  items: v.record(v.string(), ContainerItem),
-});
+export const ContainerStoreStatus = storeStatus(ContainerItem);
 
 const arg = <S extends v.GenericSchema>(schema: S, title: string, description: string) => v.pipe(schema, v.title(title), v.description(description));
 

@@ -3,23 +3,11 @@
  * /openapi.json, and give the TypeScript types. Field names follow JinaD 2.0 (snake_case).
  */
 import * as v from 'valibot';
-import { MalformedIdError, daemonize } from '../../src/ids.ts';
+import { idOf, storeStatus } from '../../src/http/wire.ts';
 import { WORKSPACE_STATES } from './schema.ts';
 
 /** A workspace id: `jworkspace-<uuid>` or a bare uuid; validated output is the normalised id. */
-export const WorkspaceId = v.pipe(
-  v.string(),
-  v.rawTransform(({ dataset, addIssue, NEVER }) => {
-    try {
-      return daemonize(dataset.value, 'workspace');
-    } catch (err) {
-      if (!(err instanceof MalformedIdError)) throw err;
-      addIssue({ message: `Malformed DaemonID: ${err.message.replace(/^Malformed DaemonID: /, '')}; expected jworkspace-<uuid> or a uuid` });
-      return NEVER;
-    }
-  }),
-  v.description('jworkspace-<uuid>, or a bare uuid'),
-);
+export const WorkspaceId = idOf('workspace');
 
 const Bool = v.optional(v.picklist(['true', 'false', 'True', 'False', '1', '0']));
 export const asBool = (s: string | undefined, dflt: boolean) => (s === undefined ? dflt : ['true', 'True', '1'].includes(s));
@@ -59,12 +47,6 @@ export const WorkspaceItem = v.object({
 });
 export type WorkspaceItem = v.InferOutput<typeof WorkspaceItem>;
 
-export const WorkspaceStoreStatus = v.object({
-  time_created: v.string(),
-  time_updated: v.string(),
-  num_add: v.number(),
-  num_del: v.number(),
-  items: v.record(v.string(), WorkspaceItem),
-});
+export const WorkspaceStoreStatus = storeStatus(WorkspaceItem);
 
-export const ErrorBody = v.object({ detail: v.unknown(), body: v.optional(v.unknown()), code: v.optional(v.string()) });
+export { ErrorBody } from '../../src/http/wire.ts';

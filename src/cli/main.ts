@@ -8,6 +8,7 @@
  * an object that did not start; the daemon's reason is printed), 6 daemon or engine unreachable.
  */
 import { Command, CommanderError } from 'commander';
+import { parseEnvs } from '../runtime/config.ts';
 import { FailedError, InvalidError, JinaDClient, JinaDError, NotFoundError, UnreachableError, WorkspaceFailedError } from '../client/index.ts';
 
 export const EXIT = { ok: 0, unexpected: 1, usage: 2, notFound: 3, invalid: 4, failed: 5, unreachable: 6 } as const;
@@ -26,13 +27,11 @@ function kib(bytes: number): string {
 }
 
 function envsOf(list: string[] = []): Record<string, string> {
-  const envs: Record<string, string> = {};
-  for (const kv of list) {
-    const i = kv.indexOf('=');
-    if (i <= 0) throw new InvalidError(`--env expects KEY=VALUE, got '${kv}'`);
-    envs[kv.slice(0, i)] = kv.slice(i + 1);
+  try {
+    return parseEnvs(list);
+  } catch (e) {
+    throw new InvalidError((e as Error).message);
   }
-  return envs;
 }
 
 function jsonArg(text: string | undefined, what: string): Record<string, unknown> | undefined {

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { zipSync } from 'fflate';
 import type { ContainerItem } from '../../plugins/containers/wire.ts';
 import type { WorkspaceItem } from '../../plugins/workspace/wire.ts';
+import type { LogRecord } from '../logfiles.ts';
 
 export type { ContainerItem, WorkspaceItem };
 export interface StoreStatus<T> {
@@ -21,14 +22,8 @@ export interface StoreStatus<T> {
   num_del: number;
   items: Record<string, T>;
 }
-export interface LogLine {
-  time: string;
-  stream: string;
-  message: string;
-  workspace_id: string;
-  object_id?: string;
-  level?: string;
-}
+/** One line of a log, as the daemon writes it. */
+export type LogLine = LogRecord;
 
 /** Any error from the daemon or the way to it. `detail` is the daemon's own message. */
 export class JinaDError extends Error {

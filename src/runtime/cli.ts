@@ -10,7 +10,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { serve } from '@hono/node-server';
-import { executorSpec, loadFlow } from './config.ts';
+import { executorSpec, loadFlow, parseEnvs } from './config.ts';
 import { Flow } from './flow.ts';
 import { portOf, serveHead } from './head.ts';
 import { partialApp, type Mode } from './partial.ts';
@@ -34,16 +34,6 @@ function onSignal(close: () => Promise<void>) {
   process.on('SIGTERM', () => void stop('SIGTERM'));
 }
 
-function envs(list: string[] = []): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const kv of list) {
-    const i = kv.indexOf('=');
-    if (i <= 0) throw new Error(`--env expects KEY=VALUE, got '${kv}'`);
-    out[kv.slice(0, i)] = kv.slice(i + 1);
-  }
-  return out;
-}
-
 export async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   const { values } = parseArgs({
@@ -63,7 +53,7 @@ export async function main(argv: string[]): Promise<void> {
       workspace: { type: 'string' },
     },
   });
-  const env = envs(values.env);
+  const env = parseEnvs(values.env);
   Object.assign(process.env, env);
   const workspace = path.resolve(values.workspace ?? process.cwd());
 

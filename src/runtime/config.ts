@@ -205,6 +205,17 @@ export function executorSpec(raw: unknown, opts: { dir: string; where: string; f
   };
 }
 
+/** `['A=1', 'B=x=y']` → `{A: '1', B: 'x=y'}`; an entry without `=` is an error naming `what`. */
+export function parseEnvs(list: string[] = [], what = '--env'): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kv of list) {
+    const i = kv.indexOf('=');
+    if (i <= 0) throw new ConfigError(what, '', `expected KEY=VALUE, got '${kv}'`);
+    out[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  return out;
+}
+
 /** A Flow YAML text. `where` names it in errors (its file name). */
 export function parseFlow(source: string, opts: { where: string; dir: string; env?: Env }): FlowSpec {
   const env = { ...process.env, ...opts.env };
