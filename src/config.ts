@@ -27,6 +27,12 @@ const ConfigSchema = v.strictObject({
   docker: v.optional(v.string()),
   /** Host address that published container ports bind to. */
   publishHost: v.optional(v.string(), '127.0.0.1'),
+  /**
+   * Address the daemon uses to reach ports its containers publish (their partial daemons).
+   * Default: publishHost (127.0.0.1 for 0.0.0.0). A daemon in a container sets
+   * `host.docker.internal` (run it with `--add-host host.docker.internal:host-gateway`).
+   */
+  reachHost: v.optional(v.string()),
   /** How the runtime base image is obtained: built locally (no registry needed) or a named image. */
   baseImage: v.optional(
     v.variant('strategy', [
@@ -115,6 +121,7 @@ function fromEnv(env: Env): JinadConfigInput {
   str('databaseAuthToken', 'JINAD_DATABASE_AUTH_TOKEN');
   str('docker', 'DOCKER_HOST');
   str('publishHost', 'JINAD_PUBLISH_HOST');
+  str('reachHost', 'JINAD_REACH_HOST');
   num('buildConcurrency', 'JINAD_BUILD_CONCURRENCY');
   num('readyTimeoutMs', 'JINAD_READY_TIMEOUT_MS');
   str('instance', 'JINAD_INSTANCE');

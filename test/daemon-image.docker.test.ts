@@ -1,11 +1,12 @@
 /**
  * The Dockerfile: build the daemon's own image (no registry), run it as documented with the
  * Docker socket and a root mounted from another host path, and check it builds a workspace
- * whose `run` container sees the uploaded files (the daemon found its root's host path itself).
+ * whose `run` container sees the uploaded files (the daemon found its root's host path itself),
+ * then starts a Flow that answers on the host and whose log reaches the daemon.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -31,12 +32,18 @@ describe('the daemon image', () => {
     execFileSync(process.execPath, ['--import', 'tsx', 'src/image.ts'], { cwd: repo, env: { ...process.env, JINAD_IMAGE_TAG: tag }, stdio: ['ignore', 'pipe', 'pipe'] });
     const apiPort = await freePort();
     const appPort = await freePort();
+    const logsPort = await freePort();
+    // As the Dockerfile says to run it: the socket and root mounted, the log receiver published
+    // for the Docker Engine (host.docker.internal is added to every container by the runtime).
     await docker.runContainer({
       name,
       image: tag,
-      env: { JINAD_INSTANCE: instance },
+      env: { JINAD_INSTANCE: instance, JINAD_LOGS_PORT: String(logsPort) },
       binds: ['/var/run/docker.sock:/var/run/docker.sock', `${hostRoot}:/tmp/jinad`],
-      ports: [{ container: 8000, host: apiPort }],
+      ports: [
+        { container: 8000, host: apiPort },
+        { container: logsPort, host: logsPort },
+      ],
       publishHost: '127.0.0.1',
       labels: { [LABEL.instance]: instance, [LABEL.kind]: 'test-daemon' },
     });
@@ -52,5 +59,26 @@ describe('the daemon image', () => {
     assert.equal(await (await retryFetch(`http://127.0.0.1:${appPort}/`)).text(), 'from the upload');
     const binds = execFileSync('docker', ['inspect', '-f', '{{json .HostConfig.Binds}}', id]).toString();
     assert.ok(binds.includes(`${hostRoot}/${id}:/workspace`), binds);
+
+    // A Flow through the daemon in its container: started, answering on the host, logging.
+    const flowFiles = filesForm({
+      'executors.ts': readFileSync(fileURLToPath(new URL('./fixtures/runtime/executors.ts', import.meta.url))),
+      'talkers.ts': readFileSync(fileURLToPath(new URL('./fixtures/runtime/talkers.ts', import.meta.url))),
+      'talk.yml': readFileSync(fileURLToPath(new URL('./fixtures/runtime/talk.yml', import.meta.url))),
+    });
+    assert.equal((await fetch(`${url}/workspaces/${id}`, { method: 'PUT', body: flowFiles })).status, 200);
+    assert.equal((await waitForState(url, id, ['ACTIVE', 'FAILED'])).state, 'ACTIVE');
+    const created = await fetch(`${url}/flows?workspace_id=${id}&filename=talk.yml`, { method: 'POST' });
+    assert.equal(created.status, 201, await created.clone().text());
+    const flowId = (await created.json()) as string;
+    const gateway = ((await (await fetch(`${url}/flows/${flowId}`)).json()) as any).metadata.ports['8080/tcp'];
+    const answer = await fetch(`http://127.0.0.1:${gateway}/index`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ data: ['in docker'] }) });
+    assert.equal(answer.status, 200);
+    let logged = '';
+    for (let i = 0; i < 50 && !logged.includes('talk: in docker'); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      logged = await (await fetch(`${url}/logs/${flowId}`)).text();
+    }
+    assert.match(logged, /talk: in docker/);
   });
 });

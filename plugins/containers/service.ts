@@ -55,7 +55,7 @@ function partialError(json: unknown): { detail: string; lines: string[] } {
 export function createObjectService(api: PluginApi, kind: ObjectKind, repo: ObjectRepo) {
   const { docker, config, store, log } = api;
   const workspaces = api.use('workspaces');
-  const reachHost = config.publishHost === '0.0.0.0' ? '127.0.0.1' : config.publishHost;
+  const reachHost = config.reachHost ?? (config.publishHost === '0.0.0.0' ? '127.0.0.1' : config.publishHost);
   const labels = (id: string, workspaceId: string) => api.labels({ [LABEL.kind]: kind, [LABEL.workspace]: workspaceId, [LABEL.object]: id });
 
   /** Live view of a stored object: the container's state and ports now, not a copy. */
