@@ -157,6 +157,8 @@ export async function createDaemon(config: JinadConfig): Promise<Daemon> {
           log.warn(`reconcile of plugin '${plugin}' failed; continuing`, err);
         }
       }
+      const pruned = await baseImage.pruneStale().catch(() => 0);
+      if (pruned) log.info(`removed ${pruned} runtime base image(s) of other versions that nothing used`);
       const resumed = await jobs.resume();
       if (resumed) log.info(`resumed ${resumed} unfinished job(s)`);
       const info = await new Promise<AddressInfo>((resolve, reject) => {

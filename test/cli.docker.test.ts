@@ -28,7 +28,7 @@ before(async () => {
 });
 after(() => d?.cleanup());
 
-function cli(args: string[], opts: { untilOut?: RegExp } = {}) {
+function cli(args: string[]) {
   const child = spawn(process.execPath, [BIN, '--host', d.url, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';

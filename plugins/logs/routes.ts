@@ -8,7 +8,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { upgradeWebSocket } from '@hono/node-server';
-import type { Hono } from 'hono';
 import { stream } from 'hono/streaming';
 import * as v from 'valibot';
 import { LABEL } from '../../src/docker/labels.ts';

@@ -65,7 +65,6 @@ export interface WorkspaceService {
 }
 
 const short = (id: string | null | undefined) => (id ? id.replace(/^sha256:/, '').slice(0, 10) : null);
-const now = () => new Date().toISOString();
 
 /** A reason a person can act on, from whatever went wrong during a build. */
 function reasonOf(err: unknown): string {

@@ -34,6 +34,8 @@ export interface BaseImage {
   readonly tag: string;
   /** Make sure the image exists (built once per daemon when missing). */
   ensure(log?: (line: string) => void): Promise<string>;
+  /** Remove runtime base images of other versions that no image or container uses any more. */
+  pruneStale(): Promise<number>;
 }
 
 const DOCKERFILE = `FROM scratch
@@ -109,6 +111,7 @@ export function createBaseImage(opts: { docker: ContainerRuntime; strategy: { st
         }
         return tag;
       },
+      pruneStale: async () => 0,
     };
   }
 
@@ -160,6 +163,21 @@ export function createBaseImage(opts: { docker: ContainerRuntime; strategy: { st
       building ??= build(onLine).finally(() => (building = undefined));
       await building;
       return tag;
+    },
+    async pruneStale() {
+      const { images } = await docker.listLabelled({ [LABEL.kind]: 'base-image' });
+      let removed = 0;
+      for (const image of images) {
+        const tags = image.tags.filter((t) => t !== '<none>:<none>');
+        // Of other versions, or untagged (two daemons built the same tag at once and one lost it).
+        const stale = tags.filter((t) => t.startsWith('jinad-runtime:') && t !== tag);
+        if (stale.length !== tags.length) continue;
+        for (const t of stale) await docker.removeImage(t);
+        // By id too: Docker refuses (409) while workspace images are built on it, and those stay.
+        await docker.removeImage(image.id);
+        if (!(await docker.imageId(image.id))) removed++;
+      }
+      return removed;
     },
   };
 }
