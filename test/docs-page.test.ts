@@ -1,0 +1,47 @@
+/**
+ * /docs in a real browser (Debian's Chromium, headless): the interactive API docs render every
+ * route, and every request the page makes goes to the daemon itself — it works offline.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { chromium, type Browser } from 'playwright-core';
+import { startDaemon, type TestDaemon } from './helpers.ts';
+
+let d: TestDaemon;
+let browser: Browser;
+before(async () => {
+  d = await startDaemon();
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+after(async () => {
+  await browser?.close();
+  await d?.cleanup();
+});
+
+describe('/docs', () => {
+  it('renders every route with no request leaving the daemon', async () => {
+    const page = await browser.newPage();
+    const requested: string[] = [];
+    page.on('request', (r) => requested.push(r.url()));
+    await page.goto(`${d.url}/docs`);
+    await page.waitForSelector('.opblock', { timeout: 20_000 });
+    assert.match((await page.textContent('.info .title')) ?? '', /JinaD \(Daemon\)/);
+    const paths = await page.$$eval('.opblock-summary-path', (els) => els.map((e) => e.getAttribute('data-path') ?? e.textContent ?? ''));
+    for (const p of ['/workspaces', '/workspaces/{id}', '/flows', '/flows/scale/{id}', '/pods/rolling_update/{id}', '/peas', '/logs/{id}', '/status']) {
+      assert.ok(paths.some((x) => x.replace(/\u200b/g, '') === p), `${p} is listed (got ${paths.length} routes)`);
+    }
+    const outside = requested.filter((u) => !u.startsWith(d.url) && !u.startsWith('data:'));
+    assert.deepEqual(outside, [], 'no request leaves the daemon');
+    // Try one operation from the page, as a person would.
+    await page.click('.opblock-summary-path[data-path="/status"]');
+    await page.click('.opblock.is-open .try-out__btn');
+    await page.click('.opblock.is-open .execute');
+    await page.waitForSelector('.opblock.is-open .responses-table .response-col_status', { timeout: 10_000 });
+    assert.match((await page.textContent('.opblock.is-open .live-responses-table')) ?? '', /200/);
+    await page.screenshot({ path: `${d.root}/docs.png`, fullPage: false });
+    if (process.env.KEEP_SCREENSHOT) await page.screenshot({ path: process.env.KEEP_SCREENSHOT });
+  });
+});
