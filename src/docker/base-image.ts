@@ -34,7 +34,7 @@ export interface BaseImage {
   readonly tag: string;
   /** Make sure the image exists (built once per daemon when missing). */
   ensure(log?: (line: string) => void): Promise<string>;
-  /** Remove runtime base images of other versions that no image or container uses any more. */
+  /** Remove (tagged) runtime base images of other versions that no image or container uses any more. */
   pruneStale(): Promise<number>;
 }
 
@@ -168,10 +168,11 @@ export function createBaseImage(opts: { docker: ContainerRuntime; strategy: { st
       const { images } = await docker.listLabelled({ [LABEL.kind]: 'base-image' });
       let removed = 0;
       for (const image of images) {
-        const tags = image.tags.filter((t) => t !== '<none>:<none>');
-        // Of other versions, or untagged (two daemons built the same tag at once and one lost it).
-        const stale = tags.filter((t) => t.startsWith('jinad-runtime:') && t !== tag);
-        if (stale.length !== tags.length) continue;
+        // Only tagged base images of other versions. Untagged images carrying the label are
+        // not told apart from the layers of builds in progress (every layer built on the base
+        // image inherits its labels), so they are left alone.
+        const stale = image.tags.filter((t) => t.startsWith('jinad-runtime:') && t !== tag);
+        if (!stale.length || stale.length !== image.tags.length) continue;
         for (const t of stale) await docker.removeImage(t);
         // By id too: Docker refuses (409) while workspace images are built on it, and those stay.
         await docker.removeImage(image.id);
