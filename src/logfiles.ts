@@ -22,6 +22,9 @@ export interface LogRecord {
   level?: string;
 }
 
+/** A follower read slower than the file grew; it ends rather than holding lines without bound. */
+export class FellBehindError extends Error {}
+
 export interface FollowOptions {
   /** Send the last N lines first (default: all; 0: none). */
   tail?: number;
@@ -30,6 +33,8 @@ export interface FollowOptions {
   /** Keep going with new lines (default true). */
   follow?: boolean;
   signal: AbortSignal;
+  /** Lines a follower may lag behind before it is ended (default 100,000). */
+  maxLag?: number;
 }
 
 /** `time` fields with 9 fractional digits compare correctly as strings. */
@@ -151,9 +156,13 @@ export class LogFiles {
   async *follow(file: string, opts: FollowOptions): AsyncGenerator<string> {
     const since = opts.since ? normalizeTime(opts.since) : undefined;
     const queue: { line: string }[] = [];
+    const maxLag = opts.maxLag ?? 100_000;
+    let fellBehind = false;
+    let lastSent: string | undefined;
     let wake: (() => void) | undefined;
     const onLine = (line: string) => {
-      queue.push({ line });
+      if (queue.length >= maxLag) fellBehind = true;
+      else queue.push({ line });
       wake?.();
     };
     const onAbort = () => wake?.();
@@ -169,8 +178,10 @@ export class LogFiles {
       while (!opts.signal.aborted) {
         while (queue.length) {
           const { line } = queue.shift()!;
+          lastSent = timeOf(line) ?? lastSent;
           if (!since || (timeOf(line) ?? '') >= since) yield line;
         }
+        if (fellBehind) throw new FellBehindError(`fell more than ${maxLag} lines behind; follow again with since=${lastSent ?? 'the time of the last line received'}`);
         if (opts.signal.aborted) break;
         await new Promise<void>((r) => (wake = r));
         wake = undefined;

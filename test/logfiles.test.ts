@@ -72,3 +72,25 @@ describe('log files', () => {
     assert.match(readFileSync(f, 'utf8').trim().split('\n').at(-1)!, /line 59/);
   });
 });
+
+describe('slow followers', () => {
+  it('a follower that falls too far behind ends with how to resume, instead of holding lines without bound', async () => {
+    const logs = new LogFiles({ maxBytes: 1 << 20, keep: 2 });
+    const f = file();
+    const ac = new AbortController();
+    const it = logs.follow(f, { tail: 0, maxLag: 10, signal: ac.signal });
+    const first = it.next(); // subscribes, then waits
+    logs.append(f, rec(0));
+    assert.equal(JSON.parse((await first).value).message, 'line 0');
+    for (let i = 1; i <= 30; i++) logs.append(f, rec(i)); // nobody reads meanwhile
+    const seen: string[] = [];
+    await assert.rejects(
+      (async () => {
+        for (let r = await it.next(); !r.done; r = await it.next()) seen.push(JSON.parse(r.value).message);
+      })(),
+      /fell more than 10 lines behind; follow again with since=/,
+    );
+    assert.ok(seen.length <= 10);
+    assert.equal(logs.followers(f), 0);
+  });
+});

@@ -15,7 +15,7 @@ import { describe } from '../../src/http/describe.ts';
 import { invalid, notFound } from '../../src/http/errors.ts';
 import { validate } from '../../src/http/validate.ts';
 import { MalformedIdError, parseDaemonId } from '../../src/ids.ts';
-import { normalizeTime } from '../../src/logfiles.ts';
+import { FellBehindError, normalizeTime } from '../../src/logfiles.ts';
 import type { PluginApi } from '../../src/plugins.ts';
 import type { Collector } from './collector.ts';
 
@@ -127,6 +127,9 @@ export function logRoutes(api: PluginApi, collector: Collector): void {
           for await (const line of logFiles.follow(target.file, { tail: q.tail, since: q.since, follow, signal: ac.signal })) {
             await s.write(`${line}\n`);
           }
+        } catch (err) {
+          // A reader too slow for the log: say why the stream ends, as a last JSON line.
+          if (err instanceof FellBehindError) await s.write(`${JSON.stringify({ error: err.message })}\n`).catch(() => {});
         } finally {
           clearInterval(heartbeat);
           off();
@@ -175,8 +178,8 @@ export function logRoutes(api: PluginApi, collector: Collector): void {
                 ws.send(line);
                 arm();
               }
-            } catch {
-              // the client went away mid-send
+            } catch (err) {
+              if (err instanceof FellBehindError) close(err.message); // otherwise the client went away mid-send
             }
           })();
         },
