@@ -87,8 +87,8 @@ export function createObjectService(api: PluginApi, kind: ObjectKind, repo: Obje
         // not listening yet
       }
       const state = await docker.inspectContainer(id);
-      if (!state?.running) throw new DaemonError('bad_request', `the ${kind} container stopped before it was ready (exit code ${state?.exitCode ?? 'unknown'})`);
-      if (Date.now() > deadline) throw new DaemonError('bad_request', `the ${kind} container did not answer within ${signalTimeout / 1000} s`);
+      if (!state?.running) throw badRequest(`the ${kind} container stopped before it was ready (exit code ${state?.exitCode ?? 'unknown'})`);
+      if (Date.now() > deadline) throw badRequest(`the ${kind} container did not answer within ${signalTimeout / 1000} s`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
@@ -171,7 +171,7 @@ export function createObjectService(api: PluginApi, kind: ObjectKind, repo: Obje
       const res = await partialCall(uri, 'POST', `/${kind}`, partialBody, config.readyTimeoutMs);
       if (res.status !== 201) {
         const { detail, lines } = partialError(res.json);
-        throw new DaemonError('bad_request', detail, lines);
+        throw badRequest(detail, lines);
       }
       object = res.json as Record<string, unknown>;
     } catch (err) {

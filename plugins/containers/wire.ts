@@ -26,7 +26,6 @@ export function envsOf(list: string[] | undefined): Record<string, string> {
 const Replicas = v.pipe(v.string(), v.regex(/^[1-9]\d*$/, 'replicas must be a positive integer'), v.description('the new number of replicas'));
 export const ScaleQuery = v.object({ replicas: Replicas, pod_name: v.optional(v.pipe(v.string(), v.minLength(1))) });
 export const PodNameQuery = v.object({ pod_name: v.optional(v.pipe(v.string(), v.minLength(1))), dump_path: v.optional(v.string()) });
-export const UsesWith = v.optional(v.record(v.string(), v.unknown()), {});
 
 export const ContainerItem = v.object({
   time_created: v.string(),

@@ -26,15 +26,16 @@ export function createCollector(api: PluginApi) {
   let server: ForwardReceiver | undefined;
   let syncTimer: NodeJS.Timeout | undefined;
 
-  function write(workspaceId: string, objectId: string, rec: Omit<LogRecord, 'workspace_id' | 'object_id'>): void {
-    logFiles.append(fileFor(workspaceId, objectId), { ...rec, workspace_id: workspaceId, object_id: objectId }, { ordered: true });
+  /** Append in order: a line not later than the file's last one was written already (false). */
+  function write(workspaceId: string, objectId: string, rec: Omit<LogRecord, 'workspace_id' | 'object_id'>): boolean {
+    return logFiles.append(fileFor(workspaceId, objectId), { ...rec, workspace_id: workspaceId, object_id: objectId }, { ordered: true });
   }
 
   /** One entry from the log driver: tag `jinad.<ws>.<obj>`, record `{log, source, container_id, partial_*}`. */
   function onEntry({ tag, epoch, nano, record }: Entry): void {
     const [prefix, workspaceId, objectId] = tag.split('.');
     // A line that arrives after its workspace was deleted must not recreate its folder.
-    if (prefix !== 'jinad' || !workspaceId || !objectId || !workspaces.get(workspaceId)) return;
+    if (prefix !== 'jinad' || !workspaceId || !objectId || !workspaces.has(workspaceId)) return;
     const iso = nanoIso(epoch, nano);
     let message = String(record.log ?? '');
     // Docker splits long lines (and output without a final newline) into partial messages.
@@ -57,10 +58,7 @@ export function createCollector(api: PluginApi) {
     const since = last ? Date.parse(last.slice(0, 23) + 'Z') / 1000 : 0;
     let n = 0;
     for (const line of await docker.containerLogLines(containerId, since)) {
-      const time = normalizeTime(line.time);
-      if (last && time <= last) continue;
-      write(workspaceId, objectId, { time, stream: line.stream, message: line.message });
-      n++;
+      if (write(workspaceId, objectId, { time: normalizeTime(line.time), stream: line.stream, message: line.message })) n++;
     }
     return n;
   }
@@ -71,7 +69,7 @@ export function createCollector(api: PluginApi) {
     for (const c of mine.containers) {
       const ws = c.labels[LABEL.workspace];
       const obj = c.labels[LABEL.object];
-      if (ws && obj && workspaces.get(ws)) n += await syncFromDocker(c.id, ws, obj).catch(() => 0);
+      if (ws && obj && workspaces.has(ws)) n += await syncFromDocker(c.id, ws, obj).catch(() => 0);
     }
     return n;
   }

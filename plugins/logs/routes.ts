@@ -84,7 +84,7 @@ export function logRoutes(api: PluginApi, collector: Collector): void {
   /** Where an id's log file is. Unknown → 404. */
   async function resolve(id: string): Promise<Target> {
     if (id.startsWith('jworkspace-')) {
-      if (!workspaces.get(id)) throw notFound(`log file ${id} not found in workspace store`);
+      if (!workspaces.has(id)) throw notFound(`log file ${id} not found in workspace store`);
       return { file: path.join(workspaces.workdir(id), 'logging.log'), workspaceId: id };
     }
     const live = await docker.inspectContainer(id);

@@ -48,6 +48,8 @@ export interface DeleteFlags {
 /** What a workspace offers plugins that depend on it (flows, pods, peas). */
 export interface WorkspaceService {
   get(id: string): WorkspaceItem | undefined;
+  /** Whether the workspace exists (cheap: for every log line, not only for requests). */
+  has(id: string): boolean;
   /** Ids of every workspace. */
   list(): string[];
   /** The workspace row, or 404; 400 unless it is ACTIVE. */
@@ -376,6 +378,7 @@ export function createWorkspaceService(api: PluginApi, repo: WorkspaceRepo) {
       const r = row(id);
       return r && toItem(r);
     },
+    has: (id) => repo.get(id) !== undefined,
     list: () => repo.all().map((r) => r.id),
     async requireActive(id) {
       const r = mustRow(id);

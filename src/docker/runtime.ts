@@ -118,16 +118,20 @@ export function dockerOptions(conn?: string): Docker.DockerOptions {
 const statusOf = (err: unknown) => (err as { statusCode?: number })?.statusCode;
 const labelFilter = (labels: Labels) => JSON.stringify({ label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) });
 
-/** Split a docker-modem multiplexed log buffer (8-byte frame headers) into text. */
-function demuxBuffer(buf: Buffer): string {
-  const out: Buffer[] = [];
-  let i = 0;
-  while (i + 8 <= buf.length && (buf[i] === 1 || buf[i] === 2) && buf[i + 1] === 0) {
+/**
+ * The frames of a multiplexed log buffer (`Tty: false`): an 8-byte header (stream 1 = stdout,
+ * 2 = stderr; big-endian length) before each chunk. A buffer without headers is one stdout frame.
+ */
+function* frames(buf: Buffer): Generator<{ stream: 'stdout' | 'stderr'; text: string }> {
+  if (!(buf.length >= 8 && (buf[0] === 1 || buf[0] === 2) && buf[1] === 0)) {
+    if (buf.length) yield { stream: 'stdout', text: buf.toString('utf8') };
+    return;
+  }
+  for (let i = 0; i + 8 <= buf.length; ) {
     const len = buf.readUInt32BE(i + 4);
-    out.push(buf.subarray(i + 8, i + 8 + len));
+    yield { stream: buf[i] === 2 ? 'stderr' : 'stdout', text: buf.toString('utf8', i + 8, i + 8 + len) };
     i += 8 + len;
   }
-  return i === 0 ? buf.toString('utf8') : Buffer.concat(out).toString('utf8');
 }
 
 export function createDockerRuntime(conn?: string): ContainerRuntime {
@@ -340,7 +344,7 @@ export function createDockerRuntime(conn?: string): ContainerRuntime {
     async containerLogs(name, tail) {
       try {
         const buf = (await docker.getContainer(name).logs({ stdout: true, stderr: true, tail, follow: false })) as unknown as Buffer;
-        return demuxBuffer(buf).split('\n').filter((l) => l.length > 0);
+        return [...frames(buf)].map((f) => f.text).join('').split('\n').filter((l) => l.length > 0);
       } catch (err) {
         if (statusOf(err) === 404) return [];
         throw err;
@@ -356,12 +360,7 @@ export function createDockerRuntime(conn?: string): ContainerRuntime {
         throw err;
       }
       const out: ContainerLogLine[] = [];
-      let i = 0;
-      while (i + 8 <= buf.length) {
-        const stream = buf[i] === 2 ? 'stderr' : 'stdout';
-        const len = buf.readUInt32BE(i + 4);
-        const text = buf.toString('utf8', i + 8, i + 8 + len);
-        i += 8 + len;
+      for (const { stream, text } of frames(buf)) {
         for (const line of text.split('\n')) {
           if (!line) continue;
           const sp = line.indexOf(' ');

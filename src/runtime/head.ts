@@ -5,24 +5,13 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Pod } from './pod.ts';
-import type { DataRequest } from './protocol.ts';
+import { requestServer } from './protocol.ts';
 
 export function serveHead(pod: Pod, host: string, port: number): Promise<http.Server> {
-  const server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
-    if (req.method === 'GET') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ name: pod.name, ready: true, replicas: pod.replicaCount }));
-      return;
-    }
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', async () => {
-      try {
-        const out = JSON.stringify(await pod.send(JSON.parse(Buffer.concat(chunks).toString('utf8')) as DataRequest));
-        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(out) }).end(out);
-      } catch (err) {
-        res.writeHead(502, { 'content-type': 'text/plain' }).end(String((err as Error).message));
-      }
-    });
+  const server = requestServer({
+    describe: () => ({ name: pod.name, ready: true, replicas: pod.replicaCount }),
+    handle: (req) => pod.send(req),
+    failStatus: 502,
   });
   return new Promise((resolve, reject) => {
     server.once('error', (err) => reject(new Error(`${pod.name} cannot listen on ${host}:${port}: ${err.message}`)));

@@ -3,13 +3,12 @@
  * keep-alive on `host:port` (port 0: any free port). Tells its parent the port over IPC.
  * Stops on SIGTERM/SIGINT or a `close` message: in-flight requests finish, then `close()`.
  */
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ExecutorSpec } from './config.ts';
 import { DocumentArray } from './document.ts';
 import { handlerFor } from './executor.ts';
 import { loadExecutor } from './loader.ts';
-import { type DataRequest, ERROR, errorStatus } from './protocol.ts';
+import { type DataRequest, ERROR, errorStatus, requestServer } from './protocol.ts';
 
 export interface PeaConfig {
   spec: ExecutorSpec;
@@ -54,24 +53,17 @@ async function handle(req: DataRequest): Promise<DataRequest> {
 
 let executor: object;
 let inflight = 0;
-const server = http.createServer({ keepAliveTimeout: 60_000 }, (reqIn, res) => {
-  if (reqIn.method === 'GET') {
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ name, ready: true }));
-    return;
-  }
-  const chunks: Buffer[] = [];
-  reqIn.on('data', (c: Buffer) => chunks.push(c));
-  reqIn.on('end', async () => {
+const server = requestServer({
+  describe: () => ({ name, ready: true }),
+  failStatus: 400,
+  async handle(req) {
     inflight++;
     try {
-      const out = JSON.stringify(await handle(JSON.parse(Buffer.concat(chunks).toString('utf8')) as DataRequest));
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(out) }).end(out);
-    } catch (err) {
-      res.writeHead(400, { 'content-type': 'text/plain' }).end(String((err as Error)?.message ?? err));
+      return await handle(req);
     } finally {
       inflight--;
     }
-  });
+  },
 });
 
 let closing = false;

@@ -3,6 +3,7 @@
  * HTTP shape (protobuf JSON of a data request: camelCase keys).
  */
 import { randomUUID } from 'node:crypto';
+import http from 'node:http';
 import type { DocumentData } from './document.ts';
 
 export const SUCCESS = 0;
@@ -52,4 +53,28 @@ export function errorStatus(err: unknown, executor: string): Status {
     description: `${executor}: ${e.name}: ${e.message}`,
     exception: { name: e.name, args: [e.message], stacks: (e.stack ?? '').split('\n'), executor },
   };
+}
+
+/**
+ * The server side of the protocol between a gateway and a Pea (or a Pod's head): `POST /` with
+ * a data request answers the processed request; `GET /` describes the server. A request that
+ * cannot be handled answers `failStatus` with the reason as text.
+ */
+export function requestServer(opts: { describe: () => object; handle: (req: DataRequest) => Promise<DataRequest>; failStatus: number }): http.Server {
+  return http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
+    if (req.method === 'GET') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(opts.describe()));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', async () => {
+      try {
+        const out = JSON.stringify(await opts.handle(JSON.parse(Buffer.concat(chunks).toString('utf8')) as DataRequest));
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(out) }).end(out);
+      } catch (err) {
+        res.writeHead(opts.failStatus, { 'content-type': 'text/plain' }).end(String((err as Error)?.message ?? err));
+      }
+    });
+  });
 }
