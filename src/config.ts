@@ -1,7 +1,9 @@
 /**
  * Daemon configuration: `jinad.config.ts` (defineConfig) ← environment ← CLI flags.
- * Validated once, frozen, then handed to the core and to plugins. This is the only module
- * that reads `process.env` for daemon settings.
+ * Validated once, frozen, then handed to the core and to plugins. This is the only module of
+ * the daemon that reads `process.env`. A top-level key that is not the core's is a plugin's
+ * config slice (`logs: {...}`); the plugin validates it with its own schema at set-up, and its
+ * env variables (`JINAD_LOGS_PORT`) and flags (`--logs-port`) are kept raw here for that.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -13,6 +15,8 @@ const Port = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535));
 const Positive = v.pipe(v.number(), v.integer(), v.minValue(1));
 
 const ConfigSchema = v.strictObject({
+  /** Where objects run: the local Docker Engine, or an in-memory fake (tests, trying the API without Docker). */
+  backend: v.optional(v.variant('kind', [v.strictObject({ kind: v.literal('docker') }), v.strictObject({ kind: v.literal('fake') })]), { kind: 'docker' }),
   /** Address the REST API listens on. Loopback by default: there is no authentication yet. */
   host: v.optional(v.pipe(v.string(), v.minLength(1)), '127.0.0.1'),
   port: v.optional(Port, 8000),
@@ -56,23 +60,10 @@ const ConfigSchema = v.strictObject({
     }),
     {},
   ),
-  /** Container logs: Docker's fluentd log driver → a forward-protocol receiver in the daemon. */
-  logs: v.optional(
-    v.strictObject({
-      /** Where the receiver listens; containers' log driver sends there (from the Docker host). */
-      host: v.optional(v.string(), '127.0.0.1'),
-      /** Stable across restarts: containers keep the address they were created with. */
-      port: v.optional(Port, 24224),
-      /** An external Fluentd (`tcp://host:port`): the driver sends there, the daemon reads logs back through Docker. */
-      fluentd: v.optional(v.pipe(v.string(), v.regex(/^tcp:\/\/[^:/]+:\d+$/, 'expected tcp://host:port'))),
-      /** A log file rotates at this size; `keep` old files are kept. */
-      maxBytes: v.optional(Positive, 10 * 1024 * 1024),
-      keep: v.optional(Positive, 3),
-      /** Streams send a heartbeat this often so idle proxies keep them open. */
-      heartbeatMs: v.optional(Positive, 15_000),
-    }),
-    {},
-  ),
+  /** The daemon's log files (build output, object logs): a file rotates at `maxBytes`; `keep` old files are kept. */
+  logFiles: v.optional(v.strictObject({ maxBytes: v.optional(Positive, 10 * 1024 * 1024), keep: v.optional(Positive, 3) }), {}),
+  /** JINA_LOG_LEVEL given to every object (its executors' log level). */
+  jinaLogLevel: v.optional(v.string(), 'INFO'),
   /** Plugins: built-in names (`workspace`) or folders. Default: every built-in. */
   plugins: v.optional(v.array(v.pipe(v.string(), v.minLength(1)))),
   /** Extra plugin folders added after `plugins` (env JINAD_PLUGINS, flag --plugin). */
@@ -87,15 +78,30 @@ const ConfigSchema = v.strictObject({
   logLevel: v.optional(v.picklist(['debug', 'info', 'warn', 'error', 'silent']), 'info'),
 });
 
-export type JinadConfigInput = v.InferInput<typeof ConfigSchema>;
+/** The core's keys, plus plugin slices under plugin names (`logs: { port: 24224 }`). */
+export type JinadConfigInput = v.InferInput<typeof ConfigSchema> & { [plugin: string]: unknown };
 type Output = v.InferOutput<typeof ConfigSchema>;
-export type JinadConfig = Readonly<Output & { databaseUrl: string; limits: Required<Output['limits']>; logs: Required<Omit<Output['logs'], 'fluentd'>> & { fluentd?: string } }>;
+export type JinadConfig = Readonly<
+  Output & {
+    databaseUrl: string;
+    limits: Required<Output['limits']>;
+    logFiles: Required<Output['logFiles']>;
+    /** Plugin config slices, raw: each plugin validates its own. */
+    slices: Readonly<Record<string, Record<string, unknown>>>;
+    /** `JINAD_*` and `JINA_*` environment variables, for plugin slices and GET /status. */
+    env: Readonly<Record<string, string>>;
+    /** Flags the core does not know (`--logs-port 1`), for plugin slices: `logs-port` → `1`. */
+    flags: Readonly<Record<string, string>>;
+  }
+>;
+const CORE_KEYS = new Set(Object.keys(ConfigSchema.entries));
 
 /** Typed identity for `jinad.config.ts`: `export default defineConfig({ port: 8000 })`. */
 export function defineConfig(config: JinadConfigInput): JinadConfigInput {
   return config;
 }
 
+/** The daemon's configuration is invalid (file, env or flags): start-up stops with this message. */
 export class ConfigError extends Error {}
 
 type Env = Record<string, string | undefined>;
@@ -126,21 +132,38 @@ function fromEnv(env: Env): JinadConfigInput {
   num('readyTimeoutMs', 'JINAD_READY_TIMEOUT_MS');
   str('instance', 'JINAD_INSTANCE');
   str('logLevel', 'JINAD_LOG_LEVEL');
-  const logs: Record<string, unknown> = {};
-  if (env.JINAD_LOGS_PORT) logs.port = Number(env.JINAD_LOGS_PORT);
-  if (env.JINAD_LOGS_HOST) logs.host = env.JINAD_LOGS_HOST;
-  if (env.JINAD_FLUENTD) logs.fluentd = env.JINAD_FLUENTD;
-  if (Object.keys(logs).length) out.logs = logs;
+  str('jinaLogLevel', 'JINA_LOG_LEVEL');
+  if (env.JINAD_BACKEND) out.backend = { kind: env.JINAD_BACKEND };
   if (env.JINAD_BASE_IMAGE) out.baseImage = { strategy: 'image', name: env.JINAD_BASE_IMAGE };
   if (env.JINAD_CORS_ORIGINS) out.corsOrigins = env.JINAD_CORS_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean);
   if (env.JINAD_PLUGINS) out.extraPlugins = env.JINAD_PLUGINS.split(',').map((s) => s.trim()).filter(Boolean);
   return out as JinadConfigInput;
 }
 
-/** CLI flags: `--host --port --root --database-url --docker --publish-host --base-image --plugin --config`. */
-export function parseFlags(argv: string[]): { config?: string; overrides: JinadConfigInput } {
+const CORE_FLAGS = ['config', 'c', 'host', 'port', 'p', 'root', 'database-url', 'docker', 'publish-host', 'base-image', 'backend', 'plugin', 'log-level'];
+
+/** Split off `--<plugin>-<key> value` (and `--<plugin>-<key>=value`) flags the core does not know. */
+function pluginFlags(argv: string[]): { core: string[]; plugin: Record<string, string> } {
+  const core: string[] = [];
+  const plugin: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const m = /^--([a-z][a-z0-9]*-[a-z0-9-]+)(?:=(.*))?$/s.exec(argv[i]!);
+    if (!m || CORE_FLAGS.includes(m[1]!)) {
+      core.push(argv[i]!);
+      continue;
+    }
+    if (m[2] !== undefined) plugin[m[1]!] = m[2];
+    else if (i + 1 < argv.length && !argv[i + 1]!.startsWith('--')) plugin[m[1]!] = argv[++i]!;
+    else throw new ConfigError(`--${m[1]}: expected a value`);
+  }
+  return { core, plugin };
+}
+
+/** CLI flags: `--host --port --root --database-url --docker --publish-host --base-image --backend --plugin --config`, and plugins' `--<plugin>-<key>`. */
+export function parseFlags(argv: string[]): { config?: string; overrides: JinadConfigInput; flags: Record<string, string> } {
+  const split = pluginFlags(argv);
   const { values } = parseArgs({
-    args: argv,
+    args: split.core,
     strict: true,
     options: {
       config: { type: 'string', short: 'c' },
@@ -151,6 +174,7 @@ export function parseFlags(argv: string[]): { config?: string; overrides: JinadC
       docker: { type: 'string' },
       'publish-host': { type: 'string' },
       'base-image': { type: 'string' },
+      backend: { type: 'string' },
       plugin: { type: 'string', multiple: true },
       'log-level': { type: 'string' },
     },
@@ -168,17 +192,29 @@ export function parseFlags(argv: string[]): { config?: string; overrides: JinadC
   if (values['base-image']) o.baseImage = { strategy: 'image', name: values['base-image'] };
   if (values.plugin) o.extraPlugins = values.plugin;
   if (values['log-level']) o.logLevel = values['log-level'];
-  return { config: values.config, overrides: o as JinadConfigInput };
+  if (values.backend) o.backend = { kind: values.backend };
+  return { config: values.config, overrides: o as JinadConfigInput, flags: split.plugin };
 }
 
-/** Merge and validate. An invalid value fails with the key and the reason. */
-export function resolveConfig(...layers: JinadConfigInput[]): JinadConfig {
+/** `JINAD_*` and `JINA_*` variables: what plugins' slices and GET /status may read. */
+const jinaEnv = (env: Env) => Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => /^JINAD?_/.test(e[0]) && e[1] !== undefined));
+
+/**
+ * Merge and validate. An invalid value fails with the key and the reason. Keys the core does
+ * not know are plugin slices, merged the same way and validated by their plugins.
+ */
+export function resolveConfig(input: JinadConfigInput | JinadConfigInput[], raw: { env?: Env; flags?: Record<string, string> } = {}): JinadConfig {
+  const layers = Array.isArray(input) ? input : [input];
   const merged: Record<string, unknown> = {};
+  const slices: Record<string, Record<string, unknown>> = {};
   for (const layer of layers) {
     for (const [k, val] of Object.entries(layer)) {
       if (val === undefined) continue;
-      if (k === 'extraPlugins') merged[k] = [...((merged[k] as string[]) ?? []), ...(val as string[])];
-      else if (k === 'limits' || k === 'logs') merged[k] = { ...(merged[k] as object), ...(val as object) };
+      if (!CORE_KEYS.has(k)) {
+        if (!val || typeof val !== 'object' || Array.isArray(val)) throw new ConfigError(`invalid configuration: ${k}: expected the options of plugin '${k}' (an object)`);
+        slices[k] = { ...slices[k], ...(val as object) };
+      } else if (k === 'extraPlugins') merged[k] = [...((merged[k] as string[]) ?? []), ...(val as string[])];
+      else if (k === 'limits' || k === 'logFiles') merged[k] = { ...(merged[k] as object), ...(val as object) };
       else merged[k] = val;
     }
   }
@@ -194,14 +230,17 @@ export function resolveConfig(...layers: JinadConfigInput[]): JinadConfig {
     root,
     databaseUrl: c.databaseUrl ?? `file:${path.join(root, 'jinad.db')}`,
     limits: Object.freeze(c.limits as Required<typeof c.limits>),
-    logs: Object.freeze(c.logs as JinadConfig['logs']),
+    logFiles: Object.freeze(c.logFiles as Required<typeof c.logFiles>),
+    slices: Object.freeze(slices),
+    env: Object.freeze(jinaEnv(raw.env ?? {})),
+    flags: Object.freeze({ ...raw.flags }),
   });
 }
 
 /** Load `jinad.config.ts` (or the given file) and apply env and flag overrides. */
 export async function loadConfig(opts: { argv?: string[]; env?: Env; cwd?: string } = {}): Promise<JinadConfig> {
   const env = opts.env ?? process.env;
-  const { config: configPath, overrides } = parseFlags(opts.argv ?? []);
+  const { config: configPath, overrides, flags } = parseFlags(opts.argv ?? []);
   const file = configPath ?? env.JINAD_CONFIG ?? path.join(opts.cwd ?? process.cwd(), 'jinad.config.ts');
   let fileConfig: JinadConfigInput = {};
   if (existsSync(file)) {
@@ -218,5 +257,5 @@ export async function loadConfig(opts: { argv?: string[]; env?: Env; cwd?: strin
   } else if (configPath || env.JINAD_CONFIG) {
     throw new ConfigError(`config file ${file} does not exist`);
   }
-  return resolveConfig(fileConfig, fromEnv(env), overrides);
+  return resolveConfig([fileConfig, fromEnv(env), overrides], { env, flags });
 }

@@ -1,25 +1,33 @@
 /**
- * The daemon: HTTP app, store, Docker access, jobs and plugins, wired together.
- * It knows no resource kind; every kind is a plugin.
+ * The daemon: HTTP app, store, backend, jobs and plugins, wired together. It knows no resource
+ * kind; every kind is a plugin, and where things run is the backend.
+ *
+ * Start-up, in order: plugins set up (routes, services) → `onStart` steps (a failure stops
+ * start-up, naming the plugin) → `onReconcile` steps (store and backend agree; a failure is
+ * logged and start-up goes on) → base images of other versions pruned → jobs resume → listen →
+ * `onReady`. Close: stop serving, stop jobs (they resume next start), `onClose` in reverse.
  */
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import { eq } from 'drizzle-orm';
 import { Hono } from 'hono';
-import { describe } from './http/describe.ts';
 import { WebSocketServer } from 'ws';
+import { createBackend } from './backend/index.ts';
+import type { Backend } from './backend/types.ts';
 import type { JinadConfig } from './config.ts';
-import { createBaseImage } from './docker/base-image.ts';
-import { LABEL, type Labels } from './docker/labels.ts';
-import { type ContainerRuntime, type ContainerSpec, createDockerRuntime } from './docker/runtime.ts';
+import { parseDaemonId } from './contract/ids.ts';
+import { describe } from './http/describe.ts';
 import { errorResponse } from './http/errors.ts';
 import { mountOpenApi } from './http/openapi.ts';
 import { originGuard } from './http/origin.ts';
 import { JobRunner } from './jobs.ts';
 import { LogFiles } from './logfiles.ts';
-import { createLogger } from './logger.ts';
-import { builtinPlugins, loadPlugins, orderPlugins, type PluginApi, PluginError, type Services } from './plugins.ts';
+import { createLogger, type Logger } from './logger.ts';
+import type { KindOwner, KindRegistry, PluginApi, Services } from './plugin/define.ts';
+import { builtinPlugins, loadPlugins, orderPlugins, PluginError } from './plugin/loader.ts';
+import { pluginOptions } from './plugin/options.ts';
 import { openStore, type Store } from './store/db.ts';
 import { meta } from './store/schema.ts';
 import { JINA_COMPAT, RUNTIME_VERSION, VERSION } from './version.ts';
@@ -27,15 +35,20 @@ import { JINA_COMPAT, RUNTIME_VERSION, VERSION } from './version.ts';
 export interface Daemon {
   app: Hono;
   config: JinadConfig;
-  /** The value of the instance label on every Docker object this daemon makes. */
+  /** The instance every backend object of this daemon is tagged with. */
   instance: string;
   store: Store;
-  docker: ContainerRuntime;
+  backend: Backend;
   jobs: JobRunner;
-  /** Reconcile with Docker, resume jobs, then listen. Resolves with the bound address. */
+  /** Start plugins, reconcile, resume jobs, then listen. Resolves with the bound address. */
   start(): Promise<{ host: string; port: number; url: string }>;
   /** Stop serving, stop jobs (they resume at the next start), run plugins' close steps. */
   close(): Promise<void>;
+}
+
+export interface DaemonOptions {
+  /** Where objects run; default: from `config.backend` (the local Docker Engine). */
+  backend?: Backend;
 }
 
 /** The instance id: from config, else made once and kept in the store. */
@@ -55,38 +68,53 @@ function humanBytes(n: number): string {
   return `${n.toFixed(1)} ${units[i]}`;
 }
 
-export async function createDaemon(config: JinadConfig): Promise<Daemon> {
-  const log = createLogger(config.logLevel);
-  mkdirSync(config.root, { recursive: true });
-  const store = await openStore(config.databaseUrl, config.databaseAuthToken);
-  const instance = await instanceId(store, config.instance);
-  // Every container any plugin starts passes through the registered decorators first.
-  const decorators: ((spec: ContainerSpec) => ContainerSpec)[] = [];
-  const engine = createDockerRuntime(config.docker);
-  const docker: ContainerRuntime = { ...engine, runContainer: (spec) => engine.runContainer(decorators.reduce((s, d) => d(s), spec)) };
-  const logFiles = new LogFiles({ maxBytes: config.logs.maxBytes, keep: config.logs.keep });
-  const jobs = new JobRunner(store, config.buildConcurrency, log.child('jobs'));
-  const baseImage = createBaseImage({ docker, strategy: config.baseImage, log: log.child('base-image') });
-  let hostRoot = config.root;
+/** Id kinds and the plugins that own them. */
+function kindRegistry(): KindRegistry & { own(plugin: string, kind: string, owner: KindOwner): void } {
+  const owners = new Map<string, { plugin: string; owner: KindOwner }>();
+  return {
+    own(plugin, kind, owner) {
+      const taken = owners.get(kind);
+      if (taken) throw new PluginError(`plugin '${plugin}': id kind '${kind}' is already owned by plugin '${taken.plugin}'`);
+      owners.set(kind, { plugin, owner });
+    },
+    has: (kind) => owners.has(kind),
+    kinds: () => [...owners.keys()],
+    resolve(id) {
+      let kind: string;
+      try {
+        kind = parseDaemonId(id).jtype.slice(1);
+      } catch {
+        return undefined;
+      }
+      const workspaceId = owners.get(kind)?.owner.workspaceOf(id);
+      return workspaceId ? { kind, workspaceId } : undefined;
+    },
+  };
+}
 
-  const app = new Hono();
-  app.use(originGuard(config.corsOrigins));
-  app.onError((err, c) => errorResponse(c, err, (m, e) => log.error(`${c.req.method} ${c.req.path}: ${m}`, e)));
-  app.notFound((c) => c.json({ detail: `${c.req.method} ${c.req.path} not found` }, 404));
+type Hook = { plugin: string; fn: () => Promise<void> | void };
 
-  const services = new Map<string, unknown>();
-  const statusHooks: (() => Promise<Record<string, unknown>>)[] = [];
-  const reconcileHooks: { plugin: string; fn: () => Promise<void> }[] = [];
-  const closeHooks: (() => Promise<void> | void)[] = [];
+async function runHooks(hooks: Hook[], log: Logger, what: string, fatal: boolean): Promise<void> {
+  for (const { plugin, fn } of hooks) {
+    try {
+      await fn();
+    } catch (err) {
+      if (fatal) throw new PluginError(`plugin '${plugin}' failed to ${what}: ${(err as Error).message}`, { cause: err });
+      log.warn(`plugin '${plugin}' failed to ${what}; continuing`, err);
+    }
+  }
+}
 
+/** GET / and GET /status: the core's own routes. */
+function coreRoutes(app: Hono, d: { config: JinadConfig; backend: Backend; instance: string; statusHooks: (() => Promise<Record<string, unknown>>)[] }) {
   app.get('/', describe({ tags: ['daemon'], summary: 'Liveness', responses: { 200: { description: '`{}`' } } }), (c) => c.json({}));
-  app.get('/status', describe({ tags: ['daemon'], summary: 'Versions, Docker Engine, store counts, memory', responses: { 200: { description: 'status' } } }), async (c) => {
-    const engine = await docker.version().catch((err: Error) => ({ error: `Docker Engine not reachable: ${err.message}` }));
-    const parts = await Promise.all(statusHooks.map((h) => h()));
+  app.get('/status', describe({ tags: ['daemon'], summary: 'Versions, the backend, store counts, memory', responses: { 200: { description: 'status' } } }), async (c) => {
+    const engine = await d.backend.info().catch((err: Error) => ({ kind: d.backend.kind, error: `the ${d.backend.kind} backend is not reachable: ${err.message}` }));
+    const parts = await Promise.all(d.statusHooks.map((h) => h()));
     const mem = process.memoryUsage();
-    const envs = Object.fromEntries(Object.entries(process.env).filter(([k]) => /^JINAD?_/.test(k) && !/TOKEN|SECRET|PASS|KEY/i.test(k)));
+    const envs = Object.fromEntries(Object.entries(d.config.env).filter(([k]) => !/TOKEN|SECRET|PASS|KEY/i.test(k)));
     return c.json({
-      jinad: { version: VERSION, runtime: RUNTIME_VERSION, node: process.version, instance },
+      jinad: { version: VERSION, runtime: RUNTIME_VERSION, node: process.version, instance: d.instance, backend: d.backend.kind },
       jina: { version: RUNTIME_VERSION, api: JINA_COMPAT },
       docker: engine,
       envs,
@@ -95,42 +123,71 @@ export async function createDaemon(config: JinadConfig): Promise<Daemon> {
       memory: { rss: mem.rss, heap_used: mem.heapUsed },
     });
   });
+}
+
+export async function createDaemon(config: JinadConfig, opts: DaemonOptions = {}): Promise<Daemon> {
+  const log = createLogger(config.logLevel);
+  mkdirSync(config.root, { recursive: true });
+  const store = await openStore(config.databaseUrl, config.databaseAuthToken);
+  const instance = await instanceId(store, config.instance);
+  const backend = opts.backend ?? createBackend(config);
+  await backend.start({ instance, log: log.child('backend') });
+  const logFiles = new LogFiles(config.logFiles);
+  const jobs = new JobRunner(store, config.buildConcurrency, log.child('jobs'));
+  const kinds = kindRegistry();
+
+  const app = new Hono();
+  app.use(originGuard(config.corsOrigins));
+  app.onError((err, c) => errorResponse(c, err, (m, e) => log.error(`${c.req.method} ${c.req.path}: ${m}`, e)));
+  app.notFound((c) => c.json({ detail: `${c.req.method} ${c.req.path} not found` }, 404));
+
+  const services = new Map<string, unknown>();
+  const statusHooks: (() => Promise<Record<string, unknown>>)[] = [];
+  const startHooks: Hook[] = [];
+  const reconcileHooks: Hook[] = [];
+  const readyHooks: Hook[] = [];
+  const closeHooks: (() => Promise<void> | void)[] = [];
+  coreRoutes(app, { config, backend, instance, statusHooks });
 
   const entries = [...(config.plugins ?? builtinPlugins()), ...config.extraPlugins];
   const plugins = orderPlugins(await loadPlugins(entries));
+  const unknownSlices = Object.keys(config.slices).filter((k) => !plugins.some((p) => p.name === k));
+  if (unknownSlices.length) throw new PluginError(`invalid configuration: ${unknownSlices.map((k) => `'${k}'`).join(', ')} is neither a setting nor a plugin's name`);
   for (const plugin of plugins) {
     const router = new Hono();
+    const name = plugin.name;
     const api: PluginApi = {
-      name: plugin.name,
+      name,
       config,
+      options: pluginOptions(plugin, config),
       store,
-      docker,
+      backend,
       jobs,
-      log: log.child(plugin.name),
+      log: log.child(name),
       router,
-      baseImage,
       logFiles,
-      decorateContainers: (fn) => decorators.push(fn),
-      get hostRoot() {
-        return hostRoot;
-      },
-      labels: (extra: Labels) => ({ [LABEL.instance]: instance, ...extra }),
+      daemonDir: (workspaceId) => path.join(config.root, '.daemon', workspaceId),
+      kinds,
+      ownKind: (kind, owner) => kinds.own(name, kind, owner),
       provide(key, service) {
-        if (services.has(key)) throw new PluginError(`plugin '${plugin.name}': service '${String(key)}' is already provided`);
+        if (services.has(key)) throw new PluginError(`plugin '${name}': service '${String(key)}' is already provided`);
         services.set(key, service);
       },
       use<K extends keyof Services>(key: K) {
-        if (!services.has(key)) throw new PluginError(`plugin '${plugin.name}' uses service '${String(key)}', which no plugin it depends on provides`);
+        if (!services.has(key)) throw new PluginError(`plugin '${name}' uses service '${String(key)}', which no plugin it depends on provides`);
         return services.get(key) as Services[K];
       },
       onStatus: (fn) => statusHooks.push(fn),
-      onReconcile: (fn) => reconcileHooks.push({ plugin: plugin.name, fn }),
+      onStart: (fn) => startHooks.push({ plugin: name, fn }),
+      onReconcile: (fn) => reconcileHooks.push({ plugin: name, fn }),
+      onReady: (fn) => readyHooks.push({ plugin: name, fn }),
       onClose: (fn) => closeHooks.push(fn),
     };
     try {
       await plugin.setup(api);
     } catch (err) {
-      throw new PluginError(`plugin '${plugin.name}' failed to set up: ${(err as Error).message}`, { cause: err });
+      if (err instanceof PluginError) throw err;
+      throw new PluginError(`plugin '${name}' failed to set up: ${(err as Error).message}`, { cause: err });
     }
     app.route(plugin.prefix ?? '/', router);
   }
@@ -141,35 +198,42 @@ export async function createDaemon(config: JinadConfig): Promise<Daemon> {
 
   let server: ServerType | undefined;
   const wss = new WebSocketServer({ noServer: true });
+  let closed = false;
+  const closeAll = async () => {
+    if (closed) return;
+    closed = true;
+    await jobs.close();
+    for (const fn of closeHooks.reverse()) await fn();
+    await backend.close();
+    logFiles.close();
+    store.close();
+  };
   return {
     app,
     config,
     instance,
     store,
-    docker,
+    backend,
     jobs,
     async start() {
-      hostRoot = config.hostRoot ?? (await docker.hostPathOf(config.root));
-      for (const { plugin, fn } of reconcileHooks) {
-        try {
-          await fn();
-        } catch (err) {
-          log.warn(`reconcile of plugin '${plugin}' failed; continuing`, err);
-        }
+      try {
+        await runHooks(startHooks, log, 'start', true);
+      } catch (err) {
+        await closeAll();
+        throw err;
       }
-      const pruned = await baseImage.pruneStale().catch(() => 0);
+      await runHooks(reconcileHooks, log, 'reconcile', false);
+      const pruned = await backend.pruneBaseImages().catch(() => 0);
       if (pruned) log.info(`removed ${pruned} runtime base image(s) of other versions that nothing used`);
       const resumed = await jobs.resume();
       if (resumed) log.info(`resumed ${resumed} unfinished job(s)`);
       const info = await new Promise<AddressInfo>((resolve, reject) => {
-        server = serve(
-          { fetch: app.fetch, hostname: config.host, port: config.port, websocket: { server: wss } },
-          (addr) => resolve(addr),
-        );
+        server = serve({ fetch: app.fetch, hostname: config.host, port: config.port, websocket: { server: wss } }, (addr) => resolve(addr));
         server.once('error', reject);
       });
       const host = info.address.includes(':') ? `[${info.address}]` : info.address;
-      log.info(`JinaD ${VERSION} listening on http://${host}:${info.port} (docs at /docs, instance ${instance})`);
+      log.info(`JinaD ${VERSION} listening on http://${host}:${info.port} (docs at /docs, instance ${instance}, ${backend.kind} backend)`);
+      await runHooks(readyHooks, log, 'get ready', false);
       return { host: info.address, port: info.port, url: `http://${host}:${info.port}` };
     },
     async close() {
@@ -181,10 +245,7 @@ export async function createDaemon(config: JinadConfig): Promise<Daemon> {
         (s as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
         await closed;
       }
-      await jobs.close();
-      for (const fn of closeHooks.reverse()) await fn();
-      logFiles.close();
-      store.close();
+      await closeAll();
     },
   };
 }

@@ -3,11 +3,12 @@
  * no registry. Prints the tag. Uses the same Docker connection settings as the daemon.
  */
 import { fileURLToPath } from 'node:url';
+import { createBaseImage } from './backend/docker/base-image.ts';
+import { connect } from './backend/docker/engine.ts';
+import { buildFromTar } from './backend/docker/images.ts';
+import { LABEL } from './backend/docker/labels.ts';
+import { addTree, createPack } from './backend/docker/tar.ts';
 import { loadConfig } from './config.ts';
-import { createBaseImage } from './docker/base-image.ts';
-import { LABEL } from './docker/labels.ts';
-import { createDockerRuntime } from './docker/runtime.ts';
-import { addTree, createPack } from './docker/tar.ts';
 import { createLogger } from './logger.ts';
 import { VERSION } from './version.ts';
 
@@ -15,16 +16,16 @@ const REPO = fileURLToPath(new URL('..', import.meta.url));
 const IGNORED = /^(node_modules|\.git|\.ci|bench|docs|test)(\/|$)|\.test\.ts$/;
 
 const config = await loadConfig({ argv: process.argv.slice(2) });
-const docker = createDockerRuntime(config.docker);
+const docker = connect(config.docker);
 const log = createLogger(config.logLevel);
 const base = await createBaseImage({ docker, strategy: config.baseImage, log }).ensure();
-const tag = process.env.JINAD_IMAGE_TAG ?? `jinad:${VERSION}`;
+const tag = config.env.JINAD_IMAGE_TAG ?? `jinad:${VERSION}`;
 const pack = createPack();
 const filled = addTree(pack, REPO, '', (rel) => IGNORED.test(rel)).then(() => pack.finalize());
-await docker.buildImage({
+await buildFromTar(docker, {
   context: pack,
   tag,
-  buildargs: { BASE_IMAGE: base },
+  buildArgs: { BASE_IMAGE: base },
   labels: { [LABEL.kind]: 'daemon-image' },
   onLine: (l) => process.stderr.write(`${l}\n`),
 });

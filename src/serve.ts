@@ -1,8 +1,7 @@
-/** Run the daemon until SIGINT/SIGTERM: config, a check of the Docker Engine, start. */
+/** Run the daemon until SIGINT/SIGTERM: config, a check of the backend, start. */
 import { ConfigError, loadConfig } from './config.ts';
 import { createDaemon } from './daemon.ts';
-import { dockerOptions } from './docker/runtime.ts';
-import { PluginError } from './plugins.ts';
+import { PluginError } from './plugin/loader.ts';
 
 function fail(msg: string): never {
   process.stderr.write(`jinad: ${msg}\n`);
@@ -14,13 +13,10 @@ export async function serve(argv: string[]): Promise<void> {
     const config = await loadConfig({ argv });
     const daemon = await createDaemon(config);
     try {
-      await daemon.docker.ping();
+      await daemon.backend.ping();
     } catch (err) {
-      const where = dockerOptions(config.docker);
-      fail(
-        `cannot reach the Docker Engine at ${where.socketPath ?? `${where.host}:${where.port}`} (${(err as Error).message}).\n` +
-          '  Start it (`sudo systemctl start docker`, or `sudo dockerd &`), or point DOCKER_HOST / --docker at a running engine.',
-      );
+      await daemon.close();
+      fail((err as Error).message);
     }
     await daemon.start();
     let stopping = false;

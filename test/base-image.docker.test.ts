@@ -1,9 +1,9 @@
 /** Runtime base images: built once, and those of other versions removed when nothing uses them. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createBaseImage } from '../src/docker/base-image.ts';
-import { LABEL } from '../src/docker/labels.ts';
-import { addFile, createPack } from '../src/docker/tar.ts';
+import { createBaseImage } from '../src/backend/docker/base-image.ts';
+import { LABEL } from './docker.ts';
+import { addFile, createPack } from '../src/backend/docker/tar.ts';
 import { createLogger } from '../src/logger.ts';
 import { docker } from './helpers.ts';
 
@@ -16,7 +16,7 @@ async function build(tag: string, from: string): Promise<void> {
 
 describe('runtime base image', () => {
   it('removes base images of other versions that nothing uses, keeps the current one and those still in use', async () => {
-    const base = createBaseImage({ docker, strategy: { strategy: 'build' }, log: createLogger('silent') });
+    const base = createBaseImage({ docker: docker.engine, strategy: { strategy: 'build' }, log: createLogger('silent') });
     const current = await base.ensure();
     const unused = `jinad-runtime:0.0.0-unused-${process.pid}`;
     const used = `jinad-runtime:0.0.0-used-${process.pid}`;

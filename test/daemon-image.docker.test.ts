@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { LABEL } from '../src/docker/labels.ts';
+import { LABEL } from './docker.ts';
 import { docker, filesForm, freePort, removeLabelled, retryFetch, waitForState } from './helpers.ts';
 
 const instance = `test-image-${process.pid}`;

@@ -1,15 +1,18 @@
 /**
- * Test helpers: a real daemon on loopback (its own root, database file and instance label),
- * cleanup of every Docker object carrying that label, multipart forms and zip archives.
+ * Test helpers: a real daemon on loopback (its own root, database file and instance label) on
+ * the Docker backend or the fake one, cleanup of every Docker object carrying that label,
+ * multipart forms and zip archives.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createFakeBackend, type FakeBackend } from '../src/backend/fake/index.ts';
 import { type JinadConfigInput, resolveConfig } from '../src/config.ts';
 import { createDaemon, type Daemon } from '../src/daemon.ts';
-import { LABEL } from '../src/docker/labels.ts';
-import { createDockerRuntime } from '../src/docker/runtime.ts';
+import { docker, LABEL } from './docker.ts';
+
+export { docker, LABEL };
 
 export interface TestDaemon {
   url: string;
@@ -24,8 +27,6 @@ export interface TestDaemon {
   cleanup(): Promise<void>;
 }
 
-export const docker = createDockerRuntime(process.env.DOCKER_HOST);
-
 /** Remove every container, network and image labelled with the instance. */
 export async function removeLabelled(instance: string): Promise<void> {
   const objs = await docker.listLabelled({ [LABEL.instance]: instance });
@@ -38,13 +39,19 @@ export async function removeLabelled(instance: string): Promise<void> {
   }
 }
 
-/** A daemon on a free port. Restart one on the same root with `{ root, instance, logsPort }` of the first. */
-export async function startDaemon(opts: { root?: string; instance?: string; logsPort?: number; config?: JinadConfigInput } = {}): Promise<TestDaemon> {
+/**
+ * A daemon on a free port, on the Docker backend (default) or the given one (a fake).
+ * Restart one on the same root with `{ root, instance, logsPort }` of the first.
+ */
+export async function startDaemon(
+  opts: { root?: string; instance?: string; logsPort?: number; config?: JinadConfigInput; backend?: FakeBackend } = {},
+): Promise<TestDaemon> {
   const root = opts.root ?? mkdtempSync(path.join(tmpdir(), 'jinad-test-'));
   const instance = opts.instance ?? `test-${randomUUID().slice(0, 8)}`;
-  const logsPort = opts.logsPort ?? opts.config?.logs?.port ?? (await freePort());
-  const config = resolveConfig({ root, port: 0, instance, logLevel: 'warn', ...opts.config, logs: { ...opts.config?.logs, port: logsPort } });
-  const daemon = await createDaemon(config);
+  const logs = (opts.config?.logs ?? {}) as { port?: number };
+  const logsPort = opts.logsPort ?? logs.port ?? (await freePort());
+  const config = resolveConfig({ root, port: 0, instance, logLevel: 'warn', ...opts.config, logs: { ...logs, port: logsPort } });
+  const daemon = await createDaemon(config, { backend: opts.backend });
   const { url } = await daemon.start();
   let stopped = false;
   const stop = async () => {
@@ -61,7 +68,7 @@ export async function startDaemon(opts: { root?: string; instance?: string; logs
     stop,
     async cleanup() {
       await stop();
-      await removeLabelled(instance);
+      if (!opts.backend) await removeLabelled(instance);
       rmSync(root, { recursive: true, force: true });
     },
   };
@@ -168,4 +175,10 @@ export function makeZip(entries: { name: string; data?: string | Buffer; mode?: 
   end.writeUInt32LE(cd.length, 12);
   end.writeUInt32LE(offset, 16);
   return Buffer.concat([...locals, cd, end]);
+}
+
+/** A daemon on the in-memory fake backend: no Docker Engine involved. */
+export async function startFakeDaemon(opts: Parameters<typeof startDaemon>[0] = {}): Promise<TestDaemon & { backend: FakeBackend }> {
+  const backend = opts.backend ?? createFakeBackend();
+  return Object.assign(await startDaemon({ ...opts, backend }), { backend });
 }

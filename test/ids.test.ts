@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MalformedIdError, daemonize, newId, parseDaemonId } from '../src/ids.ts';
+import { MalformedIdError, daemonize, newId, parseDaemonId } from '../src/contract/ids.ts';
 
 const U = '480ec0d8-2b5c-4c4e-9a36-7d5bd2c1d0a1';
 

@@ -3,7 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { resolveConfig } from '../src/config.ts';
 import { createDaemon } from '../src/daemon.ts';
-import { orderPlugins, type PluginDefinition } from '../src/plugins.ts';
+import { orderPlugins } from '../src/plugin/loader.ts';
+import type { PluginDefinition } from '../src/plugin/define.ts';
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/plugins/${name}`, import.meta.url));
 const p = (name: string, dependsOn: string[] = []): PluginDefinition => ({ name, dependsOn, setup() {} });

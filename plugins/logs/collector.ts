@@ -1,27 +1,26 @@
 /**
- * Collecting container logs into files. Every container the daemon starts (it has workspace
- * and object labels) gets Docker's `fluentd` log driver, asynchronous so a receiver that is down
- * never stops a container, tagged `jinad.<workspace>.<object>`. Lines go to
- * `<workdir>/logs/<object>/logging.log`, in order, each once:
- *  - the forward-protocol receiver here writes what the driver sends;
- *  - at start, what Docker kept (dual logging) but the file misses is backfilled;
- *  - with an external Fluentd, the daemon reads the lines back through Docker instead.
+ * Collecting objects' output into files. The backend routes every object's output to a
+ * forward-protocol (Fluentd) address, tagged `jinad.<workspace>.<object>` (on Docker: the
+ * `fluentd` log driver, asynchronous so a receiver that is down never stops a container).
+ * Lines go to `logs/<object>/logging.log` in the daemon's folder of the workspace, in order,
+ * each once:
+ *  - the forward-protocol receiver here writes what the backend sends;
+ *  - at start, what the backend kept but the file misses is backfilled;
+ *  - with an external Fluentd, the daemon reads the lines back through the backend instead.
  */
 import path from 'node:path';
-import { LABEL } from '../../src/docker/labels.ts';
-import type { ContainerSpec } from '../../src/docker/runtime.ts';
-import { type LogRecord, nanoIso, normalizeTime } from '../../src/logfiles.ts';
-import type { PluginApi } from '../../src/plugins.ts';
+import { type LogRecord, nanoIso, normalizeTime, type PluginApi } from 'jinad/plugin';
+import type { LogsOptions } from './options.ts';
 import { type Entry, ForwardReceiver } from './receiver.ts';
 
 const SYNC_MS = 1000;
 
-export function createCollector(api: PluginApi) {
-  const { config, docker, logFiles, log } = api;
+export function createCollector(api: PluginApi<LogsOptions>) {
+  const { options, backend, logFiles, log } = api;
   const workspaces = api.use('workspaces');
-  const external = config.logs.fluentd;
-  const address = external ?? `tcp://${config.logs.host}:${config.logs.port}`;
-  const fileFor = (workspaceId: string, objectId: string) => path.join(workspaces.workdir(workspaceId), 'logs', objectId, 'logging.log');
+  const external = options.fluentd;
+  const address = external ?? `tcp://${options.host}:${options.port}`;
+  const fileFor = (workspaceId: string, objectId: string) => path.join(api.daemonDir(workspaceId), 'logs', objectId, 'logging.log');
   const partials = new Map<string, string>();
   let server: ForwardReceiver | undefined;
   let syncTimer: NodeJS.Timeout | undefined;
@@ -52,63 +51,55 @@ export function createCollector(api: PluginApi) {
     write(workspaceId, objectId, { time: iso, stream: String(record.source ?? 'stdout'), message });
   }
 
-  /** What Docker kept for a container but its file misses (after the file's last line). */
-  async function syncFromDocker(containerId: string, workspaceId: string, objectId: string): Promise<number> {
+  /** What the backend kept for an object but its file misses (after the file's last line). */
+  async function syncFromBackend(workspaceId: string, objectId: string): Promise<number> {
     const last = logFiles.lastTime(fileFor(workspaceId, objectId));
     const since = last ? Date.parse(last.slice(0, 23) + 'Z') / 1000 : 0;
     let n = 0;
-    for (const line of await docker.containerLogLines(containerId, since)) {
+    for (const line of await backend.objectLogLines(objectId, since)) {
       if (write(workspaceId, objectId, { time: normalizeTime(line.time), stream: line.stream, message: line.message })) n++;
     }
     return n;
   }
 
   async function syncAll(): Promise<number> {
-    const mine = await docker.listLabelled(api.labels({}));
     let n = 0;
-    for (const c of mine.containers) {
-      const ws = c.labels[LABEL.workspace];
-      const obj = c.labels[LABEL.object];
-      if (ws && obj && workspaces.has(ws)) n += await syncFromDocker(c.id, ws, obj).catch(() => 0);
+    for (const o of (await backend.listOwned()).objects) {
+      if (o.workspaceId && workspaces.has(o.workspaceId)) n += await syncFromBackend(o.workspaceId, o.id).catch(() => 0);
     }
     return n;
   }
 
   return {
-    /** Give a container the fluentd log driver, tagged with its workspace and object. */
-    decorate(spec: ContainerSpec): ContainerSpec {
-      const ws = spec.labels[LABEL.workspace];
-      const obj = spec.labels[LABEL.object];
-      if (!ws || !obj) return spec;
-      return {
-        ...spec,
-        logConfig: {
-          type: 'fluentd',
-          config: { 'fluentd-address': address, 'fluentd-async': 'true', 'fluentd-sub-second-precision': 'true', tag: `jinad.${ws}.${obj}` },
-        },
-      };
+    /**
+     * Route every object's output here: listen (a receiver that cannot listen stops start-up,
+     * naming the address), or, with an external Fluentd, route there.
+     */
+    async start(): Promise<void> {
+      if (!external) {
+        server = new ForwardReceiver(onEntry);
+        try {
+          await server.listen(options.port, options.host);
+        } catch (err) {
+          throw new Error(`the log receiver cannot listen on ${options.host}:${options.port} (logs.port in jinad.config.ts, JINAD_LOGS_PORT): ${(err as Error).message}`);
+        }
+      }
+      backend.routeLogs({ address });
     },
 
-    /** Backfill from Docker, then receive (or, with an external Fluentd, keep reading through Docker). */
-    async start(): Promise<void> {
+    /** Backfill what the backend kept while the daemon was away; with an external Fluentd, keep reading it back. */
+    async reconcile(): Promise<void> {
       const backfilled = await syncAll().catch((err) => {
-        log.warn('could not backfill logs from Docker', err);
+        log.warn('could not backfill logs from the backend', err);
         return 0;
       });
-      if (backfilled) log.info(`backfilled ${backfilled} log line(s) Docker kept while the daemon was away`);
+      if (backfilled) log.info(`backfilled ${backfilled} log line(s) the backend kept while the daemon was away`);
       if (external) {
         const tick = async () => {
-          await syncAll().catch((err) => log.warn('reading logs through Docker failed', err));
+          await syncAll().catch((err) => log.warn('reading logs through the backend failed', err));
           syncTimer = setTimeout(tick, SYNC_MS);
         };
         syncTimer = setTimeout(tick, SYNC_MS);
-        return;
-      }
-      server = new ForwardReceiver(onEntry);
-      try {
-        await server.listen(config.logs.port, config.logs.host);
-      } catch (err) {
-        throw new Error(`the log receiver cannot listen on ${config.logs.host}:${config.logs.port} (logs.port in jinad.config.ts): ${(err as Error).message}`);
       }
     },
 

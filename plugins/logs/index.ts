@@ -1,19 +1,22 @@
 /**
- * The logs plugin: containers' output collected through Docker's fluentd log driver into files
- * in their workspace, and streamed live (GET /logs/{id}?follow=true, WS /logstream/{id}).
+ * The logs plugin: objects' output collected through the backend's log routing into files the
+ * daemon keeps per object, and build and object logs streamed live (GET /logs/{id}?follow=true,
+ * WS /logstream/{id}).
  */
-import { definePlugin } from '../../src/plugins.ts';
+import { definePlugin } from 'jinad/plugin';
 import { createCollector } from './collector.ts';
+import { LogsOptionsSchema, type LogsOptions } from './options.ts';
 import { logRoutes } from './routes.ts';
 
-export default definePlugin({
+export default definePlugin<LogsOptions>({
   name: 'logs',
   dependsOn: ['workspace'],
-  description: 'Build and container logs: files per object, followed live',
+  description: 'Build and object logs: files per object, followed live',
+  options: LogsOptionsSchema,
   setup(api) {
     const collector = createCollector(api);
-    api.decorateContainers(collector.decorate);
-    api.onReconcile(collector.start);
+    api.onStart(collector.start);
+    api.onReconcile(collector.reconcile);
     api.onClose(collector.stop);
     logRoutes(api, collector);
     api.onStatus(async () => ({ log_followers: api.logFiles.followers() }));

@@ -9,30 +9,28 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { upgradeWebSocket } from '@hono/node-server';
 import { stream } from 'hono/streaming';
-import * as v from 'valibot';
-import { LABEL } from '../../src/docker/labels.ts';
-import { describe } from '../../src/http/describe.ts';
-import { invalid, notFound } from '../../src/http/errors.ts';
-import { validate } from '../../src/http/validate.ts';
-import { MalformedIdError, parseDaemonId } from '../../src/ids.ts';
-import { FellBehindError, normalizeTime } from '../../src/logfiles.ts';
-import type { PluginApi } from '../../src/plugins.ts';
+import { describe, fail, FellBehindError, invalid, type KindRegistry, MalformedIdError, normalizeTime, parseDaemonId, type PluginApi, v, validate } from 'jinad/plugin';
 import type { Collector } from './collector.ts';
+import type { LogsOptions } from './options.ts';
 
-const LogId = v.pipe(
-  v.string(),
-  v.rawTransform(({ dataset, addIssue, NEVER }) => {
-    try {
-      const { id, jtype } = parseDaemonId(dataset.value);
-      if (!['jworkspace', 'jflow', 'jpod', 'jpea'].includes(jtype) || !dataset.value.includes('-')) throw new MalformedIdError(`'${dataset.value}' is not a workspace, flow, pod or pea id`);
-      return id;
-    } catch (err) {
-      if (!(err instanceof MalformedIdError)) throw err;
-      addIssue({ message: err.message });
-      return NEVER;
-    }
-  }),
-);
+/** An id of any kind a plugin owns (`jworkspace-…`, `jflow-…`, a kind a plugin adds); the output is the normalised id. */
+const logId = (kinds: KindRegistry) =>
+  v.pipe(
+    v.string(),
+    v.rawTransform(({ dataset, addIssue, NEVER }) => {
+      try {
+        const { id, jtype } = parseDaemonId(dataset.value);
+        if (!kinds.has(jtype.slice(1)) || !dataset.value.includes('-')) {
+          throw new MalformedIdError(`'${dataset.value}' is not the id of a ${kinds.kinds().join(', ')}`);
+        }
+        return id;
+      } catch (err) {
+        if (!(err instanceof MalformedIdError)) throw err;
+        addIssue({ message: err.message });
+        return NEVER;
+      }
+    }),
+  );
 const Tail = v.optional(v.pipe(v.string(), v.regex(/^\d+$/, 'tail must be a number of lines'), v.transform(Number)));
 const Since = v.optional(
   v.pipe(
@@ -56,9 +54,10 @@ interface Target {
   workspaceId: string;
 }
 
-export function logRoutes(api: PluginApi, collector: Collector): void {
-  const { router, docker, logFiles, config } = api;
+export function logRoutes(api: PluginApi<LogsOptions>, collector: Collector): void {
+  const { router, backend, logFiles, options } = api;
   const workspaces = api.use('workspaces');
+  const LogId = logId(api.kinds);
   /** Streams to end when an object goes away: id → closers. */
   const gone = new Map<string, Set<(reason: string) => void>>();
   const onGone = (id: string, fn: (reason: string) => void) => {
@@ -74,28 +73,25 @@ export function logRoutes(api: PluginApi, collector: Collector): void {
     for (const fn of gone.get(id) ?? []) fn(reason);
   };
   workspaces.onDelete(async (id) => announce(id, `${id} was deleted`));
-  api.onReconcile(async () => {
-    const stop = await docker.watchContainers(api.labels({}), (ev) => {
-      if (ev.action === 'destroy') announce(ev.name, `${ev.name} was deleted`);
+  api.onStart(async () => {
+    const stop = await backend.watch((ev) => {
+      if (ev.action === 'destroy') announce(ev.id, `${ev.id} was deleted`);
     });
     api.onClose(stop);
   });
 
-  /** Where an id's log file is. Unknown → 404. */
-  async function resolve(id: string): Promise<Target> {
-    if (id.startsWith('jworkspace-')) {
-      if (!workspaces.has(id)) throw notFound(`log file ${id} not found in workspace store`);
-      return { file: path.join(workspaces.workdir(id), 'logging.log'), workspaceId: id };
-    }
-    const live = await docker.inspectContainer(id);
-    const ws = live?.labels[LABEL.workspace];
-    if (ws && live?.labels[LABEL.instance] === api.labels({})[LABEL.instance]) return { file: collector.fileFor(ws, id), workspaceId: ws };
-    // A deleted object's logs stay in its workspace.
+  /** Where an id's log file is: its owner says which workspace it is in. Unknown → 404. */
+  function resolve(id: string): Target {
+    const owned = api.kinds.resolve(id);
+    if (owned?.kind === 'workspace') return { file: path.join(api.daemonDir(id), 'logging.log'), workspaceId: id };
+    if (owned) return { file: collector.fileFor(owned.workspaceId, id), workspaceId: owned.workspaceId };
+    // A deleted object's logs stay with its workspace.
     for (const w of workspaces.list()) {
       const file = collector.fileFor(w, id);
       if (existsSync(file)) return { file, workspaceId: w };
     }
-    throw notFound(`log file ${id} not found in ${id.slice(1, id.indexOf('-'))} store`);
+    const kind = id.slice(1, id.indexOf('-'));
+    throw fail('log_not_found', `log file ${id} not found in ${kind} store`);
   }
 
   router.get(
@@ -111,9 +107,9 @@ export function logRoutes(api: PluginApi, collector: Collector): void {
       const id = c.req.valid('param').id;
       const q = c.req.valid('query');
       const follow = q.follow === 'true' || q.follow === '1';
-      const target = await resolve(id);
+      const target = resolve(id);
       if (!follow && q.tail === undefined && q.since === undefined) {
-        if (!existsSync(target.file)) throw notFound(`log file ${id} not found in workspace ${target.workspaceId}`);
+        if (!existsSync(target.file)) throw fail('log_not_found', `log file ${id} not found in workspace ${target.workspaceId}`);
         return c.body(readFileSync(target.file), 200, { 'content-type': 'application/x-ndjson; charset=utf-8' });
       }
       c.header('content-type', 'application/x-ndjson; charset=utf-8');
@@ -122,7 +118,7 @@ export function logRoutes(api: PluginApi, collector: Collector): void {
         const ac = new AbortController();
         s.onAbort(() => ac.abort());
         const off = onGone(id, () => ac.abort());
-        const heartbeat = setInterval(() => void s.write('\n').catch(() => ac.abort()), config.logs.heartbeatMs);
+        const heartbeat = setInterval(() => void s.write('\n').catch(() => ac.abort()), options.heartbeatMs);
         try {
           for await (const line of logFiles.follow(target.file, { tail: q.tail, since: q.since, follow, signal: ac.signal })) {
             await s.write(`${line}\n`);
@@ -145,7 +141,7 @@ export function logRoutes(api: PluginApi, collector: Collector): void {
     validate('query', StreamQuery),
     async (c, next) => {
       // Resolve before upgrading: an unknown id is a plain 404.
-      c.set('logTarget' as never, (await resolve(c.req.valid('param').id)) as never);
+      c.set('logTarget' as never, resolve(c.req.valid('param').id) as never);
       await next();
     },
     upgradeWebSocket((c) => {
@@ -170,7 +166,7 @@ export function logRoutes(api: PluginApi, collector: Collector): void {
             timer = setTimeout(() => close(`no new log lines for ${timeout} s`), timeout * 1000);
           };
           off = onGone(id, close);
-          heartbeat = setInterval(() => (ws.raw as { ping?: () => void } | undefined)?.ping?.(), config.logs.heartbeatMs);
+          heartbeat = setInterval(() => (ws.raw as { ping?: () => void } | undefined)?.ping?.(), options.heartbeatMs);
           arm();
           void (async () => {
             try {

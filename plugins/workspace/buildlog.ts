@@ -1,25 +1,19 @@
 /**
- * The workspace build log: `<workdir>/logging.log`, one JSON object per line, written as the
- * build happens (through the daemon's log files, so it can be followed live). The last lines
+ * The workspace build log: `logging.log` in the daemon's folder of the workspace (never in the
+ * work directory, which containers can write), one JSON object per line, written as the build happens (through the daemon's log files, so it can be followed live). The last lines
  * are kept to explain a failure on the workspace item.
  */
-import path from 'node:path';
-import type { LogFiles } from '../../src/logfiles.ts';
-import { nanoIso } from '../../src/logfiles.ts';
+import { type LogFiles, nanoIso } from 'jinad/plugin';
 
 const TAIL = 30;
 
 export class BuildLog {
   private lines: string[] = [];
-  private file: string;
-
   constructor(
     private logFiles: LogFiles,
-    workdir: string,
+    private file: string,
     private workspaceId: string,
-  ) {
-    this.file = path.join(workdir, 'logging.log');
-  }
+  ) {}
 
   line(message: string, level: 'info' | 'warning' | 'error' = 'info'): void {
     this.lines.push(message);

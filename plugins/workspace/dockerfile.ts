@@ -1,18 +1,16 @@
 /**
- * The Dockerfile generated for a workspace, and its build context.
+ * The Dockerfile generated for a workspace, and what never goes into its build.
  * npm dependencies are installed in their own layer before the rest of the files are copied,
  * so an unchanged package.json (and lockfile) rebuilds from cache. They live in
  * /opt/jinad/deps and are linked into /node_modules, where Node's resolution finds them from
  * /workspace even though the workspace directory is mounted over /workspace at run time.
  */
 import { existsSync, readdirSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { addFile, addTree, createPack, type Pack } from '../../src/docker/tar.ts';
 
-export const BUILD_DIR = '.jinad.build';
-/** Files and folders never sent to the Docker build. */
-const EXCLUDED = [/^logs(\/|$)/, /^logging\.log$/, /^node_modules(\/|$)/, /^\.git(\/|$)/, /^\.jinad\.build(\/|$)/];
+/** Files and folders never sent to the build. */
+const EXCLUDED = [/^logs(\/|$)/, /^logging\.log$/, /^node_modules(\/|$)/, /^\.git(\/|$)/];
+export const excludedFromBuild = (rel: string) => EXCLUDED.some((r) => r.test(rel));
 const LOCKFILES = ['package-lock.json', 'npm-shrinkwrap.json'];
 export const REQUIREMENTS = /requirements.*\.txt$/;
 
@@ -41,25 +39,4 @@ export function generateDockerfile(workdir: string, baseImage: string): string {
   }
   lines.push('WORKDIR /workspace', 'COPY . /workspace/', '');
   return lines.join('\n');
-}
-
-/**
- * The build context: the workspace's files (minus logs and the like) plus, for the generated
- * Dockerfile, `.jinad.build/Dockerfile`, which a .dockerignore keeps out of the image.
- */
-export function buildContext(workdir: string, dockerfile: string | { generated: string }): { pack: Pack; dockerfilePath: string; done: Promise<void> } {
-  const pack = createPack();
-  const generated = typeof dockerfile === 'object';
-  const done = (async () => {
-    await addTree(pack, workdir, '', (rel) => EXCLUDED.some((r) => r.test(rel)) || (generated && rel === '.dockerignore'));
-    if (generated) {
-      const ignoreFile = path.join(workdir, '.dockerignore');
-      const userIgnore = existsSync(ignoreFile) ? await readFile(ignoreFile, 'utf8') : '';
-      await addFile(pack, `${BUILD_DIR}/Dockerfile`, dockerfile.generated);
-      await addFile(pack, '.dockerignore', `${userIgnore}\n${BUILD_DIR}\n.dockerignore\n`);
-    }
-    pack.finalize();
-  })();
-  done.catch((err) => pack.destroy(err));
-  return { pack, dockerfilePath: generated ? `${BUILD_DIR}/Dockerfile` : dockerfile, done };
 }

@@ -7,7 +7,10 @@ import { constants } from 'node:fs';
 import { lstat, mkdir, open, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import yauzl from 'yauzl';
-import { badRequest, tooLarge } from '../../src/http/errors.ts';
+import { fail } from 'jinad/plugin';
+
+const badRequest = (msg: string) => fail('invalid_upload', msg);
+const tooLarge = (msg: string) => fail('upload_too_large', msg);
 
 /** Names the daemon itself writes in a workspace: uploads must not overwrite them. */
 const RESERVED = [/^logging\.log$/, /^logs(\/|$)/, /^\.jinad\.build(\/|$)/];

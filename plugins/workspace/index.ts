@@ -1,28 +1,27 @@
 /**
- * The workspace plugin: uploads, image builds, the workspace network and `run` container.
+ * The workspace plugin: uploads, image builds, the workspace network and `run` object.
  * Offers the `workspaces` service to plugins that run objects inside workspaces.
  */
-import { definePlugin } from '../../src/plugins.ts';
+import { definePlugin } from 'jinad/plugin';
+import { build } from './build.ts';
+import { BUILD_JOB, type WorkspaceCtx } from './context.ts';
+import { reconcile } from './reconcile.ts';
 import { openWorkspaceRepo } from './repo.ts';
 import { workspaceRoutes } from './routes.ts';
-import { BUILD_JOB, createWorkspaceService, type WorkspaceService } from './service.ts';
-
-declare module '../../src/plugins.ts' {
-  interface Services {
-    workspaces: WorkspaceService;
-  }
-}
+import { statusCounts, workspaceService } from './service.ts';
+import type { BuildPayload } from './upload.ts';
 
 export default definePlugin({
   name: 'workspace',
   prefix: '/workspaces',
-  description: 'Uploaded files, the Docker image built from them, and a private network',
+  description: 'Uploaded files, the image built from them, and a private network',
   async setup(api) {
-    const svc = createWorkspaceService(api, await openWorkspaceRepo(api.store));
-    api.jobs.define(BUILD_JOB, svc.build);
-    api.provide('workspaces', svc.service);
-    api.onReconcile(svc.reconcile);
-    api.onStatus(async () => ({ workspaces: await svc.statusCounts() }));
-    workspaceRoutes(api.router, svc, api.config.limits);
+    const ctx: WorkspaceCtx = { api, repo: await openWorkspaceRepo(api.store), deleteHooks: [], managed: [] };
+    api.jobs.define<BuildPayload>(BUILD_JOB, (payload, job) => build(ctx, payload, job));
+    api.provide('workspaces', workspaceService(ctx));
+    api.ownKind('workspace', { workspaceOf: (id) => (ctx.repo.get(id) ? id : undefined) });
+    api.onReconcile(() => reconcile(ctx));
+    api.onStatus(async () => ({ workspaces: await statusCounts(ctx) }));
+    workspaceRoutes(api.router, ctx);
   },
 });

@@ -3,7 +3,7 @@
  * An invalid value is an error naming the key; an unknown key is a warning.
  */
 import ini from 'ini';
-import { JINA_COMPAT } from '../../src/version.ts';
+import { JINA_COMPAT } from 'jinad/plugin';
 
 export interface JinadFile {
   /** A Dockerfile in the workspace (relative path), or undefined for the generated one. */

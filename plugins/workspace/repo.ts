@@ -5,7 +5,7 @@
  * daemon is the only writer of its rows, so the copy is the table.
  */
 import { eq } from 'drizzle-orm';
-import type { Store } from '../../src/store/db.ts';
+import type { Store } from 'jinad/plugin';
 import { type WorkspaceRow, workspaces } from './schema.ts';
 
 export type WorkspacePatch = Partial<Omit<WorkspaceRow, 'id' | 'timeCreated'>>;

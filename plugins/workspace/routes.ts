@@ -2,14 +2,11 @@
 import type { Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { resolver } from 'hono-openapi';
-import { describe } from '../../src/http/describe.ts';
-import { badRequest, invalid, tooLarge } from '../../src/http/errors.ts';
-import { validate } from '../../src/http/validate.ts';
-import { newId } from '../../src/ids.ts';
-import type { createWorkspaceService, Upload } from './service.ts';
-import { asBool, CreateQuery, DeleteQuery, ErrorBody, IdParam, WorkspaceItem, WorkspaceStoreStatus } from './wire.ts';
-
-type Service = ReturnType<typeof createWorkspaceService>;
+import { asBool, CreateQuery, DeleteQuery, describe, ErrorBody, fail, IdParam, invalid, newId, validate, WorkspaceItem, WorkspaceStoreStatus } from 'jinad/plugin';
+import { mustRow, type WorkspaceCtx } from './context.ts';
+import { deleteEverything, removeParts } from './remove.ts';
+import { listItems, toItem } from './service.ts';
+import { submit, type Upload } from './upload.ts';
 
 const json = (schema: Parameters<typeof resolver>[0], description: string) => ({ description, content: { 'application/json': { schema: resolver(schema) } } });
 const errors = {
@@ -32,13 +29,13 @@ async function readUploads(c: Context): Promise<Upload[]> {
   const type = c.req.header('content-type') ?? '';
   if (!type.startsWith('multipart/form-data')) {
     if ((await c.req.raw.clone().arrayBuffer()).byteLength === 0) return [];
-    throw badRequest(`expected multipart/form-data with a 'files' field, got '${type || 'no content-type'}'`);
+    throw fail('malformed_body', `expected multipart/form-data with a 'files' field, got '${type || 'no content-type'}'`);
   }
   let body: Record<string, unknown>;
   try {
     body = await c.req.parseBody({ all: true });
   } catch (err) {
-    throw badRequest(`malformed multipart body: ${(err as Error).message}`);
+    throw fail('malformed_body', `malformed multipart body: ${(err as Error).message}`);
   }
   const raw = body.files;
   const parts = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
@@ -50,16 +47,18 @@ async function readUploads(c: Context): Promise<Upload[]> {
   return uploads;
 }
 
-export function workspaceRoutes(router: Hono, svc: Service, limits: { uploadBytes: number }): void {
+export function workspaceRoutes(router: Hono, ctx: WorkspaceCtx): void {
+  const { limits } = ctx.api.config;
   const limit = bodyLimit({
     maxSize: limits.uploadBytes,
     onError: () => {
-      throw tooLarge(`upload larger than ${limits.uploadBytes} bytes`);
+      throw fail('upload_too_large', `upload larger than ${limits.uploadBytes} bytes`);
     },
   });
+  const item = (id: string) => toItem(ctx, mustRow(ctx, id));
 
   router.get('/', describe({ tags: ['workspace'], summary: 'All workspaces (store status)', responses: { 200: json(WorkspaceStoreStatus, 'store status') } }), async (c) =>
-    c.json(await svc.list()),
+    c.json(await listItems(ctx)),
   );
 
   router.post(
@@ -76,14 +75,13 @@ export function workspaceRoutes(router: Hono, svc: Service, limits: { uploadByte
     async (c) => {
       const q = c.req.valid('query');
       const id = q.id ?? newId('workspace');
-      const item = await svc.submit(id, await readUploads(c));
-      return c.json({ [id]: item }, 201);
+      return c.json({ [id]: await submit(ctx, id, await readUploads(c), item) }, 201);
     },
   );
 
   // Registered before `/:id`, as in the original.
   router.delete('/', describe({ tags: ['workspace'], summary: 'Delete every workspace with everything', responses: { 200: { description: 'null' } } }), async (c) => {
-    await svc.clear();
+    for (const id of ctx.repo.all().map((r) => r.id)) await deleteEverything(ctx, id);
     return c.json(null);
   });
 
@@ -91,7 +89,7 @@ export function workspaceRoutes(router: Hono, svc: Service, limits: { uploadByte
     '/:id',
     describe({ tags: ['workspace'], summary: 'One workspace', responses: { 200: json(WorkspaceItem, 'item'), 404: errors[404], 422: errors[422] } }),
     validate('param', IdParam),
-    (c) => c.json(svc.item(c.req.valid('param').id)),
+    (c) => c.json(item(c.req.valid('param').id)),
   );
 
   router.put(
@@ -106,7 +104,7 @@ export function workspaceRoutes(router: Hono, svc: Service, limits: { uploadByte
     validate('param', IdParam),
     async (c) => {
       const id = c.req.valid('param').id;
-      return c.json({ [id]: await svc.submit(id, await readUploads(c)) }, 200);
+      return c.json({ [id]: await submit(ctx, id, await readUploads(c), item) }, 200);
     },
   );
 
@@ -117,7 +115,7 @@ export function workspaceRoutes(router: Hono, svc: Service, limits: { uploadByte
     validate('query', DeleteQuery),
     async (c) => {
       const q = c.req.valid('query');
-      await svc.remove(c.req.valid('param').id, {
+      await removeParts(ctx, c.req.valid('param').id, {
         container: asBool(q.container, true),
         network: asBool(q.network, true),
         files: asBool(q.files, true),

@@ -1,8 +1,6 @@
 /** The workspace store table. The wire item (§3.3 of the reference) is derived from a row. */
 import { sqliteTable, text } from 'drizzle-orm/sqlite-core';
-
-export const WORKSPACE_STATES = ['PENDING', 'CREATING', 'UPDATING', 'ACTIVE', 'FAILED', 'DELETING'] as const;
-export type WorkspaceState = (typeof WORKSPACE_STATES)[number];
+import { WORKSPACE_STATES } from 'jinad/plugin';
 
 export interface WorkspaceMetadata {
   /** Short image id (10 hex), null until the first build. */

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { LABEL } from '../../src/docker/labels.ts';
+import { LABEL } from '../../test/docker.ts';
 import { createWorkspace, docker, filesForm, freePort, makeZip, retryFetch, startDaemon, type TestDaemon, waitForState } from '../../test/helpers.ts';
 
 const daemons: TestDaemon[] = [];

@@ -10,18 +10,11 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { zipSync } from 'fflate';
-import type { ContainerItem } from '../../plugins/containers/wire.ts';
-import type { WorkspaceItem } from '../../plugins/workspace/wire.ts';
-import type { LogRecord } from '../logfiles.ts';
+import type { StoreStatus } from '../contract/common.ts';
+import type { LogRecord } from '../contract/logs.ts';
+import type { ObjectItem, WorkspaceItem } from '../contract/index.ts';
 
-export type { ContainerItem, WorkspaceItem };
-export interface StoreStatus<T> {
-  time_created: string;
-  time_updated: string;
-  num_add: number;
-  num_del: number;
-  items: Record<string, T>;
-}
+export type { ObjectItem, StoreStatus, WorkspaceItem };
 /** One line of a log, as the daemon writes it. */
 export type LogLine = LogRecord;
 
@@ -238,11 +231,15 @@ export class JinaDClient {
     clear: () => this.request<null>('DELETE', '/workspaces'),
   };
 
-  private objects(kind: 'flow' | 'pod' | 'pea') {
+  /** The routes of any object kind, including kinds a plugin adds: `client.objects('worker').list()`. */
+  objects(kind: string) {
     const base = `/${kind}s`;
     return {
-      list: () => this.request<StoreStatus<ContainerItem>>('GET', base),
-      get: (id: string) => this.request<ContainerItem>('GET', `${base}/${id}`),
+      /** Create from JSON arguments (Pods, Peas, and kinds created from a body). */
+      createFrom: (workspaceId: string, args: Record<string, unknown>, envs: Record<string, string> = {}) =>
+        this.request<string>('POST', `${base}?workspace_id=${encodeURIComponent(workspaceId)}${this.envsQuery(envs)}`, { json: args }),
+      list: () => this.request<StoreStatus<ObjectItem>>('GET', base),
+      get: (id: string) => this.request<ObjectItem>('GET', `${base}/${id}`),
       delete: (id: string) => this.request<null>('DELETE', `${base}/${id}`),
       clear: () => this.request<null>('DELETE', base),
       arguments: () => this.request<Record<string, { title?: string; description?: string }>>('GET', `${base}/arguments`),
@@ -263,15 +260,13 @@ export class JinaDClient {
 
   readonly pods = {
     ...this.objects('pod'),
-    create: (workspaceId: string, args: Record<string, unknown>, envs: Record<string, string> = {}) =>
-      this.request<string>('POST', `/pods?workspace_id=${workspaceId}${this.envsQuery(envs)}`, { json: args }),
+    create: (workspaceId: string, args: Record<string, unknown>, envs: Record<string, string> = {}) => this.objects('pod').createFrom(workspaceId, args, envs),
     scale: (id: string, replicas: number) => this.request<string>('PUT', `/pods/scale/${id}?replicas=${replicas}`),
     rollingUpdate: (id: string, usesWith: Record<string, unknown>) => this.request<string>('PUT', `/pods/rolling_update/${id}`, { json: usesWith }),
   };
 
   readonly peas = {
     ...this.objects('pea'),
-    create: (workspaceId: string, args: Record<string, unknown>, envs: Record<string, string> = {}) =>
-      this.request<string>('POST', `/peas?workspace_id=${workspaceId}${this.envsQuery(envs)}`, { json: args }),
+    create: (workspaceId: string, args: Record<string, unknown>, envs: Record<string, string> = {}) => this.objects('pea').createFrom(workspaceId, args, envs),
   };
 }

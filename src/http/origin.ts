@@ -6,7 +6,7 @@
  * clients, other programs) pass untouched, on a synchronous fast path.
  */
 import type { MiddlewareHandler } from 'hono';
-import { DaemonError } from './errors.ts';
+import { fail } from '../errors.ts';
 
 export function originGuard(allowed: readonly string[]): MiddlewareHandler {
   const any = allowed.includes('*');
@@ -22,7 +22,7 @@ export function originGuard(allowed: readonly string[]): MiddlewareHandler {
     }
     if (sameOrigin) return next();
     if (!any && !listed.has(origin)) {
-      throw new DaemonError('forbidden', `cross-origin request from ${origin} refused; add it to corsOrigins in jinad.config.ts to allow it`);
+      throw fail('forbidden_origin', `cross-origin request from ${origin} refused; add it to corsOrigins in jinad.config.ts to allow it`);
     }
     c.header('access-control-allow-origin', any ? '*' : origin);
     c.header('vary', 'Origin');

@@ -8,7 +8,7 @@
 import type { Context, Env, MiddlewareHandler, ValidationTargets } from 'hono';
 import { uniqueSymbol, validator } from 'hono-openapi';
 import * as v from 'valibot';
-import { badRequest, invalid } from './errors.ts';
+import { fail, invalid } from '../errors.ts';
 
 type Target = 'param' | 'query' | 'json';
 
@@ -42,13 +42,13 @@ export function validate<T extends Target, S extends v.GenericSchema>(
     }
     return (async () => {
       if (!/^application\/([a-z.+-]*\+)?json/i.test(c.req.header('content-type') ?? '')) {
-        throw badRequest("expected a JSON body with 'content-type: application/json'");
+        throw fail('malformed_body', "expected a JSON body with 'content-type: application/json'");
       }
       let body: unknown;
       try {
         body = await c.req.json();
       } catch (err) {
-        throw badRequest(`malformed JSON in the request body: ${(err as Error).message}`);
+        throw fail('malformed_body', `malformed JSON in the request body: ${(err as Error).message}`);
       }
       c.req.addValidatedData('json', check('json', schema, body) as object);
       await next();

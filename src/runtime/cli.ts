@@ -59,7 +59,7 @@ export async function main(argv: string[]): Promise<void> {
 
   if (command === 'flow') {
     if (!values.uses) throw new Error('jinad flow needs --uses <flow.yml>');
-    const spec = loadFlow(values.uses, env);
+    const spec = loadFlow(values.uses, process.env);
     const flow = await new Flow(spec, { port: values['port-expose'] ? Number(values['port-expose']) : undefined, host: values.host, onLog: log, logRequests: true }).start();
     log(`Flow ready: http://${values.host ?? '0.0.0.0'}:${flow.port} (${[...flow.pods.keys()].join(' → ') || 'no executors'})`);
     onSignal(() => flow.close());

@@ -1,13 +1,15 @@
 /**
  * Flow and Executor YAML in Jina 2 syntax, and Pod/Pea arguments as JSON, turned into specs.
  * Every error names the file, the field and what was expected. `${{ ENV.X }}` is substituted
- * from the given envs, then the process environment; a value that is only a substitution takes
- * the type it reads as (`port_expose: ${{ ENV.PORT }}` is a number).
+ * from the environment the caller gives (a process passes its own; the daemon passes the
+ * object's, never its own); a value that is only a substitution takes the type it reads as
+ * (`port_expose: ${{ ENV.PORT }}` is a number).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as v from 'valibot';
 import YAML from 'yaml';
+import { KeyValueError, parseKeyValues } from '../contract/kv.ts';
 
 export class ConfigError extends Error {
   constructor(readonly where: string, readonly field: string, detail: string) {
@@ -205,20 +207,20 @@ export function executorSpec(raw: unknown, opts: { dir: string; where: string; f
   };
 }
 
-/** `['A=1', 'B=x=y']` → `{A: '1', B: 'x=y'}`; an entry without `=` is an error naming `what`. */
+/** `['A=1', 'B=x=y']` → `{A: '1', B: 'x=y'}` (the contract's parser); an entry without `=` is an error naming `what`. */
 export function parseEnvs(list: string[] = [], what = '--env'): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const kv of list) {
-    const i = kv.indexOf('=');
-    if (i <= 0) throw new ConfigError(what, '', `expected KEY=VALUE, got '${kv}'`);
-    out[kv.slice(0, i)] = kv.slice(i + 1);
+  try {
+    return parseKeyValues(list, what);
+  } catch (err) {
+    if (err instanceof KeyValueError) throw new ConfigError(what, '', err.message);
+    throw err;
   }
-  return out;
 }
 
 /** A Flow YAML text. `where` names it in errors (its file name). */
 export function parseFlow(source: string, opts: { where: string; dir: string; env?: Env }): FlowSpec {
-  const env = { ...process.env, ...opts.env };
+  // Only the given environment: the daemon validates a user's YAML with the object's envs, never its own.
+  const env = opts.env ?? {};
   const raw = substitute(parseYaml(source, opts.where), env, opts.where, '') as Record<string, unknown>;
   const flow = check(FlowYaml, raw, opts.where);
   const entries = flow.executors ?? flow.pods ?? [];

@@ -1,18 +1,15 @@
-/** Flows, Pods and Peas: one container each, one table for the three kinds. */
+/** Objects (Flows, Pods, Peas, and kinds plugins add): one table for every kind, one row each. */
 import { sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
-export const OBJECT_KINDS = ['flow', 'pod', 'pea'] as const;
-export type ObjectKind = (typeof OBJECT_KINDS)[number];
-
 export interface ObjectMetadata {
-  /** Short id of the container; its name is the object id. */
+  /** Short id of the object in the backend (a container id); its name is the object id. */
   container_id: string;
   container_name: string;
   image_id: string;
   network: string;
-  /** `"<container port>/tcp"` → host port, as published. */
+  /** `"<port inside>/tcp"` → published port. */
   ports: Record<string, number>;
-  /** Base URL of the partial daemon in the container, as the daemon reaches it. */
+  /** Base URL of the partial daemon in the object, as the daemon reaches it. */
   uri: string;
 }
 
@@ -21,15 +18,13 @@ export interface ObjectArguments {
   object: Record<string, unknown>;
   entrypoint: string;
   envs: Record<string, string>;
-  /** Flows: the Flow YAML in the workspace. */
-  filename?: string;
-  /** Pods and Peas: the arguments they were created with. */
-  args?: Record<string, unknown>;
+  /** What the kind keeps of its create request: a Flow its `filename`, a Pod or Pea its `args`. */
+  [key: string]: unknown;
 }
 
 export const containerObjects = sqliteTable('container_objects', {
   id: text('id').primaryKey(),
-  kind: text('kind', { enum: OBJECT_KINDS }).notNull(),
+  kind: text('kind').notNull(),
   workspaceId: text('workspace_id').notNull(),
   metadata: text('metadata', { mode: 'json' }).$type<ObjectMetadata>().notNull(),
   arguments: text('arguments', { mode: 'json' }).$type<ObjectArguments>().notNull(),

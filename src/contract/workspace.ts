@@ -3,8 +3,10 @@
  * /openapi.json, and give the TypeScript types. Field names follow JinaD 2.0 (snake_case).
  */
 import * as v from 'valibot';
-import { idOf, storeStatus } from '../../src/http/wire.ts';
-import { WORKSPACE_STATES } from './schema.ts';
+import { idOf, storeStatus } from './common.ts';
+
+export const WORKSPACE_STATES = ['PENDING', 'CREATING', 'UPDATING', 'ACTIVE', 'FAILED', 'DELETING'] as const;
+export type WorkspaceState = (typeof WORKSPACE_STATES)[number];
 
 /** A workspace id: `jworkspace-<uuid>` or a bare uuid; validated output is the normalised id. */
 export const WorkspaceId = idOf('workspace');
@@ -49,4 +51,3 @@ export type WorkspaceItem = v.InferOutput<typeof WorkspaceItem>;
 
 export const WorkspaceStoreStatus = storeStatus(WorkspaceItem);
 
-export { ErrorBody } from '../../src/http/wire.ts';

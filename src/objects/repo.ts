@@ -3,10 +3,10 @@
  * workspace's `managed_objects` from memory). The daemon is the only writer of its rows.
  */
 import { eq } from 'drizzle-orm';
-import type { Store } from '../../src/store/db.ts';
-import { containerObjects, type ObjectKind, type ObjectRow } from './schema.ts';
+import type { Store } from '../store/db.ts';
+import { containerObjects, type ObjectRow } from './schema.ts';
 
-export async function openObjectRepo(store: Store, kind: ObjectKind) {
+export async function openObjectRepo(store: Store, kind: string) {
   const rows = new Map<string, ObjectRow>();
   for (const r of await store.db.select().from(containerObjects).where(eq(containerObjects.kind, kind))) rows.set(r.id, r);
   const now = () => new Date().toISOString();

@@ -7,11 +7,11 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { LABEL } from '../../src/docker/labels.ts';
-import { createWorkspace, docker, freePort, retryFetch, startDaemon, type TestDaemon } from '../../test/helpers.ts';
+import { LABEL } from '../docker.ts';
+import { createWorkspace, docker, freePort, retryFetch, startDaemon, type TestDaemon } from '../helpers.ts';
 
 const FILES = ['executors.ts', 'seq.yml', 'replicas.yml', 'missing-module.yml', 'slow.ts', 'slow.yml', 'bad-field.yml'];
-const fixture = (f: string) => fileURLToPath(new URL(`../../test/fixtures/runtime/${f}`, import.meta.url));
+const fixture = (f: string) => fileURLToPath(new URL(`../fixtures/runtime/${f}`, import.meta.url));
 
 let d: TestDaemon;
 let ws: string;

@@ -11,16 +11,21 @@ import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'n
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { DaemonError } from '../http/errors.ts';
-import type { Logger } from '../logger.ts';
-import { VERSION } from '../version.ts';
+import { fail } from '../../errors.ts';
+import type { Logger } from '../../logger.ts';
+import { VERSION } from '../../version.ts';
+import { type Engine, labelFilter } from './engine.ts';
+import { buildFromTar, imageId, removeImage } from './images.ts';
 import { LABEL } from './labels.ts';
-import type { ContainerRuntime } from './runtime.ts';
 import { addFile, addFromDisk, addTree, createPack } from './tar.ts';
 
-const RUNTIME_DIR = fileURLToPath(new URL('../runtime', import.meta.url));
-/** The daemon client, which the runtime uses for remote Executors (it imports `../client`). */
-const CLIENT_DIR = fileURLToPath(new URL('../client', import.meta.url));
+const RUNTIME_DIR = fileURLToPath(new URL('../../runtime', import.meta.url));
+/**
+ * The daemon client, which the runtime uses for remote Executors (it imports `../client`), and
+ * the wire contract the client takes its types and schemas from.
+ */
+const CLIENT_DIR = fileURLToPath(new URL('../../client', import.meta.url));
+const CONTRACT_DIR = fileURLToPath(new URL('../../contract', import.meta.url));
 const CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 const BUSYBOX_CANDIDATES = ['/bin/busybox', '/usr/bin/busybox'];
 /**
@@ -69,7 +74,7 @@ function hashTree(dir: string, h: ReturnType<typeof createHash>) {
  * included when installed), as found in this installation's node_modules: name → folder.
  */
 export function runtimeModules(): Map<string, string> {
-  const repoModules = fileURLToPath(new URL('../../node_modules', import.meta.url));
+  const repoModules = fileURLToPath(new URL('../../../node_modules', import.meta.url));
   const found = new Map<string, string>();
   const add = (name: string, from: string) => {
     const nested = path.join(from, 'node_modules', name);
@@ -99,15 +104,15 @@ async function sharedLibraries(binary: string): Promise<string[]> {
   }
 }
 
-export function createBaseImage(opts: { docker: ContainerRuntime; strategy: { strategy: 'build' } | { strategy: 'image'; name: string }; log: Logger }): BaseImage {
+export function createBaseImage(opts: { docker: Engine; strategy: { strategy: 'build' } | { strategy: 'image'; name: string }; log: Logger }): BaseImage {
   const { docker, strategy, log } = opts;
   if (strategy.strategy === 'image') {
     const tag = strategy.name;
     return {
       tag,
       async ensure() {
-        if (!(await docker.imageId(tag))) {
-          throw new DaemonError('bad_request', `the configured base image '${tag}' is not on this Docker Engine; pull or build it first`);
+        if (!(await imageId(docker, tag))) {
+          throw fail('base_image_missing', `the configured base image '${tag}' is not on this Docker Engine; pull or build it first`);
         }
         return tag;
       },
@@ -119,6 +124,7 @@ export function createBaseImage(opts: { docker: ContainerRuntime; strategy: { st
   const h = createHash('sha256').update(DOCKERFILE).update(GLIBC_EXTRAS.join()).update(process.version).update(String(statSync(node).size));
   hashTree(RUNTIME_DIR, h);
   hashTree(CLIENT_DIR, h);
+  hashTree(CONTRACT_DIR, h);
   const modules = runtimeModules();
   for (const [name, dir] of modules) h.update(`${name}@${JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')).version}`);
   const tag = `jinad-runtime:${VERSION}-${h.digest('hex').slice(0, 12)}`;
@@ -128,9 +134,9 @@ export function createBaseImage(opts: { docker: ContainerRuntime; strategy: { st
     const busybox = BUSYBOX_CANDIDATES.find((b) => existsSync(b));
     const npm = findNpm();
     if (!busybox) {
-      throw new DaemonError('bad_request', 'building the runtime base image needs busybox on this machine: `apt-get install busybox-static`, or configure baseImage: { strategy: "image", name }');
+      throw fail('base_image_missing', 'building the runtime base image needs busybox on this machine: `apt-get install busybox-static`, or configure baseImage: { strategy: "image", name }');
     }
-    if (!npm) throw new DaemonError('bad_request', `no npm found next to ${node}; install npm or configure a base image`);
+    if (!npm) throw fail('base_image_missing', `no npm found next to ${node}; install npm or configure a base image`);
     log.info(`building the runtime base image ${tag}`);
     const started = Date.now();
     const pack = createPack();
@@ -146,37 +152,38 @@ export function createBaseImage(opts: { docker: ContainerRuntime; strategy: { st
       await addTree(pack, npm, 'rootfs/usr/lib/node_modules/npm');
       await addTree(pack, RUNTIME_DIR, 'rootfs/opt/jinad/runtime', (rel) => rel === 'node_modules' || rel.endsWith('.test.ts'));
       await addTree(pack, CLIENT_DIR, 'rootfs/opt/jinad/client', (rel) => rel.endsWith('.test.ts'));
+      await addTree(pack, CONTRACT_DIR, 'rootfs/opt/jinad/contract', (rel) => rel.endsWith('.test.ts'));
       for (const [name, dir] of modules) await addTree(pack, dir, `rootfs/opt/jinad/runtime/node_modules/${name}`);
       pack.finalize();
     })();
     fill.catch((err) => pack.destroy(err));
-    const { imageId } = await docker.buildImage({ context: pack, tag, labels: { [LABEL.kind]: 'base-image' }, onLine });
+    const built = await buildFromTar(docker, { context: pack, tag, labels: { [LABEL.kind]: 'base-image' }, onLine });
     await fill;
     log.info(`runtime base image ${tag} built in ${Date.now() - started} ms`);
-    return imageId;
+    return built.imageId;
   };
 
   return {
     tag,
     async ensure(onLine) {
-      if (await docker.imageId(tag)) return tag;
+      if (await imageId(docker, tag)) return tag;
       building ??= build(onLine).finally(() => (building = undefined));
       await building;
       return tag;
     },
     async pruneStale() {
-      const { images } = await docker.listLabelled({ [LABEL.kind]: 'base-image' });
+      const images = await docker.listImages({ filters: labelFilter({ [LABEL.kind]: 'base-image' }) });
       let removed = 0;
-      for (const image of images) {
+      for (const image of images.map((i) => ({ id: i.Id, tags: i.RepoTags ?? [] }))) {
         // Only tagged base images of other versions. Untagged images carrying the label are
         // not told apart from the layers of builds in progress (every layer built on the base
         // image inherits its labels), so they are left alone.
         const stale = image.tags.filter((t) => t.startsWith('jinad-runtime:') && t !== tag);
         if (!stale.length || stale.length !== image.tags.length) continue;
-        for (const t of stale) await docker.removeImage(t);
+        for (const t of stale) await removeImage(docker, t);
         // By id too: Docker refuses (409) while workspace images are built on it, and those stay.
-        await docker.removeImage(image.id);
-        if (!(await docker.imageId(image.id))) removed++;
+        await removeImage(docker, image.id);
+        if (!(await imageId(docker, image.id))) removed++;
       }
       return removed;
     },

@@ -1,13 +1,16 @@
 /**
- * DaemonID: `<jtype>-<uuid>`, exactly as JinaD 2.0 (reference §3.1).
+ * DaemonID: `j<kind>-<uuid>`, exactly as JinaD 2.0 (reference §3.1): `jworkspace-…`, `jflow-…`.
  * Any uuid spelling Python's `uuid.UUID` accepts is normalised to lower-case 8-4-4-4-12.
+ * Kinds are not listed here: each plugin declares its own (a plugin may add a kind), and the
+ * daemon asks its plugins which kind an id belongs to.
  */
 import { randomUUID } from 'node:crypto';
 
-export const JTYPES = ['jpod', 'jpea', 'jflow', 'jnetwork', 'jworkspace'] as const;
-export type JType = (typeof JTYPES)[number];
-/** The kind name as used in routes and `daemonize`: `workspace`, `flow`, … */
-export type IdKind = JType extends `j${infer K}` ? K : never;
+/** `j` + the kind name: `jworkspace`, `jflow`, … */
+export type JType = `j${string}`;
+/** The kind name as used in routes and `daemonize`: `workspace`, `flow`, … (lower-case letters and digits). */
+export type IdKind = string;
+const JTYPE = /^j[a-z][a-z0-9]*$/;
 
 export class MalformedIdError extends Error {}
 
@@ -27,8 +30,8 @@ export function parseDaemonId(value: unknown): { id: string; jtype: JType; jid: 
   if (typeof value !== 'string') throw new MalformedIdError('Malformed DaemonID: must be a string');
   const dash = value.indexOf('-');
   const jtype = (dash < 0 ? value : value.slice(0, dash)) as JType;
-  if (!JTYPES.includes(jtype)) {
-    throw new MalformedIdError(`Malformed DaemonID: '${value}' does not start with one of ${JTYPES.join(', ')}`);
+  if (!JTYPE.test(jtype)) {
+    throw new MalformedIdError(`Malformed DaemonID: '${value}' does not start with j<kind> (jworkspace, jflow, jpod, jpea, …)`);
   }
   const jid = dash < 0 ? randomUUID() : normalizeUuid(value.slice(dash + 1));
   if (!jid) throw new MalformedIdError(`Malformed DaemonID: '${value}' does not end in a uuid`);

@@ -1,33 +1,34 @@
-/** Wire shapes of /flows, /pods and /peas (JinaD 2.0 names), as valibot schemas. */
+/**
+ * Wire shapes of the object routes (/flows, /pods, /peas and kinds plugins add), JinaD 2.0's
+ * names, as valibot schemas: they validate requests, generate /openapi.json and type the client.
+ */
 import * as v from 'valibot';
-import { idOf, storeStatus } from '../../src/http/wire.ts';
+import { storeStatus } from './common.ts';
+import { KeyValueError, parseKeyValues } from './kv.ts';
 
-export { idOf };
-
-/** `envs=KEY=VALUE`, repeatable. */
+/** `envs=KEY=VALUE`, repeatable; the validated output is the `{KEY: VALUE}` map. */
 export const Envs = v.optional(
   v.pipe(
     v.union([v.string(), v.array(v.string())]),
-    v.transform((x) => (Array.isArray(x) ? x : [x])),
-    v.check((list) => list.every((kv) => kv.indexOf('=') > 0), 'envs must be KEY=VALUE'),
+    v.rawTransform(({ dataset, addIssue, NEVER }) => {
+      try {
+        return parseKeyValues(Array.isArray(dataset.value) ? dataset.value : [dataset.value], 'envs');
+      } catch (err) {
+        if (!(err instanceof KeyValueError)) throw err;
+        addIssue({ message: err.message });
+        return NEVER;
+      }
+    }),
     v.description('environment for the object, KEY=VALUE, repeatable'),
   ),
+  [],
 );
-
-export function envsOf(list: string[] | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const kv of list ?? []) {
-    const i = kv.indexOf('=');
-    out[kv.slice(0, i).trim()] = kv.slice(i + 1).replace(/[\r\n\t]/g, '');
-  }
-  return out;
-}
 
 const Replicas = v.pipe(v.string(), v.regex(/^[1-9]\d*$/, 'replicas must be a positive integer'), v.description('the new number of replicas'));
 export const ScaleQuery = v.object({ replicas: Replicas, pod_name: v.optional(v.pipe(v.string(), v.minLength(1))) });
 export const PodNameQuery = v.object({ pod_name: v.optional(v.pipe(v.string(), v.minLength(1))), dump_path: v.optional(v.string()) });
 
-export const ContainerItem = v.object({
+export const ObjectItem = v.object({
   time_created: v.string(),
   time_updated: v.string(),
   workspace_id: v.string(),
@@ -49,9 +50,9 @@ export const ContainerItem = v.object({
     args: v.optional(v.record(v.string(), v.unknown())),
   }),
 });
-export type ContainerItem = v.InferOutput<typeof ContainerItem>;
+export type ObjectItem = v.InferOutput<typeof ObjectItem>;
 
-export const ContainerStoreStatus = storeStatus(ContainerItem);
+export const ObjectStoreStatus = storeStatus(ObjectItem);
 
 const arg = <S extends v.GenericSchema>(schema: S, title: string, description: string) => v.pipe(schema, v.title(title), v.description(description));
 

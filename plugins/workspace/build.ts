@@ -1,0 +1,116 @@
+/**
+ * The build job: staged files → work directory → `.jinad` → image → network → `run` object →
+ * ACTIVE, or FAILED with a reason a person can act on. One at a time per workspace.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { backendUnavailable, BuildError, DaemonError, fail, isUnreachable, type JobContext } from 'jinad/plugin';
+import { BuildLog } from './buildlog.ts';
+import { buildLogOf, imageTagOf, short, stagingDirOf, type WorkspaceCtx, workdirOf } from './context.ts';
+import { excludedFromBuild, generateDockerfile, requirementFiles } from './dockerfile.ts';
+import { type JinadFile, JinadFileError, parseJinadFile } from './jinadfile.ts';
+import { applyUploads, type BuildPayload } from './upload.ts';
+
+/** A reason a person can act on, from whatever went wrong during a build. */
+function reasonOf(err: unknown): string {
+  if (err instanceof JinadFileError) return err.message;
+  if (err instanceof BuildError) {
+    const ours = err.lines.find((l) => l.startsWith('jinad: '));
+    return ours ? ours.slice('jinad: '.length) : `docker build failed: ${err.message}`;
+  }
+  if (err instanceof DaemonError) return err.message;
+  if (isUnreachable(err)) return backendUnavailable(err).message;
+  return `${(err as Error)?.message ?? String(err)}`;
+}
+
+async function readJinad(wd: string): Promise<{ file: JinadFile; warnings: string[] }> {
+  const f = path.join(wd, '.jinad');
+  if (!existsSync(f)) return { file: { ports: [] }, warnings: [] };
+  const parsed = parseJinadFile(await readFile(f, 'utf8'));
+  if (parsed.file.dockerfile && !existsSync(path.join(wd, parsed.file.dockerfile))) {
+    throw new JinadFileError('dockerfile', `'${parsed.file.dockerfile}' does not exist in the workspace`);
+  }
+  return parsed;
+}
+
+/** The workspace's own `run` command as an object named after the workspace, publishing `.jinad` ports. */
+export function startRunObject(ctx: WorkspaceCtx, id: string, image: string, jinad: JinadFile) {
+  return ctx.api.backend.runObject({
+    id,
+    kind: 'workspace-run',
+    workspaceId: id,
+    image,
+    command: ['/bin/sh', '-c', jinad.run!],
+    env: { HOME: '/workspace', JINA_LOG_WORKSPACE: '/workspace/logs', JINAD_WORKSPACE_ID: id },
+    workdir: workdirOf(ctx, id),
+    ports: jinad.ports.map((p) => ({ container: p, host: p })),
+    gpus: jinad.gpus,
+  });
+}
+
+export async function build(ctx: WorkspaceCtx, p: BuildPayload, job: JobContext): Promise<void> {
+  const { api, repo } = ctx;
+  const { backend } = api;
+  const before = repo.get(p.id);
+  if (!before || before.state === 'DELETING') return;
+  const wd = workdirOf(ctx, p.id);
+  const updating = before.metadata.image_id !== null;
+  await repo.patch(p.id, { state: updating ? 'UPDATING' : 'CREATING', reason: null, logTail: null });
+  const blog = new BuildLog(api.logFiles, buildLogOf(ctx, p.id), p.id);
+  if (job.resumed) blog.line('resuming the build after a daemon restart');
+  try {
+    await mkdir(wd, { recursive: true });
+    const uploaded = await applyUploads(ctx, p);
+    blog.line(`${uploaded.length} file(s) stored in the workspace`);
+    const { file: jinad, warnings } = await readJinad(wd);
+    for (const w of warnings) blog.line(w, 'warning');
+    const base = await backend.ensureBaseImage((l) => blog.line(`[base image] ${l}`));
+    const image = imageTagOf(p.id);
+    // The network does not depend on the image: make it while the build runs.
+    const networkReady = backend.isolate(p.id);
+    networkReady.catch(() => {});
+    const { imageId } = await backend.buildImage({
+      workspaceId: p.id,
+      tag: image,
+      dir: wd,
+      exclude: excludedFromBuild,
+      dockerfile: jinad.dockerfile ? { path: jinad.dockerfile } : { text: generateDockerfile(wd, base) },
+      buildArgs: jinad.dockerfile ? { JINAD_BASE_IMAGE: base } : undefined,
+      onLine: (l) => blog.line(l),
+      signal: job.signal,
+    });
+    const network = await networkReady;
+    // A new image means a new `run` object: the old one goes first (it may hold the ports).
+    await backend.removeObject(p.id);
+    let runRef: string | null = null;
+    if (jinad.run) {
+      try {
+        runRef = (await startRunObject(ctx, p.id, image, jinad)).ref;
+      } catch (err) {
+        throw fail('object_start_failed', `the run container could not start: ${(err as Error).message}`);
+      }
+      blog.line(`run container started: ${jinad.run}`);
+    }
+    const oldImage = before.metadata.image_id;
+    if (oldImage && !imageId.replace(/^sha256:/, '').startsWith(oldImage)) await backend.removeImage(oldImage);
+    const prevFiles = before.arguments?.files ?? [];
+    await repo.patch(p.id, {
+      state: 'ACTIVE',
+      reason: null,
+      logTail: null,
+      metadata: { image_id: short(imageId), image_name: image, network: short(network), workdir: wd, container_id: short(runRef), ports: jinad.run ? jinad.ports : [] },
+      arguments: { files: [...new Set([...prevFiles, ...uploaded])], jinad: { ...jinad }, requirements: requirementFiles(wd).join(' ') },
+    });
+    blog.line('workspace is ACTIVE');
+  } catch (err) {
+    if (job.signal.aborted) throw err;
+    const reason = reasonOf(err);
+    blog.line(reason, 'error');
+    api.log.warn(`workspace ${p.id} FAILED: ${reason}`);
+    await repo.patch(p.id, { state: 'FAILED', reason, logTail: blog.tail() });
+  } finally {
+    // A shutdown keeps the staged files: the job runs again at the next start.
+    if (!job.signal.aborted || !repo.get(p.id)) await rm(stagingDirOf(ctx, p.id, p.stage), { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,39 @@
+/** After a restart: drop orphaned backend objects, fail builds that cannot resume, repair ACTIVE workspaces. */
+import type { JinadFile } from './jinadfile.ts';
+import { short, type WorkspaceCtx } from './context.ts';
+import { startRunObject } from './build.ts';
+import { deleteEverything, removeBackendObjects } from './remove.ts';
+
+export async function reconcile(ctx: WorkspaceCtx): Promise<void> {
+  const { api, repo } = ctx;
+  const { backend, log } = api;
+  const rows = repo.all();
+  const known = new Set(rows.map((r) => r.id));
+  const owned = await backend.listOwned();
+  const tagged = owned.images.flatMap((i) => i.tags).filter((t) => t.startsWith('jworkspace:')).map((t) => `jworkspace-${t.slice('jworkspace:'.length)}`);
+  const orphans = new Set([...owned.objects.map((o) => o.workspaceId), ...owned.isolations.map((n) => n.workspaceId), ...tagged].filter((w) => w && !known.has(w)));
+  for (const id of orphans) {
+    log.info(`removing backend objects of ${id}, which is not in the store`);
+    await removeBackendObjects(ctx, id);
+  }
+  const queued = await api.jobs.persistedKeys();
+  for (const r of rows) {
+    if (r.state === 'DELETING') await deleteEverything(ctx, r.id);
+    else if ((r.state === 'PENDING' || r.state === 'CREATING' || r.state === 'UPDATING') && !queued.has(r.id)) {
+      await repo.patch(r.id, { state: 'FAILED', reason: `interrupted by restart; PUT /workspaces/${r.id} to build it again` });
+    } else if (r.state === 'ACTIVE') {
+      const image = r.metadata.image_name ?? '';
+      if (!(await backend.imageId(image))) {
+        await repo.patch(r.id, { state: 'FAILED', reason: `image ${image} is missing from the Docker Engine; PUT /workspaces/${r.id} to rebuild it` });
+        continue;
+      }
+      await backend.isolate(r.id);
+      const jinad = (r.arguments?.jinad ?? { ports: [] }) as unknown as JinadFile;
+      if (jinad.run && !(await backend.inspectObject(r.id))) {
+        log.info(`restarting the run container of ${r.id}`);
+        const o = await startRunObject(ctx, r.id, image, jinad);
+        await repo.patch(r.id, { metadata: { ...r.metadata, container_id: short(o.ref) } });
+      }
+    }
+  }
+}

@@ -1,0 +1,72 @@
+/** Deleting a workspace: parts of it (JinaD's `container`, `network`, `files` flags) or everything. */
+import { existsSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { WorkspaceState } from 'jinad/plugin';
+import { imageTagOf, KIND, mustRow, stagingDirOf, type WorkspaceCtx, workdirOf } from './context.ts';
+
+export interface DeleteFlags {
+  container: boolean;
+  network: boolean;
+  files: boolean;
+  everything: boolean;
+}
+
+/** Remove every backend object of this workspace, its network and its image tag. */
+export async function removeBackendObjects(ctx: WorkspaceCtx, id: string): Promise<void> {
+  const { backend } = ctx.api;
+  const owned = await backend.listOwned({ workspaceId: id });
+  await Promise.all(owned.objects.map((o) => backend.removeObject(o.id)));
+  await backend.removeIsolation(id);
+  await backend.removeImage(imageTagOf(id));
+}
+
+export async function deleteEverything(ctx: WorkspaceCtx, id: string): Promise<void> {
+  const { api, repo } = ctx;
+  await repo.patch(id, { state: 'DELETING' });
+  await api.jobs.cancel(id);
+  for (const hook of ctx.deleteHooks) await hook(id);
+  await removeBackendObjects(ctx, id);
+  api.logFiles.closeUnder(api.daemonDir(id));
+  await rm(workdirOf(ctx, id), { recursive: true, force: true });
+  await rm(api.daemonDir(id), { recursive: true, force: true });
+  await rm(stagingDirOf(ctx, id), { recursive: true, force: true });
+  await repo.remove(id);
+  await api.store.count(KIND, { del: 1 });
+  api.log.info(`workspace ${id} deleted with everything`);
+}
+
+export async function removeParts(ctx: WorkspaceCtx, id: string, flags: DeleteFlags): Promise<void> {
+  const { api, repo } = ctx;
+  const r = mustRow(ctx, id);
+  if (flags.everything) return deleteEverything(ctx, id);
+  const building = api.jobs.pending(id) > 0;
+  await api.jobs.cancel(id);
+  const metadata = { ...r.metadata };
+  const gone: string[] = [];
+  if (flags.container) {
+    await api.backend.removeObject(id);
+    metadata.container_id = null;
+  }
+  if (flags.network) {
+    try {
+      await api.backend.removeIsolation(id);
+      metadata.network = null;
+      gone.push('network');
+    } catch (err) {
+      api.log.warn(`network of ${id} kept: objects are still attached`, err);
+    }
+  }
+  const wd = workdirOf(ctx, id);
+  if (flags.files && existsSync(wd)) {
+    for (const f of await readdir(wd)) await rm(path.join(wd, f), { recursive: true, force: true });
+    gone.push('files');
+  }
+  // The original left such a workspace ACTIVE, and later objects failed at Docker level.
+  const unusable = gone.length > 0 || building;
+  const why = building ? 'its build was cancelled by DELETE' : `its ${gone.join(' and ')} removed by DELETE`;
+  await repo.patch(id, {
+    metadata,
+    ...(unusable ? { state: 'FAILED' as WorkspaceState, reason: `${why}; PUT /workspaces/${id} to build it again` } : {}),
+  });
+}

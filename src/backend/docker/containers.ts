@@ -1,0 +1,158 @@
+/**
+ * Containers: run (with an init, so stop takes milliseconds), inspect, remove, and read what
+ * they wrote. Docker's nouns stay here; index.ts maps an ObjectSpec onto a ContainerSpec.
+ */
+import type { GpuRequest, OutputLine } from '../types.ts';
+import { type Engine, idempotent, statusOf } from './engine.ts';
+import type { Labels } from './labels.ts';
+
+export interface ContainerSpec {
+  name: string;
+  image: string;
+  network?: string;
+  entrypoint?: string[];
+  env?: Record<string, string>;
+  /** `hostPath:containerPath[:ro]` */
+  binds?: string[];
+  workdir?: string;
+  ports?: { container: number; host?: number }[];
+  publishHost: string;
+  labels: Labels;
+  /** GPU device requests; retried without them when the engine has no GPU driver. */
+  gpus?: GpuRequest;
+  /** Docker log driver (`fluentd`, …) and its options. */
+  logConfig?: { type: string; config: Record<string, string> };
+}
+
+export interface ContainerState {
+  id: string;
+  name: string;
+  status: string;
+  exitCode: number;
+  running: boolean;
+  startedAt: string;
+  ports: Record<string, number>;
+  labels: Labels;
+}
+
+/**
+ * The frames of a multiplexed log buffer (`Tty: false`): an 8-byte header (stream 1 = stdout,
+ * 2 = stderr; big-endian length) before each chunk. A buffer without headers is one stdout frame.
+ */
+function* frames(buf: Buffer): Generator<{ stream: 'stdout' | 'stderr'; text: string }> {
+  if (!(buf.length >= 8 && (buf[0] === 1 || buf[0] === 2) && buf[1] === 0)) {
+    if (buf.length) yield { stream: 'stdout', text: buf.toString('utf8') };
+    return;
+  }
+  for (let i = 0; i + 8 <= buf.length; ) {
+    const len = buf.readUInt32BE(i + 4);
+    yield { stream: buf[i] === 2 ? 'stderr' : 'stdout', text: buf.toString('utf8', i + 8, i + 8 + len) };
+    i += 8 + len;
+  }
+}
+
+export async function inspectContainer(docker: Engine, name: string): Promise<ContainerState | undefined> {
+  try {
+    const info = await docker.getContainer(name).inspect();
+    const ports: Record<string, number> = {};
+    for (const [key, binds] of Object.entries(info.NetworkSettings.Ports ?? {})) {
+      const hostPort = (binds as { HostPort: string }[] | null)?.[0]?.HostPort;
+      if (hostPort) ports[key] = Number(hostPort);
+    }
+    return {
+      id: info.Id,
+      name: info.Name.replace(/^\//, ''),
+      status: info.State.Status,
+      exitCode: info.State.ExitCode,
+      running: info.State.Running,
+      startedAt: info.State.StartedAt,
+      ports,
+      labels: info.Config.Labels ?? {},
+    };
+  } catch (err) {
+    if (statusOf(err) === 404) return undefined;
+    throw err;
+  }
+}
+
+/** Stop and remove; 404 (gone) and 409 (removal already in progress) count as done. */
+export const removeContainer = (docker: Engine, name: string) => idempotent(() => docker.getContainer(name).remove({ force: true, v: true }), [409]);
+
+export async function runContainer(docker: Engine, spec: ContainerSpec): Promise<ContainerState> {
+  const exposed: Record<string, object> = {};
+  const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
+  for (const p of spec.ports ?? []) {
+    exposed[`${p.container}/tcp`] = {};
+    bindings[`${p.container}/tcp`] = [{ HostIp: spec.publishHost, HostPort: p.host ? String(p.host) : '' }];
+  }
+  const deviceRequests = spec.gpus
+    ? [{ Driver: '', Count: spec.gpus.deviceIds ? 0 : (spec.gpus.count ?? -1), DeviceIDs: spec.gpus.deviceIds, Capabilities: [['gpu']] }]
+    : undefined;
+  const create = (withGpus: boolean) =>
+    docker.createContainer({
+      name: spec.name,
+      Image: spec.image,
+      Entrypoint: spec.entrypoint,
+      Env: Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`),
+      WorkingDir: spec.workdir,
+      Labels: spec.labels,
+      ExposedPorts: exposed,
+      HostConfig: {
+        Init: true, // an init as PID 1 forwards signals, so stop takes milliseconds
+        Binds: spec.binds,
+        PortBindings: bindings,
+        NetworkMode: spec.network,
+        ExtraHosts: ['host.docker.internal:host-gateway'],
+        DeviceRequests: withGpus ? deviceRequests : undefined,
+        LogConfig: spec.logConfig ? { Type: spec.logConfig.type, Config: spec.logConfig.config } : undefined,
+      },
+    });
+  let container = await create(true);
+  try {
+    await container.start();
+  } catch (err) {
+    await removeContainer(docker, spec.name);
+    if (!deviceRequests || !/could not select device driver/i.test(String((err as Error).message))) throw err;
+    container = await create(false);
+    try {
+      await container.start();
+    } catch (err2) {
+      await removeContainer(docker, spec.name);
+      throw err2;
+    }
+  }
+  const state = await inspectContainer(docker, container.id);
+  if (!state) throw new Error(`container ${spec.name} vanished right after it started`);
+  return state;
+}
+
+/** The last lines a container wrote (stdout and stderr). */
+export async function containerOutput(docker: Engine, name: string, tail: number): Promise<string[]> {
+  try {
+    const buf = (await docker.getContainer(name).logs({ stdout: true, stderr: true, tail, follow: false })) as unknown as Buffer;
+    return [...frames(buf)].map((f) => f.text).join('').split('\n').filter((l) => l.length > 0);
+  } catch (err) {
+    if (statusOf(err) === 404) return [];
+    throw err;
+  }
+}
+
+/** Lines with their times and streams, after `since` (unix seconds). */
+export async function containerLogLines(docker: Engine, name: string, since?: number): Promise<OutputLine[]> {
+  let buf: Buffer;
+  try {
+    buf = (await docker.getContainer(name).logs({ stdout: true, stderr: true, timestamps: true, follow: false, since: since ?? 0 })) as unknown as Buffer;
+  } catch (err) {
+    if (statusOf(err) === 404) return [];
+    throw err;
+  }
+  const out: OutputLine[] = [];
+  for (const { stream, text } of frames(buf)) {
+    for (const line of text.split('\n')) {
+      if (!line) continue;
+      const sp = line.indexOf(' ');
+      out.push({ time: line.slice(0, sp), stream, message: line.slice(sp + 1) });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,28 @@
+/** Docker's event stream, as object events of this daemon's containers. */
+import type { ObjectEvent } from '../types.ts';
+import type { Engine } from './engine.ts';
+import { LABEL, type Labels } from './labels.ts';
+
+/** Call `fn` for events of containers carrying these labels; returns a stop function. */
+export async function watchContainers(docker: Engine, labels: Labels, fn: (event: ObjectEvent) => void): Promise<() => void> {
+  const filters = { type: ['container'], label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) };
+  const stream = (await docker.getEvents({ filters: JSON.stringify(filters) })) as unknown as NodeJS.ReadableStream & { destroy(): void };
+  let buf = '';
+  stream.on('data', (chunk: Buffer) => {
+    buf += chunk.toString('utf8');
+    let nl = buf.indexOf('\n');
+    while (nl >= 0) {
+      try {
+        const ev = JSON.parse(buf.slice(0, nl)) as { Action: string; Actor: { Attributes: Record<string, string> } };
+        const attrs = ev.Actor.Attributes;
+        fn({ action: ev.Action, id: attrs.name ?? '', kind: attrs[LABEL.kind] ?? '', workspaceId: attrs[LABEL.workspace] ?? '' });
+      } catch {
+        // not an event line
+      }
+      buf = buf.slice(nl + 1);
+      nl = buf.indexOf('\n');
+    }
+  });
+  stream.on('error', () => {});
+  return () => stream.destroy();
+}

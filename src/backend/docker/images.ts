@@ -1,0 +1,133 @@
+/**
+ * Images: build from a folder (a Dockerfile in it, or a generated one), look up, remove.
+ * A failed build does not reject in Docker's API: its failure is an event in the output,
+ * which becomes a BuildError carrying every line.
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type Docker from 'dockerode';
+import { type BuildSpec, BuildError } from '../types.ts';
+import { type Engine, idempotent, statusOf } from './engine.ts';
+import type { Labels } from './labels.ts';
+import { addFile, addTree, createPack, type Pack } from './tar.ts';
+
+/** Where a generated Dockerfile goes in the context; a .dockerignore keeps it out of the image. */
+const GENERATED_DIR = '.jinad.build';
+
+/**
+ * The build context of a folder: its files (less `exclude`), plus, for a generated Dockerfile,
+ * `.jinad.build/Dockerfile` and a .dockerignore (the folder's own, extended) that leaves it out.
+ */
+export function folderContext(spec: Pick<BuildSpec, 'dir' | 'exclude' | 'dockerfile'>): { pack: Pack; dockerfile: string; done: Promise<void> } {
+  const pack = createPack();
+  const generated = 'text' in spec.dockerfile ? spec.dockerfile.text : undefined;
+  const skip = (rel: string) => rel === GENERATED_DIR || rel.startsWith(`${GENERATED_DIR}/`) || (spec.exclude?.(rel) ?? false) || (generated !== undefined && rel === '.dockerignore');
+  const done = (async () => {
+    await addTree(pack, spec.dir, '', skip);
+    if (generated !== undefined) {
+      const ignoreFile = path.join(spec.dir, '.dockerignore');
+      const userIgnore = existsSync(ignoreFile) ? await readFile(ignoreFile, 'utf8') : '';
+      await addFile(pack, `${GENERATED_DIR}/Dockerfile`, generated);
+      await addFile(pack, '.dockerignore', `${userIgnore}\n${GENERATED_DIR}\n.dockerignore\n`);
+    }
+    pack.finalize();
+  })();
+  done.catch((err) => pack.destroy(err));
+  return { pack, dockerfile: generated !== undefined ? `${GENERATED_DIR}/Dockerfile` : (spec.dockerfile as { path: string }).path, done };
+}
+
+/**
+ * A failed or aborted build leaves its committed layers untagged and without our labels
+ * (the build's labels come as its last step). Removing the last one prunes its untagged
+ * parents; a tagged layer (the base image) is never touched.
+ */
+async function removeLeftover(docker: Engine, layer: string | undefined): Promise<void> {
+  if (!layer) return;
+  try {
+    const info = await docker.getImage(layer).inspect();
+    if ((info.RepoTags ?? []).length === 0) await docker.getImage(layer).remove({ noprune: false });
+  } catch {
+    // gone already, or a parent of another image: nothing of ours to clean
+  }
+}
+
+export interface TarBuild {
+  context: NodeJS.ReadableStream;
+  tag: string;
+  dockerfile?: string;
+  buildArgs?: Record<string, string>;
+  labels?: Labels;
+  onLine?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+/** Build from a tar context. Resolves with the image id; a failed build rejects with BuildError. */
+export async function buildFromTar(docker: Engine, opts: TarBuild): Promise<{ imageId: string; lines: string[] }> {
+  const stream = await docker.buildImage(opts.context, {
+    t: opts.tag,
+    dockerfile: opts.dockerfile,
+    buildargs: opts.buildArgs,
+    labels: opts.labels,
+    rm: true,
+    forcerm: true,
+    pull: false,
+  } as Docker.ImageBuildOptions);
+  const lines: string[] = [];
+  let error: string | undefined;
+  let imageId: string | undefined;
+  /** The last layer the build committed (` ---> <id>`): what a failed build leaves behind. */
+  let lastLayer: string | undefined;
+  const onAbort = () => (stream as unknown as { destroy(e?: Error): void }).destroy(new Error('build aborted'));
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      docker.modem.followProgress(
+        stream,
+        (err) => (err ? reject(err) : resolve()),
+        (ev: { stream?: string; status?: string; error?: string; errorDetail?: { message?: string }; aux?: { ID?: string } }) => {
+          if (ev.aux?.ID) imageId = ev.aux.ID;
+          const text = ev.stream ?? ev.status;
+          if (text) {
+            for (const line of text.split('\n')) {
+              if (!line.trim()) continue;
+              const layer = /^ ---> ([0-9a-f]{12})$/.exec(line);
+              if (layer) lastLayer = layer[1];
+              lines.push(line);
+              opts.onLine?.(line);
+            }
+          }
+          if (ev.error) {
+            error = ev.errorDetail?.message ?? ev.error;
+            lines.push(error);
+            opts.onLine?.(error);
+          }
+        },
+      );
+    });
+  } catch (err) {
+    await removeLeftover(docker, lastLayer);
+    throw err;
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
+  if (opts.signal?.aborted || error) {
+    await removeLeftover(docker, lastLayer);
+    if (error) throw new BuildError(error, lines);
+    throw opts.signal?.reason ?? new Error('build aborted');
+  }
+  const id = imageId ?? (await docker.getImage(opts.tag).inspect()).Id;
+  return { imageId: id, lines };
+}
+
+export async function imageId(docker: Engine, ref: string): Promise<string | undefined> {
+  try {
+    return (await docker.getImage(ref).inspect()).Id;
+  } catch (err) {
+    if (statusOf(err) === 404) return undefined;
+    throw err;
+  }
+}
+
+/** 404: gone already; 409: still used by a container (it goes with that container's removal). */
+export const removeImage = (docker: Engine, ref: string) => idempotent(() => docker.getImage(ref).remove({ force: false, noprune: false }), [409]);

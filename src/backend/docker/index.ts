@@ -1,0 +1,172 @@
+/**
+ * The Docker backend: a workspace is an image and a bridge network named after it; an object
+ * is a container named after its id, on that network, with the work directory bind-mounted at
+ * `/workspace` and exactly the requested ports published on `publishHost`. Every container,
+ * network and image carries the `io.jinad.*` labels, and listOwned finds them by those.
+ */
+import path from 'node:path';
+import type { Backend, BackendContext, BuildSpec, ObjectSpec, ObjectState, LogRoute, Owned } from '../types.ts';
+import { createBaseImage } from './base-image.ts';
+import { type ContainerState, containerLogLines, containerOutput, inspectContainer, removeContainer, runContainer } from './containers.ts';
+import { connect, describeConnection, labelFilter } from './engine.ts';
+import { watchContainers } from './events.ts';
+import { hostPathOf } from './host-path.ts';
+import { buildFromTar, folderContext, imageId, removeImage } from './images.ts';
+import { LABEL, type Labels } from './labels.ts';
+import { logConfigFor } from './log-routing.ts';
+import { ensureNetwork, removeNetwork } from './networks.ts';
+
+export interface DockerBackendOptions {
+  /** A unix socket path or a tcp URL; default: the local socket. */
+  docker?: string;
+  /** Host address that published ports bind to. */
+  publishHost: string;
+  /** Address the daemon reaches published ports at (default: publishHost; 127.0.0.1 for 0.0.0.0). */
+  reachHost?: string;
+  /** Host path of the daemon's root, when the daemon runs in a container; found by itself if unset. */
+  hostRoot?: string;
+  /** The daemon's root: work directories are below it. */
+  root: string;
+  baseImage: { strategy: 'build' } | { strategy: 'image'; name: string };
+}
+
+export function createDockerBackend(opts: DockerBackendOptions): Backend {
+  const docker = connect(opts.docker);
+  const reachHost = opts.reachHost ?? (opts.publishHost === '0.0.0.0' ? '127.0.0.1' : opts.publishHost);
+  let ctx: BackendContext | undefined;
+  let hostRoot = opts.hostRoot ?? opts.root;
+  let logRoute: LogRoute | undefined;
+  let baseImage: ReturnType<typeof createBaseImage> | undefined;
+
+  const bound = (): BackendContext => {
+    if (!ctx) throw new Error('the Docker backend is used before start()');
+    return ctx;
+  };
+  const labels = (extra: Labels): Labels => ({ [LABEL.instance]: bound().instance, ...extra });
+  /** A daemon-side path as the Docker host sees it, for bind mounts. */
+  const onHost = (dir: string) => {
+    const rel = path.relative(opts.root, dir);
+    return rel.startsWith('..') || path.isAbsolute(rel) ? dir : path.join(hostRoot, rel);
+  };
+  const toState = (c: ContainerState): ObjectState => ({
+    id: c.name,
+    ref: c.id,
+    kind: c.labels[LABEL.kind] ?? '',
+    workspaceId: c.labels[LABEL.workspace] ?? '',
+    status: c.status,
+    running: c.running,
+    exitCode: c.exitCode,
+    startedAt: c.startedAt,
+    ports: c.ports,
+    host: reachHost,
+  });
+  const base = () => (baseImage ??= createBaseImage({ docker, strategy: opts.baseImage, log: bound().log.child('base-image') }));
+
+  return {
+    kind: 'docker',
+
+    async start(context) {
+      ctx = context;
+      if (!opts.hostRoot) hostRoot = await hostPathOf(docker, opts.root);
+    },
+
+    async ping() {
+      try {
+        await docker.ping();
+      } catch (err) {
+        throw new Error(
+          `cannot reach the Docker Engine at ${describeConnection(opts.docker)} (${(err as Error).message}).\n` +
+            '  Start it (`sudo systemctl start docker`, or `sudo dockerd &`), or point DOCKER_HOST / --docker at a running engine.',
+          { cause: err },
+        );
+      }
+    },
+
+    async info() {
+      const v = await docker.version();
+      return { kind: 'docker', version: v.Version, apiVersion: v.ApiVersion, os: v.Os, arch: v.Arch, kernel: v.KernelVersion ?? '' };
+    },
+
+    async close() {},
+
+    ensureBaseImage: (onLine) => base().ensure(onLine),
+    pruneBaseImages: () => base().pruneStale(),
+
+    async buildImage(spec: BuildSpec) {
+      const context = folderContext(spec);
+      /**
+       * Images carry only the daemon's labels: the workspace is named by the tag. Per-workspace
+       * labels would add a build step that never hits the cache (~60 ms each); without them a new
+       * workspace with known content is built entirely from cache, and identical workspaces share
+       * one image under two tags (removing a tag keeps what another tag still uses).
+       */
+      const built = await buildFromTar(docker, {
+        context: context.pack,
+        tag: spec.tag,
+        dockerfile: context.dockerfile,
+        buildArgs: spec.buildArgs,
+        labels: labels({ [LABEL.kind]: 'workspace' }),
+        onLine: spec.onLine,
+        signal: spec.signal,
+      });
+      await context.done;
+      return { imageId: built.imageId };
+    },
+    imageId: (ref) => imageId(docker, ref),
+    removeImage: (ref) => removeImage(docker, ref),
+
+    isolate: (workspaceId) => ensureNetwork(docker, workspaceId, labels({ [LABEL.kind]: 'workspace', [LABEL.workspace]: workspaceId, [LABEL.object]: workspaceId })),
+    removeIsolation: (workspaceId) => removeNetwork(docker, workspaceId),
+
+    async runObject(spec: ObjectSpec) {
+      const c = await runContainer(docker, {
+        name: spec.id,
+        image: spec.image,
+        network: spec.workspaceId,
+        entrypoint: spec.command,
+        env: spec.env,
+        binds: [`${onHost(spec.workdir)}:/workspace`],
+        workdir: '/workspace',
+        ports: spec.ports,
+        publishHost: opts.publishHost,
+        labels: labels({ [LABEL.kind]: spec.kind, [LABEL.workspace]: spec.workspaceId, [LABEL.object]: spec.id }),
+        gpus: spec.gpus,
+        logConfig: logConfigFor(logRoute, spec.workspaceId, spec.id),
+      });
+      return toState(c);
+    },
+    async inspectObject(id) {
+      const c = await inspectContainer(docker, id);
+      // Only this instance's objects are ours to report.
+      return c && c.labels[LABEL.instance] === bound().instance ? toState(c) : undefined;
+    },
+    removeObject: (id) => removeContainer(docker, id),
+    objectOutput: (id, tail) => containerOutput(docker, id, tail),
+    objectLogLines: (id, since) => containerLogLines(docker, id, since),
+
+    async listOwned(filter = {}): Promise<Owned> {
+      const wanted = labels(filter.workspaceId ? { [LABEL.workspace]: filter.workspaceId } : {});
+      const filters = labelFilter(wanted);
+      const [containers, networks, images] = await Promise.all([
+        docker.listContainers({ all: true, filters }),
+        docker.listNetworks({ filters }),
+        filter.workspaceId ? Promise.resolve([]) : docker.listImages({ filters }),
+      ]);
+      return {
+        objects: containers.map((c) => ({
+          ref: c.Id,
+          id: (c.Names[0] ?? '').replace(/^\//, ''),
+          kind: c.Labels?.[LABEL.kind] ?? '',
+          workspaceId: c.Labels?.[LABEL.workspace] ?? '',
+        })),
+        isolations: networks.map((n) => ({ ref: n.Id, workspaceId: n.Labels?.[LABEL.workspace] ?? n.Name })),
+        images: images.map((i) => ({ ref: i.Id, tags: i.RepoTags ?? [], kind: i.Labels?.[LABEL.kind] ?? '' })),
+      };
+    },
+
+    watch: (fn) => watchContainers(docker, labels({}), fn),
+    routeLogs(route) {
+      logRoute = route;
+    },
+  };
+}

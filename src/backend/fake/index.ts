@@ -1,0 +1,245 @@
+/**
+ * The fake backend: everything in memory, nothing needs a Docker Engine. Images are names,
+ * networks are names, and an object is a program (programs.ts) whose ports are real HTTP
+ * servers on loopback, so the daemon's own code (readiness waits, partial-daemon calls, log
+ * routing to the forward receiver, reconcile) runs unchanged against it. It behaves as the
+ * Docker backend does where the daemon relies on it: a name is taken once, an image must exist
+ * before an object runs from it, a fixed host port is taken once, a network with objects
+ * attached cannot be removed, removal is idempotent. Used by the fast test suite.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import net from 'node:net';
+import path from 'node:path';
+import { serve, type ServerType } from '@hono/node-server';
+import { encode } from '@msgpack/msgpack';
+import type { Backend, LogRoute, ObjectEvent, ObjectSpec, ObjectState, OutputLine, Owned } from '../types.ts';
+import { BuildError } from '../types.ts';
+import { type FakeProgram, partialDaemonProgram } from './programs.ts';
+
+export const FAKE_BASE_IMAGE = 'jinad-runtime:fake';
+/** A Dockerfile line the fake build obeys: `# fake-backend: fail <message>`. */
+const FAIL_LINE = /^#\s*fake-backend:\s*fail\s+(.*)$/m;
+
+interface FakeObject {
+  spec: ObjectSpec;
+  state: ObjectState;
+  servers: ServerType[];
+  lines: OutputLine[];
+}
+
+export interface FakeBackend extends Backend {
+  /** Objects as the fake holds them (for assertions). */
+  readonly objects: ReadonlyMap<string, FakeObject>;
+  readonly images: ReadonlyMap<string, string>;
+  readonly networks: ReadonlyMap<string, string>;
+  /** Make an object stop as a crash would (exit code), keeping it listed. */
+  crash(id: string, exitCode?: number): Promise<void>;
+  /** Make the backend unreachable (every call rejects as an engine that is down). */
+  setReachable(reachable: boolean): void;
+}
+
+const listen = (fetch: (req: Request) => Promise<Response> | Response, port: number): Promise<ServerType> =>
+  new Promise((resolve, reject) => {
+    const server = serve({ fetch, hostname: '127.0.0.1', port }, () => resolve(server));
+    server.once('error', reject);
+  });
+const close = (s: ServerType) =>
+  new Promise<void>((resolve) => {
+    (s as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+    s.close(() => resolve());
+  });
+
+export function createFakeBackend(opts: { program?: FakeProgram } = {}): FakeBackend {
+  const program = opts.program ?? partialDaemonProgram;
+  const images = new Map<string, string>([[FAKE_BASE_IMAGE, `sha256:${'0'.repeat(64)}`]]);
+  const networks = new Map<string, string>();
+  const objects = new Map<string, FakeObject>();
+  const watchers = new Set<(e: ObjectEvent) => void>();
+  let route: LogRoute | undefined;
+  let reachable = true;
+  let sink: net.Socket | undefined;
+
+  const down = () => {
+    if (!reachable) throw Object.assign(new Error('connect ECONNREFUSED (fake backend is down)'), { code: 'ECONNREFUSED' });
+  };
+  const emit = (action: string, o: FakeObject) => {
+    for (const w of watchers) w({ action, id: o.spec.id, kind: o.spec.kind, workspaceId: o.spec.workspaceId });
+  };
+  /** Keep a line, and send it to the log route as Docker's fluentd driver would. */
+  const write = (o: FakeObject, message: string, stream: 'stdout' | 'stderr' = 'stdout') => {
+    const now = Date.now();
+    o.lines.push({ time: new Date(now).toISOString(), stream, message });
+    if (!route) return;
+    const [host, port] = route.address.replace(/^tcp:\/\//, '').split(':');
+    if (!sink || sink.destroyed) {
+      sink = net.connect(Number(port), host);
+      sink.on('error', () => sink?.destroy()); // async driver: a receiver that is down loses the line
+    }
+    sink.write(encode([`jinad.${o.spec.workspaceId}.${o.spec.id}`, now / 1000, { log: message, source: stream, container_id: o.spec.id }, {}]));
+  };
+  const stop = async (o: FakeObject, exitCode: number) => {
+    await Promise.all(o.servers.map(close));
+    o.servers = [];
+    o.state = { ...o.state, status: 'exited', running: false, exitCode };
+    emit('die', o);
+  };
+
+  return {
+    kind: 'fake',
+    objects,
+    images,
+    networks,
+
+    async start() {},
+    async ping() {
+      if (!reachable) throw new Error('cannot reach the fake backend (setReachable(false))');
+    },
+    async info() {
+      down();
+      return { kind: 'fake', version: '0.0.0-fake', apiVersion: '0', os: process.platform, arch: process.arch, kernel: '' };
+    },
+    async close() {
+      for (const o of objects.values()) await Promise.all(o.servers.map(close));
+      sink?.destroy();
+    },
+
+    async ensureBaseImage(onLine) {
+      down();
+      onLine?.(`using ${FAKE_BASE_IMAGE}`);
+      return FAKE_BASE_IMAGE;
+    },
+    pruneBaseImages: async () => 0,
+
+    async buildImage(spec) {
+      down();
+      const text = 'text' in spec.dockerfile ? spec.dockerfile.text : readFileSync(path.join(spec.dir, spec.dockerfile.path), 'utf8');
+      const from = /^FROM\s+(\S+)/m.exec(text)?.[1] ?? '';
+      const from2 = from.replace(/\$\{?(\w+)\}?/g, (_, k: string) => spec.buildArgs?.[k] ?? '');
+      const steps = text.split('\n').filter((l) => /^[A-Z]+\s/.test(l));
+      const h = createHash('sha256').update(text);
+      const walk = (rel: string) => {
+        for (const e of readdirSync(path.join(spec.dir, rel), { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+          const r = rel ? `${rel}/${e.name}` : e.name;
+          if (spec.exclude?.(r)) continue;
+          if (e.isDirectory()) walk(r);
+          else if (e.isFile()) h.update(r).update(readFileSync(path.join(spec.dir, r)));
+        }
+      };
+      if (existsSync(spec.dir)) walk('');
+      for (const [i, step] of steps.entries()) {
+        if (spec.signal?.aborted) throw spec.signal.reason ?? new Error('build aborted');
+        spec.onLine?.(`Step ${i + 1}/${steps.length} : ${step}`);
+      }
+      if (!images.has(from2)) throw new BuildError(`pull access denied for ${from2}, repository does not exist`, [`pull access denied for ${from2}`]);
+      const failure = FAIL_LINE.exec(text);
+      if (failure) throw new BuildError(failure[1]!, [failure[1]!]);
+      const id = `sha256:${h.digest('hex')}`;
+      images.set(spec.tag, id);
+      spec.onLine?.(`Successfully tagged ${spec.tag}`);
+      return { imageId: id };
+    },
+    async imageId(ref) {
+      down();
+      return images.get(ref) ?? [...images.values()].find((id) => id === ref || id.replace('sha256:', '').startsWith(ref));
+    },
+    async removeImage(ref) {
+      down();
+      if ([...objects.values()].some((o) => o.spec.image === ref)) return; // in use: stays, as Docker's 409
+      images.delete(ref);
+    },
+
+    async isolate(workspaceId) {
+      down();
+      let id = networks.get(workspaceId);
+      if (!id) networks.set(workspaceId, (id = randomUUID().replaceAll('-', '')));
+      return id;
+    },
+    async removeIsolation(workspaceId) {
+      down();
+      if ([...objects.values()].some((o) => o.spec.workspaceId === workspaceId && o.state.running)) {
+        throw new Error(`error while removing network: network ${workspaceId} has active endpoints`);
+      }
+      networks.delete(workspaceId);
+    },
+
+    async runObject(spec) {
+      down();
+      if (objects.has(spec.id)) throw Object.assign(new Error(`Conflict. The container name "/${spec.id}" is already in use`), { statusCode: 409 });
+      if (!images.has(spec.image)) throw Object.assign(new Error(`No such image: ${spec.image}`), { statusCode: 404 });
+      if (!networks.has(spec.workspaceId)) throw Object.assign(new Error(`network ${spec.workspaceId} not found`), { statusCode: 404 });
+      const o: FakeObject = {
+        spec,
+        servers: [],
+        lines: [],
+        state: { id: spec.id, ref: createHash('sha256').update(spec.id).digest('hex'), kind: spec.kind, workspaceId: spec.workspaceId, status: 'running', running: true, exitCode: 0, startedAt: new Date().toISOString(), ports: {}, host: '127.0.0.1' },
+      };
+      const run = program(spec, (line) => write(o, line));
+      try {
+        for (const p of spec.ports) {
+          const handler = run.handlers.get(p.container) ?? (() => new Promise<Response>(() => {})); // listens, never answers
+          const server = await listen(handler, p.host ?? 0);
+          o.servers.push(server);
+          o.state.ports[`${p.container}/tcp`] = (server.address() as AddressInfo).port;
+        }
+      } catch (err) {
+        await Promise.all(o.servers.map(close));
+        const taken = (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
+        throw new Error(taken ? `driver failed programming external connectivity: Bind for 127.0.0.1:${(err as { port?: number }).port} failed: port is already allocated` : (err as Error).message);
+      }
+      objects.set(spec.id, o);
+      emit('start', o);
+      if (run.exitCode !== undefined) await stop(o, run.exitCode);
+      return { ...o.state, ports: { ...o.state.ports } };
+    },
+    async inspectObject(id) {
+      down();
+      const o = objects.get(id);
+      return o && { ...o.state, ports: { ...o.state.ports } };
+    },
+    async removeObject(id) {
+      down();
+      const o = objects.get(id);
+      if (!o) return;
+      objects.delete(id);
+      await Promise.all(o.servers.map(close));
+      emit('destroy', o);
+    },
+    async objectOutput(id, tail) {
+      down();
+      return (objects.get(id)?.lines ?? []).slice(-tail).map((l) => l.message);
+    },
+    async objectLogLines(id, since) {
+      down();
+      return (objects.get(id)?.lines ?? []).filter((l) => !since || Date.parse(l.time) / 1000 > since);
+    },
+
+    async listOwned(filter = {}): Promise<Owned> {
+      down();
+      const ws = (w: string) => !filter.workspaceId || w === filter.workspaceId;
+      return {
+        objects: [...objects.values()].filter((o) => ws(o.spec.workspaceId)).map((o) => ({ ref: o.spec.id, id: o.spec.id, kind: o.spec.kind, workspaceId: o.spec.workspaceId })),
+        isolations: [...networks.keys()].filter(ws).map((w) => ({ ref: networks.get(w)!, workspaceId: w })),
+        images: filter.workspaceId
+          ? []
+          : [...images.entries()].filter(([tag]) => tag !== FAKE_BASE_IMAGE).map(([tag, id]) => ({ ref: id, tags: [tag], kind: 'workspace' })),
+      };
+    },
+    async watch(fn) {
+      watchers.add(fn);
+      return () => watchers.delete(fn);
+    },
+    routeLogs(r) {
+      route = r;
+    },
+
+    async crash(id, exitCode = 137) {
+      const o = objects.get(id);
+      if (o) await stop(o, exitCode);
+    },
+    setReachable(r) {
+      reachable = r;
+    },
+  };
+}

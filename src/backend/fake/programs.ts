@@ -1,0 +1,69 @@
+/**
+ * What a fake object does once it "runs": it serves HTTP on loopback for the ports it asked
+ * for and writes output lines. The default program stands in for the runtime's partial daemon
+ * (`partial --mode <kind>`): the same routes and answers, with no executors behind them. A
+ * test can script a failure through the object's env:
+ *   JINAD_FAKE=fail:<message>   POST /<mode> answers 400 {detail: message, body: [...]}
+ *   JINAD_FAKE=exit:<code>      the object exits at once with that code
+ *   JINAD_FAKE=silent           nothing answers (readiness times out)
+ */
+import type { ObjectSpec } from '../types.ts';
+
+export interface FakeRun {
+  /** Port inside → handler of requests to it. */
+  handlers: Map<number, (req: Request) => Promise<Response> | Response>;
+  /** Exit at once with this code (the object never becomes ready). */
+  exitCode?: number;
+}
+export type FakeProgram = (spec: ObjectSpec, write: (line: string) => void) => FakeRun;
+
+const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+
+/** The partial daemon's protocol, as src/runtime/partial.ts serves it, without executors. */
+export const partialDaemonProgram: FakeProgram = (spec, write) => {
+  const modeAt = spec.command.indexOf('--mode');
+  const portAt = spec.command.indexOf('--port');
+  const mode = modeAt >= 0 ? spec.command[modeAt + 1] : undefined;
+  const [script, arg] = (spec.env.JINAD_FAKE ?? '').split(/:(.*)/s);
+  if (!mode) return { handlers: new Map() }; // not a partial daemon: runs, serves nothing
+  if (script === 'exit') {
+    write(`fake ${mode} exits with ${arg}`);
+    return { handlers: new Map(), exitCode: Number(arg) || 1 };
+  }
+  if (script === 'silent') return { handlers: new Map() };
+  let item: { time_created: string; arguments: Record<string, unknown> } | undefined;
+  const control = async (req: Request): Promise<Response> => {
+    const url = new URL(req.url);
+    const route = `${req.method} ${url.pathname}`;
+    if (route === 'GET /') return json({});
+    if (route === `GET /${mode}`) return item ? json(item) : json({ detail: `no ${mode} is running` }, 404);
+    if (route === `POST /${mode}`) {
+      if (script === 'fail') {
+        write(`Error: ${arg}`);
+        return json({ detail: arg, body: [`Error: ${arg}`, '    at fake (fake.ts:1:1)'] }, 400);
+      }
+      const body = (await req.json().catch(() => ({}))) as Record<string, unknown>;
+      item = { time_created: new Date().toISOString(), arguments: { ...((body[mode] as object) ?? {}), envs: body.envs ?? {} } };
+      write(`${mode} started`);
+      return json(item, 201);
+    }
+    if (route === `PUT /${mode}/scale` || route === `PUT /${mode}/rolling_update`) {
+      if (!item) return json({ detail: `no ${mode} is running` }, 400);
+      const replicas = url.searchParams.get('replicas');
+      item = { ...item, arguments: { ...item.arguments, ...(replicas ? { replicas: Number(replicas) } : { uses_with: await req.json().catch(() => ({})) }) } };
+      write(`${mode} updated`);
+      return json(item);
+    }
+    if (route === `DELETE /${mode}`) {
+      item = undefined;
+      write(`${mode} closed`);
+      return json(null);
+    }
+    return json({ detail: `${route} not found (this partial daemon runs a ${mode})` }, 404);
+  };
+  write(`partial daemon (${mode}) listening`);
+  const handlers = new Map<number, (req: Request) => Promise<Response> | Response>([[Number(spec.command[portAt + 1] ?? 8000), control]]);
+  // Other published ports (a gateway, port_in) answer as a gateway's status does.
+  for (const p of spec.ports) if (!handlers.has(p.container)) handlers.set(p.container, () => json({ jina: { fake: true } }));
+  return { handlers };
+};

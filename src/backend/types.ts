@@ -1,0 +1,175 @@
+/**
+ * The Backend: where JinaD's things run, in JinaD's words. A workspace gets an image built from
+ * its files and an isolated network; an object (a Flow, Pod, Pea, a workspace's `run` command,
+ * or a kind a plugin adds) runs from an `ObjectSpec` and is inspected, followed and removed by
+ * its id. Everything a backend makes is tagged with the daemon's instance, its kind, its
+ * workspace and its id, and found again by those tags (`listOwned`): they are the truth about
+ * what runs, the store records intent, and start-up reconciles the two.
+ *
+ * Implementations: `docker/` (the local Docker Engine; the only place dockerode is imported)
+ * and `fake/` (in memory, for tests that need no engine).
+ */
+import type { Logger } from '../logger.ts';
+
+/** GPU device requests (`.jinad` gpus): a count (-1 = all) or device ids. */
+export interface GpuRequest {
+  count?: number;
+  deviceIds?: string[];
+}
+
+export interface BuildSpec {
+  workspaceId: string;
+  /** The image name, e.g. `jworkspace:<uuid>`. */
+  tag: string;
+  /** The daemon-side folder whose files are the build context. */
+  dir: string;
+  /** Leave a file or folder (path relative to `dir`) out of the context. */
+  exclude?: (rel: string) => boolean;
+  /** A Dockerfile inside `dir`, or the text of one generated for it. */
+  dockerfile: { path: string } | { text: string };
+  buildArgs?: Record<string, string>;
+  /** Each line of build output, as it happens. */
+  onLine?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+/** A build that ran and failed: the message and every output line. */
+export class BuildError extends Error {
+  constructor(
+    message: string,
+    readonly lines: string[],
+  ) {
+    super(message);
+  }
+}
+
+/** A port inside an object, reachable from outside: on `host` (same number, fixed), else one the backend picks. */
+export interface PortRequest {
+  container: number;
+  host?: number;
+}
+
+export interface ObjectSpec {
+  /** The object's id; also its name in the backend. */
+  id: string;
+  /** flow, pod, pea, workspace-run, or a kind a plugin adds. */
+  kind: string;
+  workspaceId: string;
+  image: string;
+  command: string[];
+  env: Record<string, string>;
+  ports: PortRequest[];
+  /** The daemon-side work directory, mounted read-write at `/workspace`. */
+  workdir: string;
+  gpus?: GpuRequest;
+}
+
+export interface ObjectState {
+  id: string;
+  /** The backend's own id of it (a container id). */
+  ref: string;
+  kind: string;
+  workspaceId: string;
+  /** running | exited | restarting | created | paused | dead */
+  status: string;
+  running: boolean;
+  exitCode: number;
+  startedAt: string;
+  /** `"<port inside>/tcp"` → the published port. */
+  ports: Record<string, number>;
+  /** The address at which the daemon reaches published ports. */
+  host: string;
+}
+
+/** The base URL of a port an object publishes, as the daemon reaches it. */
+export function endpointOf(state: ObjectState, port: number): string | undefined {
+  const published = state.ports[`${port}/tcp`];
+  return published ? `http://${state.host.includes(':') ? `[${state.host}]` : state.host}:${published}` : undefined;
+}
+
+/** One line of an object's output, as the backend kept it. */
+export interface OutputLine {
+  /** RFC 3339, as precise as the backend keeps it. */
+  time: string;
+  stream: 'stdout' | 'stderr';
+  message: string;
+}
+
+/** What a backend holds for this daemon instance. */
+export interface Owned {
+  objects: { ref: string; id: string; kind: string; workspaceId: string }[];
+  /** Workspace networks. */
+  isolations: { ref: string; workspaceId: string }[];
+  /** Images: `tags` name them (`jworkspace:<uuid>`). */
+  images: { ref: string; tags: string[]; kind: string }[];
+}
+
+export interface ObjectEvent {
+  /** start | die | destroy | … */
+  action: string;
+  id: string;
+  kind: string;
+  workspaceId: string;
+}
+
+/** Where objects' output goes: a forward-protocol (Fluentd) receiver, tagged `jinad.<workspace>.<object>`. */
+export interface LogRoute {
+  address: string;
+}
+
+export interface BackendInfo {
+  kind: string;
+  version: string;
+  apiVersion: string;
+  os: string;
+  arch: string;
+  kernel: string;
+}
+
+export interface BackendContext {
+  /** The daemon instance: every object made carries it, and only those are listed. */
+  instance: string;
+  log: Logger;
+}
+
+export interface Backend {
+  /** `docker`, `fake`, … */
+  readonly kind: string;
+  /** Bind to a daemon instance and prepare (e.g. learn the host path of the root). */
+  start(ctx: BackendContext): Promise<void>;
+  /** Resolves when the backend answers; rejects with a message that says how to fix it. */
+  ping(): Promise<void>;
+  info(): Promise<BackendInfo>;
+  close(): Promise<void>;
+
+  /** The runtime base image workspace images start FROM; made when missing. */
+  ensureBaseImage(onLine?: (line: string) => void): Promise<string>;
+  /** Remove runtime base images of other versions that nothing uses. */
+  pruneBaseImages(): Promise<number>;
+  buildImage(spec: BuildSpec): Promise<{ imageId: string }>;
+  /** An image's id, or undefined when it is absent. */
+  imageId(ref: string): Promise<string | undefined>;
+  removeImage(ref: string): Promise<void>;
+
+  /** Make (or find) the workspace's isolated network; returns its id. */
+  isolate(workspaceId: string): Promise<string>;
+  /** Remove it; rejects while objects are still attached. */
+  removeIsolation(workspaceId: string): Promise<void>;
+
+  /** Start an object; it is reachable on its ports when this resolves (its process may still be starting). */
+  runObject(spec: ObjectSpec): Promise<ObjectState>;
+  inspectObject(id: string): Promise<ObjectState | undefined>;
+  /** Stop and remove; an absent object is fine. */
+  removeObject(id: string): Promise<void>;
+  /** The last `tail` lines an object wrote. */
+  objectOutput(id: string, tail: number): Promise<string[]>;
+  /** Lines with their times and streams, after `since` (unix seconds, fractions allowed). */
+  objectLogLines(id: string, since?: number): Promise<OutputLine[]>;
+
+  /** Everything this instance owns, optionally of one workspace. */
+  listOwned(filter?: { workspaceId?: string }): Promise<Owned>;
+  /** Call `fn` for object events; returns a stop function. */
+  watch(fn: (event: ObjectEvent) => void): Promise<() => void>;
+  /** Send every object started from now on to this log receiver (undefined: the backend's default). */
+  routeLogs(route: LogRoute | undefined): void;
+}

@@ -1,0 +1,113 @@
+/**
+ * `defineObjectKind(spec)`: a plugin for one kind of object. The lifecycle (lifecycle.ts), the
+ * routes (routes.ts), the store rows, reconcile, status, the workspace's `managed_objects` and
+ * removal with the workspace are the same for every kind; a kind declares only what differs:
+ * its name, what its create request takes, which updates it allows, and how a request becomes
+ * the ports to publish and the partial daemon's body.
+ */
+import type * as v from 'valibot';
+import type { PortRequest } from '../backend/types.ts';
+import { definePlugin, type PluginDefinition } from '../plugin/define.ts';
+import { type CreateInput, type ObjectDeps, createObject, mustRow, objectItem, reconcileObjects, removeObject, updateObject } from './lifecycle.ts';
+import { openObjectRepo } from './repo.ts';
+import { objectRoutes } from './routes.ts';
+
+export interface PreparedObject {
+  /** Ports to publish beside the partial daemon's. */
+  ports: PortRequest[];
+  /** The body of the partial daemon's `POST /<mode>`. */
+  partialBody: Record<string, unknown>;
+  /** What to keep of the request in the item's `arguments` (a Flow's `filename`, a Pod's `args`). */
+  record: Record<string, unknown>;
+}
+
+export interface ObjectKindSpec {
+  /** `flow` → routes `/flows`, ids `jflow-<uuid>`. Lower-case letters and digits. */
+  kind: string;
+  description: string;
+  /** The runtime mode of the partial daemon in the object (default: the kind). */
+  mode?: 'flow' | 'pod' | 'pea';
+  create: {
+    summary: string;
+    /** Query fields beside `workspace_id` and `envs`. */
+    query?: v.ObjectEntries;
+    /** The JSON body, for kinds created from arguments. */
+    body?: v.GenericSchema<unknown, Record<string, unknown>>;
+  };
+  /** What `GET /<kind>s/arguments` describes. */
+  arguments: v.GenericSchema;
+  /** `scale` and `rolling_update`, if the kind allows them; `podName: 'required'` when the kind holds several executors. */
+  updates?: { podName: 'required' | 'optional' };
+  /**
+   * Turn a validated request into what runs. `env` is the object's environment (the request's
+   * envs and JinaD's own): definitions are checked against it, never the daemon's. Throw the
+   * runtime's ConfigError (bad definition, 400) or a DaemonError (e.g. `file_not_found`).
+   */
+  prepare(input: CreateInput, ctx: { workdir: string; env: Record<string, string> }): PreparedObject;
+}
+
+/** The operations of one kind, as its routes use them. */
+export interface ObjectService {
+  create(input: CreateInput): Promise<string>;
+  get(id: string): ReturnType<typeof objectItem>;
+  list(): Promise<{ time_created: string; time_updated: string; num_add: number; num_del: number; items: Record<string, Awaited<ReturnType<typeof objectItem>>> }>;
+  remove(id: string): Promise<void>;
+  clear(): Promise<void>;
+  scale(id: string, replicas: number, podName?: string): Promise<string>;
+  rollingUpdate(id: string, usesWith: Record<string, unknown>, podName?: string): Promise<string>;
+}
+
+function service(d: ObjectDeps): ObjectService {
+  const podQuery = (podName?: string) => (podName ? `pod_name=${encodeURIComponent(podName)}` : '');
+  return {
+    create: (input) => createObject(d, input),
+    get: (id) => objectItem(d, mustRow(d, id)),
+    async list() {
+      const items = Object.fromEntries(await Promise.all(d.repo.all().map(async (r) => [r.id, await objectItem(d, r)] as const)));
+      return { ...(await d.store.counters(d.spec.kind)), items };
+    },
+    remove: (id) => removeObject(d, id),
+    async clear() {
+      for (const r of d.repo.all()) await removeObject(d, r.id);
+    },
+    scale: (id, replicas, podName) => updateObject(d, id, 'PUT', `/scale?replicas=${replicas}${podName ? `&${podQuery(podName)}` : ''}`),
+    rollingUpdate: (id, usesWith, podName) => updateObject(d, id, 'PUT', `/rolling_update${podName ? `?${podQuery(podName)}` : ''}`, usesWith),
+  };
+}
+
+/**
+ * Define an object kind; the result is a plugin (default-export it from the kind's folder).
+ *
+ *   import { defineObjectKind, v } from 'jinad/plugin';
+ *   export default defineObjectKind({
+ *     kind: 'worker',
+ *     mode: 'pea',
+ *     description: 'One executor, routes /workers',
+ *     create: { summary: 'Start a worker', body: v.looseObject({ uses: v.string() }) },
+ *     arguments: v.object({ uses: v.string() }),
+ *     prepare: ({ body, envs }) => ({ ports: [{ container: 8081 }], partialBody: { pea: { ...body, port_in: 8081 }, envs }, record: { args: body } }),
+ *   });
+ */
+export function defineObjectKind(spec: ObjectKindSpec): PluginDefinition {
+  if (!/^[a-z][a-z0-9]*$/.test(spec.kind)) throw new Error(`object kind '${spec.kind}': use lower-case letters and digits`);
+  return definePlugin({
+    name: spec.kind,
+    prefix: `/${spec.kind}s`,
+    dependsOn: ['workspace'],
+    description: spec.description,
+    async setup(api) {
+      const repo = await openObjectRepo(api.store, spec.kind);
+      const workspaces = api.use('workspaces');
+      const d: ObjectDeps = { spec, backend: api.backend, store: api.store, repo, workspaces, readyTimeoutMs: api.config.readyTimeoutMs, jinaLogLevel: api.config.jinaLogLevel, log: api.log };
+      const svc = service(d);
+      api.ownKind(spec.kind, { workspaceOf: (id) => repo.get(id)?.workspaceId });
+      workspaces.onDelete(async (workspaceId) => {
+        for (const r of repo.inWorkspace(workspaceId)) await removeObject(d, r.id);
+      });
+      workspaces.listManaged((workspaceId) => repo.inWorkspace(workspaceId).map((r) => r.id));
+      api.onReconcile(() => reconcileObjects(d));
+      api.onStatus(async () => ({ [`${spec.kind}s`]: { ...(await api.store.counters(spec.kind)), size: repo.all().length } }));
+      objectRoutes(api.router, svc, spec);
+    },
+  });
+}

@@ -1,0 +1,19 @@
+/**
+ * An executor object from its JSON arguments (as an executor entry of a Flow YAML): checked as
+ * the runtime will read them, then published on `port_in` (the same host port when it is
+ * given, else one the backend picks).
+ */
+import { executorSpec } from '../runtime/config.ts';
+import type { PreparedObject } from './define.ts';
+import type { CreateInput } from './lifecycle.ts';
+
+const PORT_IN = 8081;
+
+/** Prepare for `defineObjectKind`: an executor object (`mode` pod or pea) from its JSON arguments. */
+export function prepareExecutor(mode: 'pod' | 'pea', { body, envs }: CreateInput, { workdir, env }: { workdir: string; env: Record<string, string> }): PreparedObject {
+  const args = { ...body };
+  executorSpec(args, { dir: workdir, where: `${mode} arguments`, env });
+  const fixed = typeof args.port_in === 'number' ? args.port_in : undefined;
+  args.port_in = fixed ?? PORT_IN;
+  return { ports: [{ container: args.port_in as number, host: fixed }], partialBody: { [mode]: args, envs }, record: { args: body } };
+}

@@ -1,0 +1,187 @@
+/**
+ * The object lifecycle, written once for every kind: create → run → wait for readiness →
+ * partial-daemon call → record; update; remove; reconcile. Before anything runs, the kind's
+ * `prepare` loads its definition (a Flow YAML, a Pod's arguments): that says which ports must
+ * be published, and a bad definition fails here with the runtime's message, before any object
+ * exists. On a failed start the object is removed and the store is unchanged; the error carries
+ * the cause and the object's last output lines.
+ */
+import type { Backend, ObjectState } from '../backend/types.ts';
+import { endpointOf } from '../backend/types.ts';
+import type { ObjectItem } from '../contract/objects.ts';
+import { newId } from '../contract/ids.ts';
+import { DaemonError, fail } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import type { WorkspaceService } from '../plugin/define.ts';
+import { ConfigError as DefinitionError } from '../runtime/config.ts';
+import type { Store } from '../store/db.ts';
+import type { ObjectKindSpec } from './define.ts';
+import { PARTIAL_PORT, partialCall, partialError, waitReady } from './partial.ts';
+import type { ObjectRepo } from './repo.ts';
+import type { ObjectRow } from './schema.ts';
+
+export interface ObjectDeps {
+  spec: ObjectKindSpec;
+  backend: Backend;
+  store: Store;
+  repo: ObjectRepo;
+  workspaces: WorkspaceService;
+  readyTimeoutMs: number;
+  jinaLogLevel: string;
+  log: Logger;
+}
+
+export interface CreateInput {
+  workspaceId: string;
+  envs: Record<string, string>;
+  /** The validated query, beside workspace_id and envs. */
+  query: Record<string, unknown>;
+  /** The validated JSON body, for kinds that take one. */
+  body?: Record<string, unknown>;
+}
+
+const short = (id: string) => id.replace(/^sha256:/, '').slice(0, 10);
+const modeOf = (spec: ObjectKindSpec) => spec.mode ?? spec.kind;
+export const commandOf = (spec: ObjectKindSpec) => ['node', '/opt/jinad/runtime/bin.mjs', 'partial', '--mode', modeOf(spec), '--port', String(PARTIAL_PORT), '--workspace', '/workspace'];
+
+/** The environment inside an object: JinaD's fixed variables, then the request's envs. */
+export function objectEnv(d: Pick<ObjectDeps, 'jinaLogLevel'>, workspaceId: string, id: string, envs: Record<string, string>): Record<string, string> {
+  return {
+    HOME: '/workspace',
+    JINA_LOG_WORKSPACE: '/workspace/logs',
+    JINA_HUB_ROOT: '/workspace/.jina/hub-packages',
+    JINA_HUB_CACHE_DIR: '/workspace/.cache/jina',
+    JINA_LOG_LEVEL: d.jinaLogLevel,
+    JINAD_WORKSPACE_ID: workspaceId,
+    JINAD_OBJECT_ID: id,
+    ...envs,
+  };
+}
+
+/** Live view of a stored object: its state and ports now, not a copy. */
+export async function objectItem(d: ObjectDeps, r: ObjectRow): Promise<ObjectItem> {
+  const live = await d.backend.inspectObject(r.id);
+  return {
+    time_created: r.timeCreated,
+    time_updated: r.timeUpdated,
+    workspace_id: r.workspaceId,
+    metadata: { ...r.metadata, ports: live?.ports ?? r.metadata.ports, status: live?.status ?? 'missing', exit_code: live ? live.exitCode : null },
+    arguments: r.arguments as ObjectItem['arguments'],
+  };
+}
+
+export function mustRow(d: ObjectDeps, id: string): ObjectRow {
+  const r = d.repo.get(id);
+  if (!r) throw fail('object_not_found', `${id} not found in ${d.spec.kind} store`);
+  return r;
+}
+
+/** Run the object, wait for its partial daemon and start the object in it; returns the partial daemon's item. */
+async function start(d: ObjectDeps, id: string, input: CreateInput, prepared: { ports: { container: number; host?: number }[]; partialBody: Record<string, unknown> }, env: Record<string, string>, image: string) {
+  const { kind } = d.spec;
+  let state: ObjectState;
+  try {
+    state = await d.backend.runObject({
+      id,
+      kind,
+      workspaceId: input.workspaceId,
+      image,
+      command: commandOf(d.spec),
+      env,
+      ports: [{ container: PARTIAL_PORT }, ...prepared.ports],
+      workdir: d.workspaces.workdir(input.workspaceId),
+    });
+  } catch (err) {
+    await d.backend.removeObject(id);
+    if (err instanceof DaemonError) throw err;
+    const msg = (err as Error).message;
+    const clash = /port is already allocated/.test(msg) ? ` (port conflict: ${/[0-9]+(?:\.[0-9]+){3}:[0-9]+/.exec(msg)?.[0] ?? 'a published port is taken'})` : '';
+    throw fail('object_start_failed', `the ${kind} could not start${clash}`, [msg], err);
+  }
+  const uri = endpointOf(state, PARTIAL_PORT) ?? '';
+  try {
+    await waitReady(d.backend, id, kind, uri, d.readyTimeoutMs);
+    const res = await partialCall(uri, 'POST', `/${modeOf(d.spec)}`, prepared.partialBody, d.readyTimeoutMs);
+    if (res.status !== 201) {
+      const { detail, lines } = partialError(res.json);
+      throw fail('object_start_failed', detail, lines);
+    }
+    return { state, uri, object: res.json as Record<string, unknown> };
+  } catch (err) {
+    const output = await d.backend.objectOutput(id, 40).catch(() => []);
+    await d.backend.removeObject(id);
+    const e = err instanceof DaemonError ? err : fail('object_start_failed', `the ${kind} did not start: ${(err as Error).message}`);
+    const lines = Array.isArray(e.body) ? (e.body as string[]) : [];
+    throw fail('object_start_failed', e.message, [...lines, `--- last lines of ${id} ---`, ...output], err);
+  }
+}
+
+export async function createObject(d: ObjectDeps, input: CreateInput): Promise<string> {
+  const { kind } = d.spec;
+  const ws = d.workspaces.requireActive(input.workspaceId);
+  const id = newId(kind);
+  const env = objectEnv(d, input.workspaceId, id, input.envs);
+  let prepared: ReturnType<ObjectKindSpec['prepare']>;
+  try {
+    // Validated with the environment the object will have: the request's envs, never the daemon's.
+    prepared = d.spec.prepare(input, { workdir: d.workspaces.workdir(input.workspaceId), env });
+  } catch (err) {
+    if (err instanceof DefinitionError) throw fail('invalid_definition', err.message, [err.message], err);
+    throw err;
+  }
+  const { state, uri, object } = await start(d, id, input, prepared, env, ws.image);
+  await d.repo.insert({
+    id,
+    kind,
+    workspaceId: input.workspaceId,
+    metadata: { container_id: short(state.ref), container_name: id, image_id: ws.imageId, network: ws.network, ports: state.ports, uri },
+    arguments: { object, entrypoint: commandOf(d.spec).join(' '), envs: input.envs, ...prepared.record },
+  });
+  await d.store.count(kind, { add: 1 });
+  d.log.info(`${kind} ${id} started in workspace ${input.workspaceId}`);
+  return id;
+}
+
+/** Apply an update through the partial daemon and keep its answer. */
+export async function updateObject(d: ObjectDeps, id: string, method: string, pathAndQuery: string, body?: unknown): Promise<string> {
+  const r = mustRow(d, id);
+  let res: Awaited<ReturnType<typeof partialCall>>;
+  try {
+    res = await partialCall(r.metadata.uri, method, `/${modeOf(d.spec)}${pathAndQuery}`, body, d.readyTimeoutMs);
+  } catch (err) {
+    throw fail('object_unreachable', `${id} is unreachable: ${(err as Error).message}`, [], err);
+  }
+  if (res.status !== 200) {
+    const { detail, lines } = partialError(res.json);
+    throw fail('object_update_failed', detail, lines);
+  }
+  await d.repo.patch(id, { arguments: { ...r.arguments, object: res.json as Record<string, unknown> } });
+  return id;
+}
+
+export async function removeObject(d: ObjectDeps, id: string): Promise<void> {
+  const r = mustRow(d, id);
+  // Let the object close its executors; it goes either way.
+  await partialCall(r.metadata.uri, 'DELETE', `/${modeOf(d.spec)}`, undefined, 5000).catch(() => undefined);
+  await d.backend.removeObject(id);
+  await d.repo.remove(id);
+  await d.store.count(d.spec.kind, { del: 1 });
+  d.log.info(`${d.spec.kind} ${id} deleted`);
+}
+
+/** After a restart: forget objects that are gone, remove objects of this kind nobody knows. */
+export async function reconcileObjects(d: ObjectDeps): Promise<void> {
+  for (const r of d.repo.all()) {
+    if (!(await d.backend.inspectObject(r.id))) {
+      d.log.warn(`${d.spec.kind} ${r.id} is gone; removing it from the store`);
+      await d.repo.remove(r.id);
+      await d.store.count(d.spec.kind, { del: 1 });
+    }
+  }
+  for (const o of (await d.backend.listOwned()).objects) {
+    if (o.kind === d.spec.kind && !d.repo.get(o.id)) {
+      d.log.info(`removing ${o.id}: no ${d.spec.kind} in the store`);
+      await d.backend.removeObject(o.id);
+    }
+  }
+}

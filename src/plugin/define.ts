@@ -1,0 +1,119 @@
+/**
+ * What a plugin is and what it is given. A plugin is a folder whose index.ts default-exports
+ * `definePlugin({ name, prefix, dependsOn, setup })`; `setup(api)` registers routes on its own
+ * router, job handlers and lifecycle steps, and shares services with the plugins that depend
+ * on it through `provide`/`use` (typed by augmenting `Services`). Plugins never import each
+ * other's files; they import the SDK (`jinad/plugin`, src/plugin/index.ts) only.
+ */
+import type { Hono } from 'hono';
+import type * as v from 'valibot';
+import type { Backend } from '../backend/types.ts';
+import type { JinadConfig } from '../config.ts';
+import type { WorkspaceItem } from '../contract/workspace.ts';
+import type { JobRunner } from '../jobs.ts';
+import type { LogFiles } from '../logfiles.ts';
+import type { Logger } from '../logger.ts';
+import type { Store } from '../store/db.ts';
+
+/** What the workspace plugin offers the plugins that run objects inside workspaces. */
+export interface WorkspaceService {
+  get(id: string): WorkspaceItem | undefined;
+  /** Whether the workspace exists (cheap: for every log line, not only for requests). */
+  has(id: string): boolean;
+  /** Ids of every workspace. */
+  list(): string[];
+  /** The workspace's image and network, or 404; 400 unless it is ACTIVE. */
+  requireActive(id: string): { image: string; imageId: string; network: string };
+  /** The daemon-side work directory, mounted at `/workspace` in the workspace's objects. */
+  workdir(id: string): string;
+  /** Called before a workspace is deleted with everything=true: remove your objects in it. */
+  onDelete(fn: (id: string) => Promise<void>): void;
+  /** Ids of the objects you manage in a workspace, for `metadata.managed_objects`. Synchronous: answer from memory. */
+  listManaged(fn: (id: string) => string[]): void;
+}
+
+/** Where an id belongs, as the plugin that owns its kind answers. */
+export interface KindOwner {
+  /** The id's workspace (a workspace is its own), or undefined when there is no such id now. */
+  workspaceOf(id: string): string | undefined;
+}
+
+/** Id kinds (`workspace`, `flow`, …) and the plugins that own them. */
+export interface KindRegistry {
+  /** Whether some plugin owns this kind of id. */
+  has(kind: string): boolean;
+  kinds(): string[];
+  /** The kind and workspace of an id; undefined when no plugin knows it. */
+  resolve(id: string): { kind: string; workspaceId: string } | undefined;
+}
+
+/** Services plugins offer each other. A plugin adds its entry with `declare module`. */
+export interface Services {
+  workspaces: WorkspaceService;
+}
+
+export interface PluginApi<Options = Record<string, unknown>> {
+  readonly name: string;
+  readonly config: JinadConfig;
+  /** This plugin's config slice (`<name>: {...}` in jinad.config.ts, JINAD_<NAME>_<KEY>, --<name>-<key>), validated by its schema. */
+  readonly options: Options;
+  readonly store: Store;
+  /** Where objects run: the only way to images, networks and objects. */
+  readonly backend: Backend;
+  readonly jobs: JobRunner;
+  readonly log: Logger;
+  /** Routes registered here are served under the plugin's prefix. */
+  readonly router: Hono;
+  /** Log files (JSON lines) and their followers: write build output and object logs here. */
+  readonly logFiles: LogFiles;
+  /** Where the daemon keeps its own files for a workspace (logs, build output): never inside the work directory. */
+  daemonDir(workspaceId: string): string;
+  readonly kinds: KindRegistry;
+  /** Declare the plugin's id kind and how to find an id's workspace. */
+  ownKind(kind: string, owner: KindOwner): void;
+  provide<K extends keyof Services>(key: K, service: Services[K]): void;
+  use<K extends keyof Services>(key: K): Services[K];
+  /** Contribute keys to `GET /status`. */
+  onStatus(fn: () => Promise<Record<string, unknown>>): void;
+  /** Start what the plugin needs before the daemon serves (a listener, …); a failure stops start-up, naming the plugin. */
+  onStart(fn: () => Promise<void>): void;
+  /** Make the store and the backend agree; runs at start, after onStart, before jobs resume and before serving. */
+  onReconcile(fn: () => Promise<void>): void;
+  /** After the daemon listens. */
+  onReady(fn: () => Promise<void>): void;
+  /** Release resources; close steps run in reverse order of registration, after in-flight requests. */
+  onClose(fn: () => Promise<void> | void): void;
+}
+
+export interface PluginDefinition<Options = Record<string, unknown>> {
+  name: string;
+  /** Path prefix of the plugin's routes, e.g. `/workspaces`. */
+  prefix?: string;
+  /** Plugins that must be set up first (their services are available in `setup`). */
+  dependsOn?: string[];
+  /** OpenAPI tag description. */
+  description?: string;
+  /**
+   * The plugin's config slice: a valibot object of scalar options. Set in jinad.config.ts under
+   * the plugin's name, by env `JINAD_<NAME>_<KEY>` (upper snake case) and by flag `--<name>-<key>`.
+   */
+  options?: v.ObjectSchema<v.ObjectEntries, undefined> | v.StrictObjectSchema<v.ObjectEntries, undefined>;
+  setup(api: PluginApi<Options>): void | Promise<void>;
+}
+
+/**
+ * Define a plugin. Example (a folder `my-plugin/index.ts`):
+ *
+ *   import { definePlugin } from 'jinad/plugin';
+ *   export default definePlugin({
+ *     name: 'hello',
+ *     prefix: '/hello',
+ *     dependsOn: ['workspace'],
+ *     setup(api) {
+ *       api.router.get('/', (c) => c.json({ workspaces: api.use('workspaces').list().length }));
+ *     },
+ *   });
+ */
+export function definePlugin<Options = Record<string, unknown>>(def: PluginDefinition<Options>): PluginDefinition<Options> {
+  return def;
+}

@@ -1,0 +1,41 @@
+/**
+ * The plugin SDK (`import … from 'jinad/plugin'`): everything a plugin may use, and nothing a
+ * plugin must not. Built-in plugins and user plugins import only from here.
+ *
+ * A resource plugin:
+ *
+ *   import { definePlugin, validate, describe, v } from 'jinad/plugin';
+ *   export default definePlugin({
+ *     name: 'hello',
+ *     prefix: '/hello',
+ *     dependsOn: ['workspace'],
+ *     options: v.object({ greeting: v.optional(v.string(), 'hello') }), // hello: {...}, JINAD_HELLO_GREETING, --hello-greeting
+ *     setup(api) {
+ *       api.router.get('/:name', validate('param', v.object({ name: v.string() })), (c) =>
+ *         c.json({ [String(api.options.greeting)]: c.req.valid('param').name }));
+ *     },
+ *   });
+ *
+ * A new kind of object (its own routes, ids, store rows, logs, reconcile): `defineObjectKind`,
+ * see src/objects/define.ts and plugins/pea/index.ts.
+ */
+export * as v from 'valibot';
+export type { Backend, BuildSpec, ObjectSpec, ObjectState, Owned, PortRequest } from '../backend/types.ts';
+export { BuildError } from '../backend/types.ts';
+export type { JinadConfig } from '../config.ts';
+export * from '../contract/index.ts';
+export { DaemonError, type ErrorCode, fail, invalid, isUnreachable, backendUnavailable } from '../errors.ts';
+export { describe } from '../http/describe.ts';
+export { validate } from '../http/validate.ts';
+export type { JobContext, JobRunner } from '../jobs.ts';
+export { type LogFiles, FellBehindError, nanoIso, normalizeTime } from '../logfiles.ts';
+export type { Logger } from '../logger.ts';
+export { type CreateInput } from '../objects/lifecycle.ts';
+export { defineObjectKind, type ObjectKindSpec, type PreparedObject } from '../objects/define.ts';
+export { prepareExecutor } from '../objects/executor.ts';
+export { PARTIAL_PORT } from '../objects/partial.ts';
+/** Reading a user's Flow YAML and executor arguments as the runtime will (errors name the file and field). */
+export { ConfigError as DefinitionError, executorSpec, loadFlow } from '../runtime/config.ts';
+export type { Store } from '../store/db.ts';
+export { JINA_COMPAT, RUNTIME_VERSION, VERSION } from '../version.ts';
+export { definePlugin, type KindOwner, type KindRegistry, type PluginApi, type PluginDefinition, type Services, type WorkspaceService } from './define.ts';
