@@ -25,7 +25,8 @@ describe('runtime base image', () => {
       await build(unused, current);
       await build(used, current);
       await build(child, used);
-      assert.ok(await base.pruneStale() >= 1);
+      // Another test's daemon may prune first (every start prunes): the outcome is what counts.
+      await base.pruneStale();
       assert.equal(await docker.imageId(unused), undefined, 'the unused old version is gone');
       assert.ok(await docker.imageId(child), 'an image built on an old version still works');
       assert.ok(await docker.imageId(current), 'the current version stays');

@@ -34,7 +34,7 @@ const startFlow = async (filename: string, envs: string[] = []) => {
 };
 const talk = (port: number, text: string) =>
   fetch(`http://127.0.0.1:${port}/index`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ data: [text] }) }).then((r) => r.json());
-const logFile = (id: string) => path.join(d.root, ws, 'logs', id, 'logging.log');
+const logFile = (id: string) => path.join(d.root, '.daemon', ws, 'logs', id, 'logging.log');
 
 /** A WebSocket follower collecting parsed lines; `until` waits for a matching message. */
 function follower(id: string, query = '') {
@@ -184,7 +184,7 @@ describe('logs with an external Fluentd', () => {
       const id = (await res.json()) as string;
       const gw = ((await (await fetch(`${ext.url}/flows/${id}`)).json()) as any).metadata.ports['8080/tcp'];
       await talk(gw, 'to-the-external-fluentd');
-      const file = path.join(ext.root, created.id, 'logs', id, 'logging.log');
+      const file = path.join(ext.root, '.daemon', created.id, 'logs', id, 'logging.log');
       const inFile = () => {
         try {
           return readFileSync(file, 'utf8').includes('talk: to-the-external-fluentd');

@@ -73,7 +73,8 @@ export function logRoutes(api: PluginApi<LogsOptions>, collector: Collector): vo
     for (const fn of gone.get(id) ?? []) fn(reason);
   };
   workspaces.onDelete(async (id) => announce(id, `${id} was deleted`));
-  api.onStart(async () => {
+  // Not a start step: a backend that is down now must not stop the daemon from starting.
+  api.onReconcile(async () => {
     const stop = await backend.watch((ev) => {
       if (ev.action === 'destroy') announce(ev.id, `${ev.id} was deleted`);
     });

@@ -56,7 +56,7 @@ describe('workspaces on Docker', () => {
     assert.deepEqual(item.metadata.ports, [port]);
     assert.deepEqual(item.arguments.files.sort(), ['.jinad', 'server.cjs']);
     assert.equal(await (await retryFetch(`http://127.0.0.1:${port}/`)).text(), 'v1');
-    const log = readFileSync(path.join(d.root, id, 'logging.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const log = readFileSync(path.join(d.root, '.daemon', id, 'logging.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     assert.ok(log.some((l) => l.message === 'workspace is ACTIVE' && l.workspace_id === id));
 
     const res = await fetch(`${d.url}/workspaces/${id}`, { method: 'PUT', body: filesForm({ 'server.cjs': server(port, 'v2') }) });
@@ -102,7 +102,7 @@ describe('workspaces on Docker', () => {
     assert.equal(item.state, 'ACTIVE', `${item.reason}\n${item.log_tail.join('\n')}`);
     assert.equal(await (await retryFetch(`http://127.0.0.1:${port}/`)).text(), 'is-number:true');
 
-    const logFile = path.join(d.root, id, 'logging.log');
+    const logFile = path.join(d.root, '.daemon', id, 'logging.log');
     const before = readFileSync(logFile, 'utf8').split('\n').length;
     await fetch(`${d.url}/workspaces/${id}`, { method: 'PUT', body: filesForm({ 'server.cjs': `${files['server.cjs']}\n// changed` }) });
     assert.equal((await waitForState(d.url, id, ['ACTIVE', 'FAILED'])).state, 'ACTIVE');
@@ -202,7 +202,7 @@ describe('workspaces on Docker', () => {
     now = (await (await fetch(`${d.url}/workspaces/${id}`)).json()) as any;
     assert.equal(now.state, 'FAILED');
     assert.match(now.reason, /network and files removed by DELETE; PUT/);
-    assert.deepEqual(readdirSync(path.join(d.root, id)), ['logging.log']);
+    assert.deepEqual(readdirSync(path.join(d.root, id)), []); // the build log is kept by the daemon, outside the work directory
 
     assert.equal((await fetch(`${d.url}/workspaces/${id}?everything=true`, { method: 'DELETE' })).status, 200);
     assert.equal((await fetch(`${d.url}/workspaces/${id}`)).status, 404);
@@ -239,7 +239,7 @@ describe('workspaces on Docker', () => {
     const item = await waitForState(second.url, id, ['ACTIVE', 'FAILED']);
     assert.equal(item.state, 'ACTIVE', item.reason);
     assert.deepEqual(item.arguments.files.sort(), ['.jinad', 'data.txt', 'slow.Dockerfile']);
-    const log = readFileSync(path.join(second.root, id, 'logging.log'), 'utf8');
+    const log = readFileSync(path.join(second.root, '.daemon', id, 'logging.log'), 'utf8');
     assert.match(log, /resuming the build after a daemon restart/);
     const left = await docker.listLabelled({ [LABEL.instance]: first.instance, [LABEL.workspace]: orphan });
     assert.equal(left.networks.length, 0);

@@ -112,7 +112,7 @@ async function start(d: ObjectDeps, id: string, input: CreateInput, prepared: { 
     await d.backend.removeObject(id);
     const e = err instanceof DaemonError ? err : fail('object_start_failed', `the ${kind} did not start: ${(err as Error).message}`);
     const lines = Array.isArray(e.body) ? (e.body as string[]) : [];
-    throw fail('object_start_failed', e.message, [...lines, `--- last lines of ${id} ---`, ...output], err);
+    throw fail('object_start_failed', e.message, [...lines, `--- last lines of container ${id} ---`, ...output], err);
   }
 }
 
