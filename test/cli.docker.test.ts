@@ -65,8 +65,10 @@ describe('jinad CLI', () => {
     const gw = ports['8080/tcp'];
     assert.match((await run(['flow', 'ls'])).stdout, new RegExp(`${flowId}\\s+${id}\\s+running`));
     assert.equal((await run(['flow', 'scale', flowId, 'tag', '2'])).code, 0);
-    const follower = cli(['logs', '-f', '--tail', '0', flowId]);
-    await new Promise((r) => setTimeout(r, 500));
+    // `--since` a moment before the request: the line is in the tail if the follower subscribes
+    // after it was written, and among the new lines otherwise (no race, no sleep).
+    const since = new Date(Date.now() - 1).toISOString();
+    const follower = cli(['logs', '-f', '--since', since, flowId]);
     await fetch(`http://127.0.0.1:${gw}/index`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ data: ['from the cli test'] }) });
     await follower.seen(/talk: from the cli test/);
     follower.child.kill('SIGINT');

@@ -8,7 +8,7 @@ import type { PluginDefinition } from '../src/plugin/define.ts';
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/plugins/${name}`, import.meta.url));
 const p = (name: string, dependsOn: string[] = []): PluginDefinition => ({ name, dependsOn, setup() {} });
-const config = (plugins: string[]) => resolveConfig({ root: `/tmp/jinad-plugins-${process.pid}`, databaseUrl: ':memory:', plugins, logLevel: 'silent' });
+const config = (plugins: string[]) => resolveConfig({ root: `/tmp/jinad-plugins-${process.pid}`, databaseUrl: ':memory:', backend: { kind: 'fake' }, plugins, logLevel: 'silent' });
 
 describe('plugin graph', () => {
   it('orders dependencies first', () => {

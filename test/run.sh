@@ -1,9 +1,42 @@
 #!/usr/bin/env bash
-# Runs every test file. Node 20's test runner has no glob support and passes silently when it
-# finds nothing, so the files are listed explicitly and their count is checked.
+# Runs the tests: `fast` (no Docker Engine: the fake backend, the runtime, parsers, HTTP),
+# `engine` (the real Docker Engine, and the /docs page in a real browser), or `all` (fast first).
+# Node 20's test runner has no glob support and passes silently when it finds nothing, so the
+# files are listed explicitly and their count is checked.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mapfile -t files < <(find test plugins -name '*.test.ts' -not -path '*/node_modules/*' | sort)
-if [ "${#files[@]}" -eq 0 ]; then echo "no test files found" >&2; exit 1; fi
-echo "running ${#files[@]} test files"
-exec node --import tsx --test --test-reporter=spec --test-concurrency=2 "$@" "${files[@]}"
+suite="${1:-all}"
+shift || true
+runner=(node --import tsx --test --test-reporter=spec --test-concurrency=2)
+
+files_of() {
+  case "$1" in
+    fast) find test plugins -name '*.test.ts' -not -name '*.docker.test.ts' -not -name '*.browser.test.ts' -not -path '*/node_modules/*' | sort ;;
+    engine) find test plugins \( -name '*.docker.test.ts' -o -name '*.browser.test.ts' \) -not -path '*/node_modules/*' | sort ;;
+  esac
+}
+
+run() {
+  local which="$1"
+  shift
+  mapfile -t files < <(files_of "$which")
+  if [ "${#files[@]}" -eq 0 ]; then echo "no $which test files found" >&2; exit 1; fi
+  echo "running ${#files[@]} $which test files"
+  if [ "$which" = fast ]; then
+    # The fast suite must not need an engine: point Docker nowhere.
+    DOCKER_HOST=unix:///nonexistent/docker.sock "${runner[@]}" "$@" "${files[@]}"
+  else
+    "${runner[@]}" "$@" "${files[@]}"
+  fi
+}
+
+case "$suite" in
+  fast) run fast "$@" ;;
+  engine) run engine "$@" ;;
+  all)
+    status=0
+    run fast "$@" || status=$?
+    run engine "$@" || status=$?
+    exit $status ;;
+  *) echo "usage: test/run.sh [fast|engine|all] [node --test flags]" >&2; exit 2 ;;
+esac

@@ -5,7 +5,7 @@
  * proxy) and the jinad runtime with its packages (it runs every Flow, Pod and Pea container). The tag carries the daemon version and a hash of the inputs.
  * Config can name a prebuilt image instead (`baseImage: { strategy: 'image', name }`).
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -89,9 +89,23 @@ export function runtimeModules(): Map<string, string> {
   return found;
 }
 
+/**
+ * The Node.js the image carries: the one running the daemon, or, when the daemon runs on Deno
+ * (whose `process.execPath` is the deno binary), the `node` on the PATH.
+ */
+function nodeBinary(): { path: string; version: string } | undefined {
+  if (!('deno' in process.versions)) return { path: realpathSync(process.execPath), version: process.version };
+  try {
+    const found = realpathSync(execFileSync('sh', ['-c', 'command -v node'], { encoding: 'utf8' }).trim());
+    return { path: found, version: execFileSync(found, ['--version'], { encoding: 'utf8' }).trim() };
+  } catch {
+    return undefined;
+  }
+}
+
 /** The npm package folder next to this Node.js, if there is one. */
-function findNpm(): string | undefined {
-  const candidates = [path.resolve(path.dirname(realpathSync(process.execPath)), '../lib/node_modules/npm'), '/usr/lib/node_modules/npm', '/usr/local/lib/node_modules/npm'];
+function findNpm(node: string): string | undefined {
+  const candidates = [path.resolve(path.dirname(node), '../lib/node_modules/npm'), '/usr/lib/node_modules/npm', '/usr/local/lib/node_modules/npm'];
   return candidates.find((c) => existsSync(path.join(c, 'bin/npm-cli.js')));
 }
 
@@ -120,8 +134,9 @@ export function createBaseImage(opts: { docker: Engine; strategy: { strategy: 'b
     };
   }
 
-  const node = realpathSync(process.execPath);
-  const h = createHash('sha256').update(DOCKERFILE).update(GLIBC_EXTRAS.join()).update(process.version).update(String(statSync(node).size));
+  const nodeBin = nodeBinary();
+  const node = nodeBin?.path ?? '';
+  const h = createHash('sha256').update(DOCKERFILE).update(GLIBC_EXTRAS.join()).update(nodeBin?.version ?? '').update(String(node ? statSync(node).size : 0));
   hashTree(RUNTIME_DIR, h);
   hashTree(CLIENT_DIR, h);
   hashTree(CONTRACT_DIR, h);
@@ -131,8 +146,9 @@ export function createBaseImage(opts: { docker: Engine; strategy: { strategy: 'b
   let building: Promise<string> | undefined;
 
   const build = async (onLine?: (line: string) => void): Promise<string> => {
+    if (!node) throw fail('base_image_missing', 'building the runtime base image needs Node.js on this machine (`node` on the PATH), or configure baseImage: { strategy: "image", name }');
     const busybox = BUSYBOX_CANDIDATES.find((b) => existsSync(b));
-    const npm = findNpm();
+    const npm = findNpm(node);
     if (!busybox) {
       throw fail('base_image_missing', 'building the runtime base image needs busybox on this machine: `apt-get install busybox-static`, or configure baseImage: { strategy: "image", name }');
     }
