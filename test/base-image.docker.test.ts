@@ -23,8 +23,13 @@ describe('runtime base image', () => {
     const child = `jinad-test-child:${process.pid}`;
     try {
       await build(unused, current);
-      await build(used, current);
-      await build(child, used);
+      // The old version in use gets its base-image tag only once its child exists: daemons that
+      // other tests start meanwhile prune old versions too, and must find it in use.
+      const probe = `jinad-probe:used-${process.pid}`;
+      await build(probe, current);
+      await build(child, probe);
+      await docker.engine.getImage(probe).tag({ repo: 'jinad-runtime', tag: `0.0.0-used-${process.pid}` });
+      await docker.removeImage(probe);
       // Another test's daemon may prune first (every start prunes): the outcome is what counts.
       await base.pruneStale();
       assert.equal(await docker.imageId(unused), undefined, 'the unused old version is gone');

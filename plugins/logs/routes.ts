@@ -6,12 +6,12 @@
  * A stream for an object that has not logged yet waits for its first line.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { upgradeWebSocket } from '@hono/node-server';
 import { stream } from 'hono/streaming';
 import { describe, fail, FellBehindError, invalid, type KindRegistry, MalformedIdError, normalizeTime, parseDaemonId, type PluginApi, v, validate } from 'jinad/plugin';
 import type { Collector } from './collector.ts';
 import type { LogsOptions } from './options.ts';
+import { logTargets, type Target } from './targets.ts';
 
 /** An id of any kind a plugin owns (`jworkspace-…`, `jflow-…`, a kind a plugin adds); the output is the normalised id. */
 const logId = (kinds: KindRegistry) =>
@@ -49,51 +49,10 @@ const Since = v.optional(
 const LogsQuery = v.object({ follow: v.optional(v.picklist(['true', 'false', '1', '0'])), tail: Tail, since: Since });
 const StreamQuery = v.object({ timeout: v.optional(v.pipe(v.string(), v.regex(/^\d+$/, 'timeout must be seconds'), v.transform(Number))), tail: Tail });
 
-interface Target {
-  file: string;
-  workspaceId: string;
-}
-
 export function logRoutes(api: PluginApi<LogsOptions>, collector: Collector): void {
-  const { router, backend, logFiles, options } = api;
-  const workspaces = api.use('workspaces');
+  const { router, logFiles, options } = api;
   const LogId = logId(api.kinds);
-  /** Streams to end when an object goes away: id → closers. */
-  const gone = new Map<string, Set<(reason: string) => void>>();
-  const onGone = (id: string, fn: (reason: string) => void) => {
-    let set = gone.get(id);
-    if (!set) gone.set(id, (set = new Set()));
-    set.add(fn);
-    return () => {
-      set!.delete(fn);
-      if (!set!.size) gone.delete(id);
-    };
-  };
-  const announce = (id: string, reason: string) => {
-    for (const fn of gone.get(id) ?? []) fn(reason);
-  };
-  workspaces.onDelete(async (id) => announce(id, `${id} was deleted`));
-  // Not a start step: a backend that is down now must not stop the daemon from starting.
-  api.onReconcile(async () => {
-    const stop = await backend.watch((ev) => {
-      if (ev.action === 'destroy') announce(ev.id, `${ev.id} was deleted`);
-    });
-    api.onClose(stop);
-  });
-
-  /** Where an id's log file is: its owner says which workspace it is in. Unknown → 404. */
-  function resolve(id: string): Target {
-    const owned = api.kinds.resolve(id);
-    if (owned?.kind === 'workspace') return { file: path.join(api.daemonDir(id), 'logging.log'), workspaceId: id };
-    if (owned) return { file: collector.fileFor(owned.workspaceId, id), workspaceId: owned.workspaceId };
-    // A deleted object's logs stay with its workspace.
-    for (const w of workspaces.list()) {
-      const file = collector.fileFor(w, id);
-      if (existsSync(file)) return { file, workspaceId: w };
-    }
-    const kind = id.slice(1, id.indexOf('-'));
-    throw fail('log_not_found', `log file ${id} not found in ${kind} store`);
-  }
+  const { resolve, onGone } = logTargets(api, collector);
 
   router.get(
     '/logs/:id',
