@@ -149,52 +149,60 @@ export async function createDaemon(config: JinadConfig, opts: DaemonOptions = {}
   const closeHooks: (() => Promise<void> | void)[] = [];
   coreRoutes(app, { config, backend, instance, statusHooks });
 
-  const entries = [...(config.plugins ?? builtinPlugins()), ...config.extraPlugins];
-  const plugins = orderPlugins(await loadPlugins(entries));
-  const unknownSlices = Object.keys(config.slices).filter((k) => !plugins.some((p) => p.name === k));
-  if (unknownSlices.length) throw new PluginError(`invalid configuration: ${unknownSlices.map((k) => `'${k}'`).join(', ')} is neither a setting nor a plugin's name`);
-  for (const plugin of plugins) {
-    const router = new Hono();
-    const name = plugin.name;
-    const api: PluginApi = {
-      name,
-      config,
-      options: pluginOptions(plugin, config),
-      store,
-      backend,
-      jobs,
-      log: log.child(name),
-      router,
-      logFiles,
-      daemonDir: (workspaceId) => path.join(config.root, '.daemon', workspaceId),
-      kinds,
-      ownKind: (kind, owner) => kinds.own(name, kind, owner),
-      provide(key, service) {
-        if (services.has(key)) throw new PluginError(`plugin '${name}': service '${String(key)}' is already provided`);
-        services.set(key, service);
-      },
-      use<K extends keyof Services>(key: K) {
-        if (!services.has(key)) throw new PluginError(`plugin '${name}' uses service '${String(key)}', which no plugin it depends on provides`);
-        return services.get(key) as Services[K];
-      },
-      onStatus: (fn) => statusHooks.push(fn),
-      onStart: (fn) => startHooks.push({ plugin: name, fn }),
-      onReconcile: (fn) => reconcileHooks.push({ plugin: name, fn }),
-      onReady: (fn) => readyHooks.push({ plugin: name, fn }),
-      onClose: (fn) => closeHooks.push(fn),
-    };
-    try {
-      await plugin.setup(api);
-    } catch (err) {
-      if (err instanceof PluginError) throw err;
-      throw new PluginError(`plugin '${name}' failed to set up: ${(err as Error).message}`, { cause: err });
+  try {
+    const entries = [...(config.plugins ?? builtinPlugins()), ...config.extraPlugins];
+    const plugins = orderPlugins(await loadPlugins(entries));
+    const unknownSlices = Object.keys(config.slices).filter((k) => !plugins.some((p) => p.name === k));
+    if (unknownSlices.length) throw new PluginError(`invalid configuration: ${unknownSlices.map((k) => `'${k}'`).join(', ')} is neither a setting nor a plugin's name`);
+    for (const plugin of plugins) {
+      const router = new Hono();
+      const name = plugin.name;
+      const api: PluginApi = {
+        name,
+        config,
+        options: pluginOptions(plugin, config),
+        store,
+        backend,
+        jobs,
+        log: log.child(name),
+        router,
+        logFiles,
+        daemonDir: (workspaceId) => path.join(config.root, '.daemon', workspaceId),
+        kinds,
+        ownKind: (kind, owner) => kinds.own(name, kind, owner),
+        provide(key, service) {
+          if (services.has(key)) throw new PluginError(`plugin '${name}': service '${String(key)}' is already provided`);
+          services.set(key, service);
+        },
+        use<K extends keyof Services>(key: K) {
+          if (!services.has(key)) throw new PluginError(`plugin '${name}' uses service '${String(key)}', which no plugin it depends on provides`);
+          return services.get(key) as Services[K];
+        },
+        onStatus: (fn) => statusHooks.push(fn),
+        onStart: (fn) => startHooks.push({ plugin: name, fn }),
+        onReconcile: (fn) => reconcileHooks.push({ plugin: name, fn }),
+        onReady: (fn) => readyHooks.push({ plugin: name, fn }),
+        onClose: (fn) => closeHooks.push(fn),
+      };
+      try {
+        await plugin.setup(api);
+      } catch (err) {
+        if (err instanceof PluginError) throw err;
+        throw new PluginError(`plugin '${name}' failed to set up: ${(err as Error).message}`, { cause: err });
+      }
+      app.route(plugin.prefix ?? '/', router);
     }
-    app.route(plugin.prefix ?? '/', router);
+    mountOpenApi(
+      app,
+      plugins.filter((p) => p.prefix).map((p) => ({ name: p.name, description: p.description })),
+    );
+  } catch (err) {
+    // Nothing serves yet: release what was opened, then say why start-up stopped.
+    await backend.close();
+    logFiles.close();
+    store.close();
+    throw err;
   }
-  mountOpenApi(
-    app,
-    plugins.filter((p) => p.prefix).map((p) => ({ name: p.name, description: p.description })),
-  );
 
   let server: ServerType | undefined;
   const wss = new WebSocketServer({ noServer: true });

@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { Hono } from 'hono';
 import { describe, it } from 'node:test';
 import { resolveConfig } from '../src/config.ts';
 import { createDaemon } from '../src/daemon.ts';
+import { ERROR_STATUS, type ErrorCode, fail } from '../src/errors.ts';
+import { errorResponse } from '../src/http/errors.ts';
 import { orderPlugins } from '../src/plugin/loader.ts';
 import type { PluginDefinition } from '../src/plugin/define.ts';
 
@@ -44,5 +48,59 @@ describe('plugin loading', () => {
   it('a missing dependency or folder stops start-up', async () => {
     await assert.rejects(createDaemon(config([fixture('needs-missing')])), /the dependency 'nowhere' of plugin 'needs-missing'/);
     await assert.rejects(createDaemon(config(['no-such-plugin'])), /plugin 'no-such-plugin': no index.ts/);
+  });
+});
+
+describe('plugin options and lifecycle', () => {
+  const withSlice = (slice: Record<string, unknown>, raw: { env?: Record<string, string>; flags?: Record<string, string> } = {}) =>
+    resolveConfig([{ root: `/tmp/jinad-plugins-${process.pid}`, databaseUrl: ':memory:', backend: { kind: 'fake' }, plugins: ['workspace', fixture('hello')], logLevel: 'silent' }, slice], raw);
+  const greeting = async (cfg: ReturnType<typeof withSlice>) => {
+    const d = await createDaemon(cfg);
+    try {
+      return Object.keys((await (await d.app.request('/hello/ann')).json()) as object)[0];
+    } finally {
+      await d.close();
+    }
+  };
+
+  it("a plugin's config slice comes from the file, then JINAD_<NAME>_<KEY>, then --<name>-<key>", async () => {
+    assert.equal(await greeting(withSlice({})), 'hello');
+    assert.equal(await greeting(withSlice({ hello: { greeting: 'hi' } })), 'hi');
+    assert.equal(await greeting(withSlice({ hello: { greeting: 'hi' } }, { env: { JINAD_HELLO_GREETING: 'hey' } })), 'hey');
+    assert.equal(await greeting(withSlice({}, { env: { JINAD_HELLO_GREETING: 'hey' }, flags: { 'hello-greeting': 'yo' } })), 'yo');
+  });
+
+  it('a bad option or a slice naming no plugin stops start-up, naming the key', async () => {
+    await assert.rejects(createDaemon(withSlice({ hello: { greeting: '' } })), /hello\.greeting: Invalid length/);
+    await assert.rejects(createDaemon(withSlice({ hello: { nope: 1 } })), /hello\.nope: Invalid key/);
+    await assert.rejects(createDaemon(withSlice({ nobody: { x: 1 } })), /'nobody' is neither a setting nor a plugin's name/);
+  });
+
+  it('a start step that fails stops start-up, naming the plugin: the log receiver cannot listen', async () => {
+    const taken = net.createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+    const port = (taken.address() as net.AddressInfo).port;
+    try {
+      const d = await createDaemon(resolveConfig({ root: `/tmp/jinad-plugins-${process.pid}`, databaseUrl: ':memory:', backend: { kind: 'fake' }, logLevel: 'silent', port: 0, logs: { port } }));
+      await assert.rejects(d.start(), new RegExp(`plugin 'logs' failed to start: the log receiver cannot listen on 127\\.0\\.0\\.1:${port}`));
+    } finally {
+      taken.close();
+    }
+  });
+});
+
+describe('errors', () => {
+  it('domain codes map to their status in one table; a server misconfiguration is 503', async () => {
+    const app = new Hono();
+    app.onError((e, c) => errorResponse(c, e, () => {}));
+    app.get('/:code', (c) => {
+      throw fail(c.req.param('code') as ErrorCode, 'why', ['line']);
+    });
+    for (const [code, status] of Object.entries(ERROR_STATUS)) {
+      const res = await app.request(`/${code}`);
+      assert.equal(res.status, status, code);
+      assert.equal(((await res.json()) as { code: string }).code, code);
+    }
+    assert.equal(ERROR_STATUS.base_image_missing, 503);
   });
 });
