@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Hono } from 'hono';
 import { describe, it } from 'node:test';
@@ -40,6 +43,17 @@ describe('plugin loading', () => {
       assert.ok(doc.paths['/workspaces/{id}']);
     } finally {
       await d.close();
+    }
+  });
+  it("a plugin folder outside the project imports the SDK as 'jinad/plugin'", async () => {
+    const dir = path.join(mkdtempSync(path.join(tmpdir(), 'jinad-user-plugin-')), 'hello');
+    cpSync(fixture('hello'), dir, { recursive: true });
+    const d = await createDaemon(config(['workspace', dir]));
+    try {
+      assert.equal((await d.app.request('/hello/ann')).status, 200);
+    } finally {
+      await d.close();
+      rmSync(path.dirname(dir), { recursive: true, force: true });
     }
   });
   it('a plugin that fails to set up stops start-up, naming it and the cause', async () => {

@@ -4,6 +4,7 @@
  * The graph (duplicates, missing dependencies, cycles) is checked before anything is set up.
  */
 import { existsSync, readdirSync } from 'node:fs';
+import { register } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { PluginDefinition } from './define.ts';
@@ -20,8 +21,17 @@ export function builtinPlugins(): string[] {
     .sort();
 }
 
+let sdkHooked = false;
+/** Let plugin folders outside the project import 'jinad/plugin' (Node; Deno maps it in deno.json). */
+function hookSdk(): void {
+  if (sdkHooked || 'deno' in process.versions) return;
+  sdkHooked = true;
+  register(new URL('./sdk-hook.mjs', import.meta.url));
+}
+
 /** Import each plugin (a built-in name or a folder). A plugin that fails to load names itself and the cause. */
 export async function loadPlugins(entries: string[]): Promise<PluginDefinition[]> {
+  hookSdk();
   const defs: PluginDefinition[] = [];
   for (const entry of entries) {
     const folder = /^[a-z0-9-]+$/i.test(entry) && !existsSync(entry) ? path.join(BUILTIN_PLUGINS_DIR, entry) : path.resolve(entry);
