@@ -41,7 +41,7 @@ export interface ObjectKindSpec {
   /**
    * Turn a validated request into what runs. `env` is the object's environment (the request's
    * envs and JinaD's own): definitions are checked against it, never the daemon's. Throw the
-   * runtime's ConfigError (bad definition, 400) or a DaemonError (e.g. `file_not_found`).
+   * runtime's DefinitionError (bad definition, 400) or a DaemonError (e.g. `file_not_found`).
    */
   prepare(input: CreateInput, ctx: { workdir: string; env: Record<string, string> }): PreparedObject;
 }

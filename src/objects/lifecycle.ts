@@ -13,7 +13,7 @@ import { newId } from '../contract/ids.ts';
 import { DaemonError, fail } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { WorkspaceService } from '../plugin/define.ts';
-import { ConfigError as DefinitionError } from '../runtime/config.ts';
+import { DefinitionError } from '../runtime/config.ts';
 import type { Store } from '../store/db.ts';
 import type { ObjectKindSpec } from './define.ts';
 import { PARTIAL_PORT, partialCall, partialError, waitReady } from './partial.ts';

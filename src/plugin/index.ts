@@ -35,7 +35,7 @@ export { defineObjectKind, type ObjectKindSpec, type PreparedObject } from '../o
 export { prepareExecutor } from '../objects/executor.ts';
 export { PARTIAL_PORT } from '../objects/partial.ts';
 /** Reading a user's Flow YAML and executor arguments as the runtime will (errors name the file and field). */
-export { ConfigError as DefinitionError, executorSpec, loadFlow } from '../runtime/config.ts';
+export { DefinitionError, executorSpec, loadFlow } from '../runtime/config.ts';
 export type { Store } from '../store/db.ts';
 export { JINA_COMPAT, RUNTIME_VERSION, VERSION } from '../version.ts';
 export { definePlugin, type KindOwner, type KindRegistry, type PluginApi, type PluginDefinition, type Services, type WorkspaceService } from './define.ts';

@@ -11,7 +11,7 @@ import * as v from 'valibot';
 import YAML from 'yaml';
 import { KeyValueError, parseKeyValues } from '../contract/kv.ts';
 
-export class ConfigError extends Error {
+export class DefinitionError extends Error {
   constructor(readonly where: string, readonly field: string, detail: string) {
     super(`${where}: ${field ? `${field}: ` : ''}${detail}`);
   }
@@ -64,7 +64,7 @@ function substitute(value: unknown, env: Env, where: string, field: string): unk
     const whole = /^\$\{\{\s*ENV\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$/.exec(value.trim());
     const lookup = (name: string) => {
       const got = env[name];
-      if (got === undefined) throw new ConfigError(where, field, `environment variable ${name} is not set (used as \${{ ENV.${name} }})`);
+      if (got === undefined) throw new DefinitionError(where, field, `environment variable ${name} is not set (used as \${{ ENV.${name} }})`);
       return got;
     };
     if (whole) return YAML.parse(lookup(whole[1]!)) ?? '';
@@ -81,9 +81,9 @@ function substitute(value: unknown, env: Env, where: string, field: string): unk
 function parseYaml(source: string, where: string): Record<string, unknown> {
   const doc = YAML.parseDocument(source, { uniqueKeys: false, logLevel: 'silent' });
   const err = doc.errors[0];
-  if (err) throw new ConfigError(where, '', `invalid YAML at line ${err.linePos?.[0].line ?? '?'}: ${err.message.split('\n')[0]}`);
+  if (err) throw new DefinitionError(where, '', `invalid YAML at line ${err.linePos?.[0].line ?? '?'}: ${err.message.split('\n')[0]}`);
   const value = doc.toJS() as unknown;
-  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(where, '', 'expected a mapping at the top level');
+  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new DefinitionError(where, '', 'expected a mapping at the top level');
   const tag = (doc.contents as { tag?: string } | null)?.tag;
   const obj = value as Record<string, unknown>;
   if (tag && !obj.jtype) obj.jtype = tag.replace(/^!/, '');
@@ -137,7 +137,7 @@ function check<S extends v.GenericSchema>(schema: S, value: unknown, where: stri
   const issue = r.issues[0];
   const field = [prefix, ...(issue.path ?? []).map((p) => (typeof p.key === 'number' ? `[${p.key}]` : String(p.key)))].filter(Boolean).join('.').replace(/\.\[/g, '[');
   const got = issue.input === undefined ? '' : `, got ${JSON.stringify(issue.input)}`;
-  throw new ConfigError(where, field, `${issue.message.startsWith('expected') ? issue.message : issue.message}${got}`);
+  throw new DefinitionError(where, field, `${issue.message.startsWith('expected') ? issue.message : issue.message}${got}`);
 }
 
 const list = (x: string | string[] | undefined) => (x === undefined ? [] : Array.isArray(x) ? x : [x]);
@@ -145,16 +145,16 @@ const list = (x: string | string[] | undefined) => (x === undefined ? [] : Array
 function checkModules(modules: string[], where: string, field: string): string[] {
   for (const m of modules) {
     if (m.endsWith('.py')) {
-      throw new ConfigError(where, field, `'${m}' is a Python module; this runtime runs executors written in TypeScript or JavaScript (.ts, .js, .mjs)`);
+      throw new DefinitionError(where, field, `'${m}' is a Python module; this runtime runs executors written in TypeScript or JavaScript (.ts, .js, .mjs)`);
     }
-    if (!MODULE_EXT.test(m)) throw new ConfigError(where, field, `'${m}' is not a TypeScript or JavaScript file`);
+    if (!MODULE_EXT.test(m)) throw new DefinitionError(where, field, `'${m}' is not a TypeScript or JavaScript file`);
   }
   return modules;
 }
 
 /** An executor YAML file (`jtype: MyExecutor`, `with`, `metas.py_modules`). */
 export function loadExecutorYaml(file: string, env: Env): UsesSpec & { kind: 'class' } {
-  if (!existsSync(file)) throw new ConfigError(file, '', 'file not found');
+  if (!existsSync(file)) throw new DefinitionError(file, '', 'file not found');
   const raw = substitute(parseYaml(readFileSync(file, 'utf8'), file), env, file, '') as Record<string, unknown>;
   return inlineUses(raw, path.dirname(file), file, '');
 }
@@ -178,11 +178,11 @@ export function executorSpec(raw: unknown, opts: { dir: string; where: string; f
   if (typeof e.uses === 'string') {
     const u = e.uses.trim();
     if (/^(docker|jinahub(\+docker)?):\/\//.test(u)) {
-      throw new ConfigError(opts.where, at('uses'), `'${u}': Hub and Docker executors need a container registry, which this runtime cannot reach`);
+      throw new DefinitionError(opts.where, at('uses'), `'${u}': Hub and Docker executors need a container registry, which this runtime cannot reach`);
     }
     if (/\.ya?ml$/.test(u)) uses = loadExecutorYaml(path.resolve(opts.dir, u), opts.env);
     else if (u !== 'BaseExecutor' && u !== '') {
-      if (!modules.length) throw new ConfigError(opts.where, at('uses'), `'${u}' is a class name; list the file that defines it in py_modules (e.g. py_modules: [executor.ts])`);
+      if (!modules.length) throw new DefinitionError(opts.where, at('uses'), `'${u}' is a class name; list the file that defines it in py_modules (e.g. py_modules: [executor.ts])`);
       uses = { kind: 'class', className: u, modules: modules.map((m) => path.resolve(opts.dir, m)), with: {}, metas: {} };
     }
   } else if (e.uses) {
@@ -212,7 +212,7 @@ export function parseEnvs(list: string[] = [], what = '--env'): Record<string, s
   try {
     return parseKeyValues(list, what);
   } catch (err) {
-    if (err instanceof KeyValueError) throw new ConfigError(what, '', err.message);
+    if (err instanceof KeyValueError) throw new DefinitionError(what, '', err.message);
     throw err;
   }
 }
@@ -227,8 +227,8 @@ export function parseFlow(source: string, opts: { where: string; dir: string; en
   const executors = entries.map((e, i) => executorSpec(e, { dir: opts.dir, where: opts.where, field: `executors[${i}]`, env, index: i }));
   const names = new Set<string>(['gateway']);
   for (const [i, e] of executors.entries()) {
-    if (names.has(e.name)) throw new ConfigError(opts.where, `executors[${i}].name`, `'${e.name}' is used twice`);
-    for (const n of e.needs) if (!names.has(n)) throw new ConfigError(opts.where, `executors[${i}].needs`, `'${n}' is not an executor defined before '${e.name}'`);
+    if (names.has(e.name)) throw new DefinitionError(opts.where, `executors[${i}].name`, `'${e.name}' is used twice`);
+    for (const n of e.needs) if (!names.has(n)) throw new DefinitionError(opts.where, `executors[${i}].needs`, `'${n}' is not an executor defined before '${e.name}'`);
     names.add(e.name);
   }
   const w = flow.with ?? {};
@@ -237,7 +237,7 @@ export function parseFlow(source: string, opts: { where: string; dir: string; en
     try {
       expose = JSON.parse(expose) as Record<string, { methods?: string[] }>;
     } catch {
-      throw new ConfigError(opts.where, 'with.expose_endpoints', 'expected a mapping or a JSON object');
+      throw new DefinitionError(opts.where, 'with.expose_endpoints', 'expected a mapping or a JSON object');
     }
   }
   return {
@@ -255,6 +255,6 @@ export function parseFlow(source: string, opts: { where: string; dir: string; en
 }
 
 export function loadFlow(file: string, env?: Env): FlowSpec {
-  if (!existsSync(file)) throw new ConfigError(file, '', 'file not found');
+  if (!existsSync(file)) throw new DefinitionError(file, '', 'file not found');
   return parseFlow(readFileSync(file, 'utf8'), { where: path.basename(file), dir: path.dirname(path.resolve(file)), env });
 }

@@ -6,6 +6,6 @@ export { Document, DocumentArray, type DocumentData, type NamedScore } from './d
 export { Executor, type ExecutorMetas, type RequestContext, requests } from './executor.ts';
 export { Flow, type FlowOptions } from './flow.ts';
 export { Pod } from './pod.ts';
-export { loadFlow, parseFlow, ConfigError } from './config.ts';
+export { DefinitionError, loadFlow, parseFlow } from './config.ts';
 export { type DataRequest, newRequest } from './protocol.ts';
 export { RUNTIME_VERSION } from './version.ts';

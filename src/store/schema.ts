@@ -1,4 +1,4 @@
-/** The core's own tables. Resource kinds keep theirs in their plugin's schema.ts. */
+/** The core's own tables. Objects of every kind share src/objects/schema.ts; plugins keep theirs in their schema.ts. */
 import { integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
 /** Daemon-wide facts that must survive restarts (e.g. the instance label). */

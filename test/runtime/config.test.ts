@@ -1,7 +1,7 @@
 /** Flow YAML errors name the file, the field and what was expected. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, parseFlow } from '../../src/runtime/config.ts';
+import { DefinitionError, parseFlow } from '../../src/runtime/config.ts';
 import { fixture } from './helpers.ts';
 
 const parse = (yaml: string, env: Record<string, string> = {}) => parseFlow(yaml, { where: 'flow.yml', dir: fixture('.'), env });
@@ -43,6 +43,6 @@ describe('Flow YAML', () => {
     ['not a mapping', '- a\n- b\n', /flow\.yml: expected a mapping at the top level/],
   ];
   for (const [what, yaml, message] of bad) {
-    it(`fails clearly on ${what}`, () => assert.throws(() => parse(yaml), (e: Error) => e instanceof ConfigError && message.test(e.message)));
+    it(`fails clearly on ${what}`, () => assert.throws(() => parse(yaml), (e: Error) => e instanceof DefinitionError && message.test(e.message)));
   }
 });
