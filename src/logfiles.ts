@@ -10,17 +10,9 @@
 import { EventEmitter } from 'node:events';
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import type { LogRecord } from './contract/logs.ts';
 
-export interface LogRecord {
-  /** ISO 8601 with nanoseconds (`2026-11-29T05:12:34.123456789Z`), sortable as text. */
-  time: string;
-  /** stdout | stderr | build */
-  stream: string;
-  message: string;
-  workspace_id: string;
-  object_id?: string;
-  level?: string;
-}
+export type { LogRecord };
 
 /** A follower read slower than the file grew; it ends rather than holding lines without bound. */
 export class FellBehindError extends Error {}

@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 const RUNTIME = new URL('./index.ts', import.meta.url).href;
 const AMBIGUOUS = /\.(ts|tsx|js|jsx)$/;
 
-function declaredType(file) {
+/** The `type` of the package.json nearest to a file (undefined when none says). */
+export function declaredType(file) {
   for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
     const pkg = path.join(dir, 'package.json');
     if (existsSync(pkg)) {
