@@ -23,7 +23,7 @@ export default defineObjectKind({
     const file = path.resolve(workdir, rel);
     if (!file.startsWith(`${workdir}${path.sep}`)) throw fail('invalid_definition', `filename '${rel}' must be a path inside the workspace`);
     if (!existsSync(file)) throw fail('file_not_found', `File \`${rel}\` not found in workspace \`${workspaceId}\``);
-    const flow = loadFlow(file, env);
+    const flow = loadFlow(file, env, { root: workdir }); // a user's file in a folder containers write: confined
     const gateway = flow.portExpose ?? GATEWAY_PORT;
     return { ports: [{ container: gateway, host: flow.portExpose }], partialBody: { flow: { uses: rel, port_expose: gateway }, envs }, record: { filename: rel } };
   },

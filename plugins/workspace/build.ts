@@ -2,10 +2,10 @@
  * The build job: staged files → work directory → `.jinad` → image → network → `run` object →
  * ACTIVE, or FAILED with a reason a person can act on. One at a time per workspace.
  */
-import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { closeSync, existsSync, lstatSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { backendUnavailable, BuildError, DaemonError, fail, isUnreachable, type JobContext } from 'jinad/plugin';
+import { backendUnavailable, BuildError, DaemonError, fail, isUnreachable, type JobContext, openInside, readInside, UnsafePathError } from 'jinad/plugin';
 import { BuildLog } from './buildlog.ts';
 import { buildLogOf, imageTagOf, short, stagingDirOf, type WorkspaceCtx, workdirOf } from './context.ts';
 import { excludedFromBuild, generateDockerfile, requirementFiles } from './dockerfile.ts';
@@ -19,20 +19,35 @@ function reasonOf(err: unknown): string {
     const ours = err.lines.find((l) => l.startsWith('jinad: '));
     return ours ? ours.slice('jinad: '.length) : `docker build failed: ${err.message}`;
   }
-  if (err instanceof DaemonError) return err.message;
+  if (err instanceof DaemonError || err instanceof UnsafePathError) return err.message;
   if (isUnreachable(err)) return backendUnavailable(err).message;
   return `${(err as Error)?.message ?? String(err)}`;
 }
 
-async function readJinad(wd: string): Promise<{ file: JinadFile; warnings: string[] }> {
-  const f = path.join(wd, '.jinad');
-  if (!existsSync(f)) return { file: { ports: [] }, warnings: [] };
-  const parsed = parseJinadFile(await readFile(f, 'utf8'));
-  if (parsed.file.dockerfile && !existsSync(path.join(wd, parsed.file.dockerfile))) {
-    throw new JinadFileError('dockerfile', `'${parsed.file.dockerfile}' does not exist in the workspace`);
+/** `.jinad` and the Dockerfile it names, read as a user's files in a folder containers write (no link followed). */
+function readJinad(wd: string): { file: JinadFile; warnings: string[] } {
+  if (!existsSync(path.join(wd, '.jinad')) && !isLink(wd, '.jinad')) return { file: { ports: [] }, warnings: [] };
+  // A refused .jinad (a link, not a regular file) fails the build with the UnsafePathError's reason.
+  const parsed = parseJinadFile(readInside(wd, '.jinad', { maxBytes: 64 * 1024 }));
+  const dockerfile = parsed.file.dockerfile;
+  if (dockerfile) {
+    try {
+      closeSync(openInside(wd, dockerfile, 'Dockerfile').fd);
+    } catch (err) {
+      if (err instanceof UnsafePathError) throw new JinadFileError('dockerfile', err.message);
+      throw err;
+    }
   }
   return parsed;
 }
+
+const isLink = (wd: string, rel: string) => {
+  try {
+    return lstatSync(path.join(wd, rel)).isSymbolicLink();
+  } catch {
+    return false;
+  }
+};
 
 /** The workspace's own `run` command as an object named after the workspace, publishing `.jinad` ports. */
 export function startRunObject(ctx: WorkspaceCtx, id: string, image: string, jinad: JinadFile) {
@@ -63,7 +78,7 @@ export async function build(ctx: WorkspaceCtx, p: BuildPayload, job: JobContext)
     await mkdir(wd, { recursive: true });
     const uploaded = await applyUploads(ctx, p);
     blog.line(`${uploaded.length} file(s) stored in the workspace`);
-    const { file: jinad, warnings } = await readJinad(wd);
+    const { file: jinad, warnings } = readJinad(wd);
     for (const w of warnings) blog.line(w, 'warning');
     const base = await backend.ensureBaseImage((l) => blog.line(`[base image] ${l}`));
     const image = imageTagOf(p.id);

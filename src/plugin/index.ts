@@ -36,6 +36,8 @@ export { prepareExecutor } from '../objects/executor.ts';
 export { PARTIAL_PORT } from '../objects/partial.ts';
 /** Reading a user's Flow YAML and executor arguments as the runtime will (errors name the file and field). */
 export { DefinitionError, executorSpec, loadFlow } from '../runtime/config.ts';
+/** Reading a user's files in a folder containers write: no symlink followed, checked on the descriptor. */
+export { openInside, readInside, resolveInside, UnsafePathError } from '../runtime/safe-files.ts';
 export type { Store } from '../store/db.ts';
 export { JINA_COMPAT, RUNTIME_VERSION, VERSION } from '../version.ts';
 export { definePlugin, type KindOwner, type KindRegistry, type PluginApi, type PluginDefinition, type Services, type WorkspaceService } from './define.ts';

@@ -61,8 +61,8 @@ export async function main(argv: string[]): Promise<void> {
     if (!values.uses) throw new Error('jinad flow needs --uses <flow.yml>');
     const spec = loadFlow(values.uses, process.env);
     const flow = await new Flow(spec, { port: values['port-expose'] ? Number(values['port-expose']) : undefined, host: values.host, onLog: log, logRequests: true }).start();
+    onSignal(() => flow.close()); // before saying ready: whoever reads "ready" may signal at once
     log(`Flow ready: http://${values.host ?? '0.0.0.0'}:${flow.port} (${[...flow.pods.keys()].join(' → ') || 'no executors'})`);
-    onSignal(() => flow.close());
   } else if (command === 'pod' || command === 'pea') {
     const args = {
       name: values.name,
@@ -75,22 +75,23 @@ export async function main(argv: string[]): Promise<void> {
     const spec = executorSpec(args, { dir: workspace, where: `${command} arguments`, env: process.env });
     const pod = await new Pod(spec, { workspace, onLog: log, host: command === 'pea' ? values.host ?? '0.0.0.0' : '127.0.0.1', port: command === 'pea' ? spec.portIn : undefined }).start();
     const head = command === 'pod' ? await serveHead(pod, values.host ?? '0.0.0.0', spec.portIn ?? 0) : undefined;
-    log(`${command} ${spec.name} ready on port ${head ? portOf(head) : pod.port} (${pod.replicaCount} replica(s))`);
     onSignal(async () => {
       head?.close();
       await pod.close();
     });
+    log(`${command} ${spec.name} ready on port ${head ? portOf(head) : pod.port} (${pod.replicaCount} replica(s))`);
   } else if (command === 'partial') {
     stamp = false;
     const mode = values.mode as Mode;
     if (!['flow', 'pod', 'pea'].includes(mode)) throw new Error("jinad partial needs --mode flow|pod|pea");
     const partial = partialApp(mode, { workspace, onLog: log, logRequests: true });
     const port = Number(values.port ?? 8000);
-    const server = serve({ fetch: partial.app.fetch, port, hostname: values.host ?? '0.0.0.0' }, () => log(`partial daemon (${mode}) listening on port ${port}`));
+    let server: ReturnType<typeof serve> | undefined;
     onSignal(async () => {
-      server.close();
+      server?.close();
       await partial.stop();
     });
+    server = serve({ fetch: partial.app.fetch, port, hostname: values.host ?? '0.0.0.0' }, () => log(`partial daemon (${mode}) listening on port ${port}`));
   } else {
     throw new Error(`usage: jinad flow|pod|pea|partial … (got '${command ?? ''}')`);
   }

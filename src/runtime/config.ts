@@ -10,6 +10,7 @@ import path from 'node:path';
 import * as v from 'valibot';
 import YAML from 'yaml';
 import { KeyValueError, parseKeyValues } from '../contract/kv.ts';
+import { readInside, UnsafePathError } from './safe-files.ts';
 
 export class DefinitionError extends Error {
   constructor(readonly where: string, readonly field: string, detail: string) {
@@ -77,12 +78,51 @@ function substitute(value: unknown, env: Env, where: string, field: string): unk
   return value;
 }
 
+const MAX_YAML_BYTES = 1024 * 1024;
+const MAX_ALIASES = 100;
+
+/**
+ * Where user files may be: with `root` (the daemon reading a workspace), every path a
+ * definition names must resolve inside it, and files are read through safe-files (no symlink
+ * followed, checked on the descriptor). Without it (a local run), paths are the user's own.
+ */
+export interface Confinement {
+  root?: string;
+}
+
+/** An absolute path a definition names, checked against the confinement. */
+function confined(c: Confinement, abs: string, shown: string, where: string, field: string): string {
+  if (c.root && abs !== c.root && !abs.startsWith(`${c.root}${path.sep}`)) throw new DefinitionError(where, field, `'${shown}' must be a path inside the workspace`);
+  return abs;
+}
+
+/** Read a user file: through safe-files when confined. Errors name the path, never the content. */
+function readUserFile(c: Confinement, file: string, where: string): string {
+  if (!c.root) {
+    if (!existsSync(file)) throw new DefinitionError(where, '', 'file not found');
+    return readFileSync(file, 'utf8');
+  }
+  try {
+    return readInside(c.root, file, { what: 'file', maxBytes: MAX_YAML_BYTES });
+  } catch (err) {
+    if (err instanceof UnsafePathError) throw new DefinitionError(where, '', err.message);
+    throw err;
+  }
+}
+
 /** Parse YAML like PyYAML does for Jina files: duplicate keys allowed, `!Flow`-style tags read as jtype. */
 function parseYaml(source: string, where: string): Record<string, unknown> {
+  if (source.length > MAX_YAML_BYTES) throw new DefinitionError(where, '', `larger than ${MAX_YAML_BYTES} bytes`);
   const doc = YAML.parseDocument(source, { uniqueKeys: false, logLevel: 'silent' });
   const err = doc.errors[0];
   if (err) throw new DefinitionError(where, '', `invalid YAML at line ${err.linePos?.[0].line ?? '?'}: ${err.message.split('\n')[0]}`);
-  const value = doc.toJS() as unknown;
+  let value: unknown;
+  try {
+    // Aliases are expanded at most MAX_ALIASES times: a "billion laughs" document is refused, not expanded.
+    value = doc.toJS({ maxAliasCount: MAX_ALIASES });
+  } catch (e) {
+    throw new DefinitionError(where, '', `cannot be read: ${(e as Error).message}`);
+  }
   if (!value || typeof value !== 'object' || Array.isArray(value)) throw new DefinitionError(where, '', 'expected a mapping at the top level');
   const tag = (doc.contents as { tag?: string } | null)?.tag;
   const obj = value as Record<string, unknown>;
@@ -153,41 +193,43 @@ function checkModules(modules: string[], where: string, field: string): string[]
 }
 
 /** An executor YAML file (`jtype: MyExecutor`, `with`, `metas.py_modules`). */
-export function loadExecutorYaml(file: string, env: Env): UsesSpec & { kind: 'class' } {
-  if (!existsSync(file)) throw new DefinitionError(file, '', 'file not found');
-  const raw = substitute(parseYaml(readFileSync(file, 'utf8'), file), env, file, '') as Record<string, unknown>;
-  return inlineUses(raw, path.dirname(file), file, '');
+export function loadExecutorYaml(file: string, env: Env, c: Confinement = {}): UsesSpec & { kind: 'class' } {
+  const shown = c.root ? path.relative(c.root, file) : file;
+  const raw = substitute(parseYaml(readUserFile(c, file, shown), shown), env, shown, '') as Record<string, unknown>;
+  return inlineUses(raw, path.dirname(file), shown, '', c);
 }
 
-function inlineUses(raw: Record<string, unknown>, dir: string, where: string, field: string): UsesSpec & { kind: 'class' } {
+function inlineUses(raw: Record<string, unknown>, dir: string, where: string, field: string, c: Confinement): UsesSpec & { kind: 'class' } {
   const spec = check(v.looseObject({ jtype: v.string('expected the executor class name'), with: v.optional(Obj), metas: v.optional(Obj) }), raw, where, field);
   const metas = spec.metas ?? {};
   const modules = list((metas.py_modules ?? metas.modules) as string | string[] | undefined);
-  checkModules(modules, where, `${field ? `${field}.` : ''}metas.py_modules`);
-  return { kind: 'class', className: spec.jtype, modules: modules.map((m) => path.resolve(dir, m)), with: spec.with ?? {}, metas };
+  const at = `${field ? `${field}.` : ''}metas.py_modules`;
+  checkModules(modules, where, at);
+  return { kind: 'class', className: spec.jtype, modules: modules.map((m) => confined(c, path.resolve(dir, m), m, where, at)), with: spec.with ?? {}, metas };
 }
 
 /** One executor entry of a Flow, or the JSON arguments of a Pod or Pea. */
-export function executorSpec(raw: unknown, opts: { dir: string; where: string; field?: string; env: Env; index?: number }): ExecutorSpec {
+export function executorSpec(raw: unknown, opts: { dir: string; where: string; field?: string; env: Env; index?: number } & Confinement): ExecutorSpec {
   const field = opts.field ?? '';
   const e = check(ExecutorEntry, substitute(raw, opts.env, opts.where, field), opts.where, field);
   const at = (f: string) => (field ? `${field}.${f}` : f);
   const name = e.name ?? `executor${opts.index ?? 0}`;
   let uses: UsesSpec = { kind: 'passthrough' };
   const modules = checkModules(list(e.py_modules ?? e.modules ?? (e.uses_metas?.py_modules as string[] | undefined)), opts.where, at('py_modules'));
+  const resolved = (m: string, f: string) => confined(opts, path.resolve(opts.dir, m), m, opts.where, at(f));
   if (typeof e.uses === 'string') {
     const u = e.uses.trim();
     if (/^(docker|jinahub(\+docker)?):\/\//.test(u)) {
       throw new DefinitionError(opts.where, at('uses'), `'${u}': Hub and Docker executors need a container registry, which this runtime cannot reach`);
     }
-    if (/\.ya?ml$/.test(u)) uses = loadExecutorYaml(path.resolve(opts.dir, u), opts.env);
+    if (/\.ya?ml$/.test(u)) uses = loadExecutorYaml(resolved(u, 'uses'), opts.env, opts);
     else if (u !== 'BaseExecutor' && u !== '') {
       if (!modules.length) throw new DefinitionError(opts.where, at('uses'), `'${u}' is a class name; list the file that defines it in py_modules (e.g. py_modules: [executor.ts])`);
-      uses = { kind: 'class', className: u, modules: modules.map((m) => path.resolve(opts.dir, m)), with: {}, metas: {} };
+      uses = { kind: 'class', className: u, modules: modules.map((m) => resolved(m, 'py_modules')), with: {}, metas: {} };
     }
   } else if (e.uses) {
-    const inline = inlineUses(e.uses, opts.dir, opts.where, at('uses'));
-    if (modules.length && !inline.modules.length) inline.modules = modules.map((m) => path.resolve(opts.dir, m));
+    const inline = inlineUses(e.uses, opts.dir, opts.where, at('uses'), opts);
+    if (modules.length && !inline.modules.length) inline.modules = modules.map((m) => resolved(m, 'py_modules'));
     uses = inline;
   }
   return {
@@ -200,7 +242,7 @@ export function executorSpec(raw: unknown, opts: { dir: string; where: string; f
     // Remote when it names a JinaD: a port (`host: 1.2.3.4:8000` or `port_jinad`) or a host that is not this one.
     host: e.host && (e.port_jinad !== undefined || e.host.includes(':') || !['localhost', '127.0.0.1', '0.0.0.0'].includes(e.host)) ? e.host : undefined,
     portJinad: e.port_jinad,
-    uploadFiles: list(e.upload_files),
+    uploadFiles: list(e.upload_files).map((f) => (opts.root ? (confined(opts, path.resolve(opts.dir, f), f, opts.where, at('upload_files')), f) : f)),
     workspaceId: e.workspace_id,
     portIn: e.port_in,
     dir: opts.dir,
@@ -218,13 +260,13 @@ export function parseEnvs(list: string[] = [], what = '--env'): Record<string, s
 }
 
 /** A Flow YAML text. `where` names it in errors (its file name). */
-export function parseFlow(source: string, opts: { where: string; dir: string; env?: Env }): FlowSpec {
+export function parseFlow(source: string, opts: { where: string; dir: string; env?: Env } & Confinement): FlowSpec {
   // Only the given environment: the daemon validates a user's YAML with the object's envs, never its own.
   const env = opts.env ?? {};
   const raw = substitute(parseYaml(source, opts.where), env, opts.where, '') as Record<string, unknown>;
   const flow = check(FlowYaml, raw, opts.where);
   const entries = flow.executors ?? flow.pods ?? [];
-  const executors = entries.map((e, i) => executorSpec(e, { dir: opts.dir, where: opts.where, field: `executors[${i}]`, env, index: i }));
+  const executors = entries.map((e, i) => executorSpec(e, { dir: opts.dir, where: opts.where, field: `executors[${i}]`, env, index: i, root: opts.root }));
   const names = new Set<string>(['gateway']);
   for (const [i, e] of executors.entries()) {
     if (names.has(e.name)) throw new DefinitionError(opts.where, `executors[${i}].name`, `'${e.name}' is used twice`);
@@ -254,7 +296,8 @@ export function parseFlow(source: string, opts: { where: string; dir: string; en
   };
 }
 
-export function loadFlow(file: string, env?: Env): FlowSpec {
-  if (!existsSync(file)) throw new DefinitionError(file, '', 'file not found');
-  return parseFlow(readFileSync(file, 'utf8'), { where: path.basename(file), dir: path.dirname(path.resolve(file)), env });
+/** A Flow YAML file; with `root`, read as a user's file inside it (see Confinement). */
+export function loadFlow(file: string, env?: Env, c: Confinement = {}): FlowSpec {
+  const where = path.basename(file);
+  return parseFlow(readUserFile(c, file, c.root ? path.relative(c.root, file) : file), { where, dir: path.dirname(path.resolve(file)), env, root: c.root });
 }

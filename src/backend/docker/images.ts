@@ -4,9 +4,9 @@
  * which becomes a BuildError carrying every line.
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type Docker from 'dockerode';
+import { readInside } from '../../runtime/safe-files.ts';
 import { type BuildSpec, BuildError } from '../types.ts';
 import { type Engine, idempotent, statusOf } from './engine.ts';
 import type { Labels } from './labels.ts';
@@ -24,10 +24,10 @@ export function folderContext(spec: Pick<BuildSpec, 'dir' | 'exclude' | 'dockerf
   const generated = 'text' in spec.dockerfile ? spec.dockerfile.text : undefined;
   const skip = (rel: string) => rel === GENERATED_DIR || rel.startsWith(`${GENERATED_DIR}/`) || (spec.exclude?.(rel) ?? false) || (generated !== undefined && rel === '.dockerignore');
   const done = (async () => {
-    await addTree(pack, spec.dir, '', skip);
+    // The folder is a work directory that containers write: read it confined.
+    await addTree(pack, spec.dir, '', skip, true);
     if (generated !== undefined) {
-      const ignoreFile = path.join(spec.dir, '.dockerignore');
-      const userIgnore = existsSync(ignoreFile) ? await readFile(ignoreFile, 'utf8') : '';
+      const userIgnore = existsSync(path.join(spec.dir, '.dockerignore')) ? readInside(spec.dir, '.dockerignore', { what: '.dockerignore' }) : '';
       await addFile(pack, `${GENERATED_DIR}/Dockerfile`, generated);
       await addFile(pack, '.dockerignore', `${userIgnore}\n${GENERATED_DIR}\n.dockerignore\n`);
     }

@@ -100,7 +100,7 @@ export function createDockerBackend(opts: DockerBackendOptions): Backend {
        * workspace with known content is built entirely from cache, and identical workspaces share
        * one image under two tags (removing a tag keeps what another tag still uses).
        */
-      const built = await buildFromTar(docker, {
+      const building = buildFromTar(docker, {
         context: context.pack,
         tag: spec.tag,
         dockerfile: context.dockerfile,
@@ -109,7 +109,9 @@ export function createDockerBackend(opts: DockerBackendOptions): Backend {
         onLine: spec.onLine,
         signal: spec.signal,
       });
-      await context.done;
+      building.catch(() => {});
+      // A context that could not be made (a file refused by safe-files) is the reason, not the build's "aborted".
+      const [built] = await Promise.all([building, context.done]);
       return { imageId: built.imageId };
     },
     imageId: (ref) => imageId(docker, ref),

@@ -1,7 +1,9 @@
 /** Build contexts as tar streams, made from files on disk and generated text. */
+import { closeSync, readSync } from 'node:fs';
 import { lstat, readdir, readFile, readlink, stat } from 'node:fs/promises';
 import path from 'node:path';
 import tar from 'tar-stream';
+import { openInside } from '../../runtime/safe-files.ts';
 
 /** A tar-stream pack, typed as the Node stream it behaves as (a streamx Pack is not a Node Readable). */
 export type Pack = tar.Pack & NodeJS.ReadableStream;
@@ -22,11 +24,30 @@ export async function addFromDisk(pack: Pack, src: string, dest: string): Promis
   await addFile(pack, dest, await readFile(src), st.mode & 0o7777);
 }
 
+/** A file's content and mode, read through safe-files: no symlink followed, the descriptor checked to lie inside `root`. */
+function readConfined(root: string, abs: string): { data: Buffer; mode: number } {
+  const { fd, size, mode } = openInside(root, abs);
+  try {
+    const data = Buffer.alloc(size);
+    let read = 0;
+    while (read < size) {
+      const n = readSync(fd, data, read, size - read, read);
+      if (n === 0) break;
+      read += n;
+    }
+    return { data: data.subarray(0, read), mode };
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
  * Add a directory tree under `destPrefix`. Symlinks are kept as links (never followed);
- * `skip(relPath)` leaves out a file or a whole directory.
+ * `skip(relPath)` leaves out a file or a whole directory. `confined`: the tree is writable by
+ * others (a work directory), so each file is read through safe-files — one swapped for a link,
+ * or reached through a folder swapped for a link, after the listing is refused, not followed.
  */
-export async function addTree(pack: Pack, srcDir: string, destPrefix: string, skip: (rel: string) => boolean = () => false): Promise<string[]> {
+export async function addTree(pack: Pack, srcDir: string, destPrefix: string, skip: (rel: string) => boolean = () => false, confined = false): Promise<string[]> {
   const added: string[] = [];
   const walk = async (rel: string) => {
     const entries = await readdir(path.join(srcDir, rel), { withFileTypes: true });
@@ -42,7 +63,8 @@ export async function addTree(pack: Pack, srcDir: string, destPrefix: string, sk
         await addEntry(pack, { name: dest, type: 'directory', mode: st.mode & 0o7777 });
         await walk(r);
       } else if (st.isFile()) {
-        await addFile(pack, dest, await readFile(abs), st.mode & 0o7777);
+        const file = confined ? readConfined(srcDir, abs) : { data: await readFile(abs), mode: st.mode };
+        await addFile(pack, dest, file.data, file.mode & 0o7777);
         added.push(r);
       }
     }

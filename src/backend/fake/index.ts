@@ -14,6 +14,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import { encode } from '@msgpack/msgpack';
+import { readInside } from '../../runtime/safe-files.ts';
 import type { Backend, LogRoute, ObjectEvent, ObjectSpec, ObjectState, OutputLine, Owned } from '../types.ts';
 import { BuildError } from '../types.ts';
 import { type FakeProgram, partialDaemonProgram } from './programs.ts';
@@ -114,7 +115,7 @@ export function createFakeBackend(opts: { program?: FakeProgram } = {}): FakeBac
 
     async buildImage(spec) {
       down();
-      const text = 'text' in spec.dockerfile ? spec.dockerfile.text : readFileSync(path.join(spec.dir, spec.dockerfile.path), 'utf8');
+      const text = 'text' in spec.dockerfile ? spec.dockerfile.text : readInside(spec.dir, spec.dockerfile.path, { what: 'Dockerfile' });
       const from = /^FROM\s+(\S+)/m.exec(text)?.[1] ?? '';
       const from2 = from.replace(/\$\{?(\w+)\}?/g, (_, k: string) => spec.buildArgs?.[k] ?? '');
       const steps = text.split('\n').filter((l) => /^[A-Z]+\s/.test(l));
