@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { deflateRawSync } from 'node:zlib';
 import { createFakeBackend, type FakeBackend } from '../src/backend/fake/index.ts';
 import { type JinadConfigInput, resolveConfig } from '../src/config.ts';
 import { createDaemon, type Daemon } from '../src/daemon.ts';
@@ -137,29 +138,36 @@ function crc32(buf: Buffer): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
-/** A stored (uncompressed) zip. `mode` sets the unix mode, e.g. 0o120777 for a symlink entry. */
-export function makeZip(entries: { name: string; data?: string | Buffer; mode?: number }[]): Buffer {
+/**
+ * A zip, stored or (`deflate`) compressed. `mode` sets the unix mode, e.g. 0o120777 for a
+ * symlink entry; `declaredSize` makes the headers lie about the size the entry expands to.
+ */
+export function makeZip(entries: { name: string; data?: string | Buffer; mode?: number; deflate?: boolean; declaredSize?: number }[]): Buffer {
   const locals: Buffer[] = [];
   const centrals: Buffer[] = [];
   let offset = 0;
   for (const e of entries) {
     const name = Buffer.from(e.name);
-    const data = Buffer.from(e.data ?? '');
-    const crc = crc32(data);
+    const raw = Buffer.from(e.data ?? '');
+    const data = e.deflate ? deflateRawSync(raw) : raw;
+    const size = e.declaredSize ?? raw.length;
+    const crc = crc32(raw);
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);
     local.writeUInt16LE(20, 4);
+    if (e.deflate) local.writeUInt16LE(8, 8);
     local.writeUInt32LE(crc, 14);
     local.writeUInt32LE(data.length, 18);
-    local.writeUInt32LE(data.length, 22);
+    local.writeUInt32LE(size, 22);
     local.writeUInt16LE(name.length, 26);
     const central = Buffer.alloc(46);
     central.writeUInt32LE(0x02014b50, 0);
     central.writeUInt16LE(0x031e, 4); // made by unix, so external attributes carry the mode
     central.writeUInt16LE(20, 6);
     central.writeUInt32LE(crc, 16);
+    if (e.deflate) central.writeUInt16LE(8, 10);
     central.writeUInt32LE(data.length, 20);
-    central.writeUInt32LE(data.length, 24);
+    central.writeUInt32LE(size, 24);
     central.writeUInt16LE(name.length, 28);
     central.writeUInt32LE(((e.mode ?? (e.name.endsWith('/') ? 0o40755 : 0o100644)) << 16) >>> 0, 38);
     central.writeUInt32LE(offset, 42);

@@ -7,6 +7,12 @@ import { makeZip } from '../../test/helpers.ts';
 import { checkZip, extractZip, safeRelative, writeInside } from './files.ts';
 
 const limits = { files: 100, bytes: 1_000_000 };
+/** Archives are checked from disk, as uploads are staged. */
+const onDisk = (zip: Buffer) => {
+  const file = path.join(mkdtempSync(path.join(tmpdir(), 'jinad-zipfile-')), 'a.zip');
+  writeFileSync(file, zip);
+  return file;
+};
 const status = (fn: () => unknown) => {
   try {
     fn();
@@ -21,15 +27,17 @@ describe('upload names', () => {
     assert.equal(safeRelative('flow.yml'), 'flow.yml');
     assert.equal(safeRelative('sub/./dir//exec.ts'), 'sub/dir/exec.ts');
   });
-  for (const bad of ['../x', 'a/../../x', '/etc/passwd', 'C:/x', 'a\\..\\x', '', '.', 'logging.log', 'logs/jflow-1/logging.log', 'a\0b']) {
-    it(`refuses '${bad}' with 400`, () => assert.equal(status(() => safeRelative(bad)), 400));
+  const long = 'x'.repeat(5000);
+  const deep = Array.from({ length: 25 }, () => 'y'.repeat(200)).join('/');
+  for (const bad of ['../x', 'a/../../x', '/etc/passwd', 'C:/x', 'a\\..\\x', '', '.', 'logging.log', 'logs/jflow-1/logging.log', 'a\0b', long, deep, 'bad\uFFFDname']) {
+    it(`refuses '${bad.slice(0, 40)}' with 400`, () => assert.equal(status(() => safeRelative(bad)), 400));
   }
 });
 
 describe('zip archives', () => {
   it('lists and extracts a normal archive, folders kept', async () => {
     const zip = makeZip([{ name: 'dir/' }, { name: 'dir/a.txt', data: 'A' }, { name: 'b.txt', data: 'B' }]);
-    assert.deepEqual(await checkZip(zip, 'w.zip', limits), ['dir/a.txt', 'b.txt']);
+    assert.deepEqual(await checkZip(onDisk(zip), 'w.zip', limits), ['dir/a.txt', 'b.txt']);
     const wd = mkdtempSync(path.join(tmpdir(), 'jinad-zip-'));
     const zipFile = path.join(wd, '..', `${path.basename(wd)}.zip`);
     writeFileSync(zipFile, zip);
@@ -43,14 +51,24 @@ describe('zip archives', () => {
     ['reserved name', [{ name: 'logging.log', data: 'x' }], 400],
     ['too many files', Array.from({ length: 101 }, (_, i) => ({ name: `f${i}`, data: 'x' })), 413],
     ['expands too much', [{ name: 'big', data: Buffer.alloc(1_000_001) }], 413],
+    ['a header that lies about the size', [{ name: 'liar', data: Buffer.alloc(5000, 1), deflate: true, declaredSize: 1000 }], 400],
+    ['a header that hides an expansion past the limit', [{ name: 'bomb', data: Buffer.alloc(2_000_000), deflate: true, declaredSize: 10 }], 400],
+    ['a name too long for the filesystem', [{ name: 'z'.repeat(300), data: 'x' }], 400],
   ];
   for (const [what, entries, code] of cases) {
     it(`refuses ${what} with ${code}`, async () => {
-      await assert.rejects(checkZip(makeZip(entries), 'bad.zip', limits), (err: { status?: number }) => err.status === code);
+      await assert.rejects(checkZip(onDisk(makeZip(entries)), 'bad.zip', limits), (err: { status?: number }) => err.status === code);
     });
   }
   it('refuses a file that is not a zip', async () => {
-    await assert.rejects(checkZip(Buffer.from('not a zip'), 'x.zip', limits), (err: { status?: number }) => err.status === 400);
+    await assert.rejects(checkZip(onDisk(Buffer.from('not a zip')), 'x.zip', limits), (err: { status?: number }) => err.status === 400);
+  });
+  it('a compressed archive extracts as it checks', async () => {
+    const file = onDisk(makeZip([{ name: 'c.txt', data: 'compressed '.repeat(100), deflate: true }]));
+    assert.deepEqual(await checkZip(file, 'c.zip', limits), ['c.txt']);
+    const wd = mkdtempSync(path.join(tmpdir(), 'jinad-zip-'));
+    await extractZip(file, wd);
+    assert.equal(readFileSync(path.join(wd, 'c.txt'), 'utf8'), 'compressed '.repeat(100));
   });
 });
 

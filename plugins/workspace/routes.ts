@@ -1,12 +1,14 @@
 /** HTTP routes of /workspaces: parse, call the service, map. Wire-compatible with JinaD 2.0. */
+import { randomUUID } from 'node:crypto';
 import type { Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { resolver } from 'hono-openapi';
-import { asBool, CreateQuery, DeleteQuery, describe, ErrorBody, fail, IdParam, invalid, newId, validate, WorkspaceItem, WorkspaceStoreStatus } from 'jinad/plugin';
-import { mustRow, type WorkspaceCtx } from './context.ts';
+import { asBool, CreateQuery, DeleteQuery, describe, ErrorBody, fail, IdParam, newId, validate, WorkspaceItem, WorkspaceStoreStatus } from 'jinad/plugin';
+import { mustRow, stagingDirOf, type WorkspaceCtx } from './context.ts';
+import { receiveUploads } from './receive.ts';
 import { deleteEverything, removeParts } from './remove.ts';
 import { listItems, toItem } from './service.ts';
-import { submit, type Upload } from './upload.ts';
+import { submit } from './upload.ts';
 
 const json = (schema: Parameters<typeof resolver>[0], description: string) => ({ description, content: { 'application/json': { schema: resolver(schema) } } });
 const errors = {
@@ -24,38 +26,28 @@ const filesBody = {
   },
 };
 
-/** Read the multipart field `files` fully (0..n files). */
-async function readUploads(c: Context): Promise<Upload[]> {
-  const type = c.req.header('content-type') ?? '';
-  if (!type.startsWith('multipart/form-data')) {
-    if ((await c.req.raw.clone().arrayBuffer()).byteLength === 0) return [];
-    throw fail('malformed_body', `expected multipart/form-data with a 'files' field, got '${type || 'no content-type'}'`);
-  }
-  let body: Record<string, unknown>;
-  try {
-    body = await c.req.parseBody({ all: true });
-  } catch (err) {
-    throw fail('malformed_body', `malformed multipart body: ${(err as Error).message}`);
-  }
-  const raw = body.files;
-  const parts = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
-  const uploads: Upload[] = [];
-  for (const p of parts) {
-    if (!(p instanceof File)) throw invalid("the 'files' field must hold files, not text", [{ loc: ['body', 'files'], msg: 'expected a file', type: 'value_error' }]);
-    uploads.push({ name: p.name, data: Buffer.from(await p.arrayBuffer()) });
-  }
-  return uploads;
-}
-
 export function workspaceRoutes(router: Hono, ctx: WorkspaceCtx): void {
   const { limits } = ctx.api.config;
+  // A refused upload may leave part of its body unread: the connection is not reused after the answer.
   const limit = bodyLimit({
     maxSize: limits.uploadBytes,
-    onError: () => {
+    onError: (c) => {
+      c.header('connection', 'close');
       throw fail('upload_too_large', `upload larger than ${limits.uploadBytes} bytes`);
     },
   });
   const item = (id: string) => toItem(ctx, mustRow(ctx, id));
+  /** Stream the request's files to a new staging folder of the workspace, check them, queue the build. */
+  const upload = async (c: Context, id: string) => {
+    const stage = randomUUID();
+    try {
+      const received = await receiveUploads(c, stagingDirOf(ctx, id, stage), limits);
+      return await submit(ctx, id, stage, received, item);
+    } catch (err) {
+      c.header('connection', 'close');
+      throw err;
+    }
+  };
 
   router.get('/', describe({ tags: ['workspace'], summary: 'All workspaces (store status)', responses: { 200: json(WorkspaceStoreStatus, 'store status') } }), async (c) =>
     c.json(await listItems(ctx)),
@@ -75,7 +67,7 @@ export function workspaceRoutes(router: Hono, ctx: WorkspaceCtx): void {
     async (c) => {
       const q = c.req.valid('query');
       const id = q.id ?? newId('workspace');
-      return c.json({ [id]: await submit(ctx, id, await readUploads(c), item) }, 201);
+      return c.json({ [id]: await upload(c, id) }, 201);
     },
   );
 
@@ -104,7 +96,7 @@ export function workspaceRoutes(router: Hono, ctx: WorkspaceCtx): void {
     validate('param', IdParam),
     async (c) => {
       const id = c.req.valid('param').id;
-      return c.json({ [id]: await submit(ctx, id, await readUploads(c), item) }, 200);
+      return c.json({ [id]: await upload(c, id) }, 200);
     },
   );
 

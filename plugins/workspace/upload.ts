@@ -1,21 +1,18 @@
 /**
- * Uploads: every file and archive is checked (names, archives, symlinks, limits) before
- * anything is written, staged on disk, and queued as a build behind any running one (never
- * dropped). The build job moves the staged files into the work directory.
+ * Uploads: streamed to a staging folder (receive.ts), then every file and archive is checked
+ * (names, archives, symlinks, limits) before anything reaches the work directory, and queued as
+ * a build behind any running one (never dropped). The build job moves the staged files into the
+ * work directory.
  */
-import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createReadStream, existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fail, type WorkspaceItem } from 'jinad/plugin';
-import { BUILD_JOB, KIND, mustRow, stagingDirOf, type WorkspaceCtx, workdirOf } from './context.ts';
+import { BUILD_JOB, KIND, stagingDirOf, type WorkspaceCtx, workdirOf } from './context.ts';
 import { assertNoSymlinks, checkZip, extractZip, isZipName, safeRelative, writeInside } from './files.ts';
+import type { Received } from './receive.ts';
 import type { WorkspaceMetadata } from './schema.ts';
 
-export interface Upload {
-  name: string;
-  data: Buffer;
-}
 interface StagedUpload {
   name: string;
   /** Where the file goes in the workdir; undefined for a zip (extracted at the root). */
@@ -28,33 +25,40 @@ export interface BuildPayload {
   uploads: StagedUpload[];
 }
 
-/** Check, stage and queue an upload for a new or existing workspace. */
-export async function submit(ctx: WorkspaceCtx, id: string, uploads: Upload[], toItem: (id: string) => WorkspaceItem): Promise<WorkspaceItem> {
+/**
+ * Check an upload already streamed into its staging folder (`stage`), then record the
+ * workspace and queue its build. On a failed check the staged files go, and nothing changes.
+ */
+export async function submit(ctx: WorkspaceCtx, id: string, stage: string, received: Received[], toItem: (id: string) => WorkspaceItem): Promise<WorkspaceItem> {
   const { config, store, jobs, log } = ctx.api;
   const { uploadFiles, extractedBytes } = config.limits;
-  if (uploads.length > uploadFiles) throw fail('upload_too_large', `at most ${uploadFiles} files per upload, got ${uploads.length}`);
   const wd = workdirOf(ctx, id);
   const staged: StagedUpload[] = [];
-  let fileCount = 0;
-  for (const [i, u] of uploads.entries()) {
-    const base = safeRelative(u.name);
-    if (isZipName(base)) {
-      const names = await checkZip(u.data, u.name, { files: uploadFiles, bytes: extractedBytes });
-      for (const n of names) await assertNoSymlinks(wd, n);
-      fileCount += names.length;
-      staged.push({ name: u.name, staged: String(i) });
-    } else {
-      await assertNoSymlinks(wd, base);
-      fileCount++;
-      staged.push({ name: u.name, rel: base, staged: String(i) });
+  try {
+    let fileCount = 0;
+    for (const u of received) {
+      const base = safeRelative(u.name);
+      if (isZipName(base)) {
+        const names = await checkZip(u.file, u.name, { files: uploadFiles, bytes: extractedBytes });
+        for (const n of names) await assertNoSymlinks(wd, n);
+        fileCount += names.length;
+        staged.push({ name: u.name, staged: path.basename(u.file) });
+      } else {
+        await assertNoSymlinks(wd, base);
+        fileCount++;
+        staged.push({ name: u.name, rel: base, staged: path.basename(u.file) });
+      }
     }
+    if (fileCount > uploadFiles) throw fail('upload_too_large', `at most ${uploadFiles} files per upload (archives included), got ${fileCount}`);
+    if (ctx.repo.get(id)?.state === 'DELETING') throw fail('workspace_deleting', `${id} is being deleted`);
+  } catch (err) {
+    await rm(stagingDirOf(ctx, id, stage), { recursive: true, force: true });
+    throw err;
   }
-  if (fileCount > uploadFiles) throw fail('upload_too_large', `at most ${uploadFiles} files per upload (archives included), got ${fileCount}`);
 
   // Check and set with no await in between: of two uploads racing for a new id, one creates
   // it and the other queues behind it as an update.
   const existing = ctx.repo.get(id);
-  if (existing?.state === 'DELETING') throw fail('workspace_deleting', `${id} is being deleted`);
   if (!existing) {
     const metadata: WorkspaceMetadata = { image_id: null, image_name: null, network: null, workdir: wd, container_id: null, ports: [] };
     await ctx.repo.insert({ id, state: 'PENDING', metadata });
@@ -65,12 +69,7 @@ export async function submit(ctx: WorkspaceCtx, id: string, uploads: Upload[], t
     // An update (or a retry). A build already queued or running keeps its state; this upload waits behind it.
     await ctx.repo.patch(id, { state: 'PENDING', reason: null, logTail: null });
   }
-
-  const stage = randomUUID();
-  await mkdir(stagingDirOf(ctx, id, stage), { recursive: true });
-  for (const [i, u] of uploads.entries()) await writeFile(path.join(stagingDirOf(ctx, id, stage), String(i)), u.data);
   await jobs.enqueue(BUILD_JOB, id, { id, stage, uploads: staged } satisfies BuildPayload);
-  mustRow(ctx, id);
   return toItem(id);
 }
 
@@ -83,7 +82,7 @@ export async function applyUploads(ctx: WorkspaceCtx, p: BuildPayload): Promise<
     const src = path.join(dir, u.staged);
     if (!existsSync(src)) continue;
     if (u.rel) {
-      await writeInside(wd, u.rel, await readFile(src));
+      await writeInside(wd, u.rel, createReadStream(src));
       files.push(u.rel);
     } else {
       files.push(...(await extractZip(src, wd)));
