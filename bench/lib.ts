@@ -1,6 +1,6 @@
 /** Shared bench helpers: a daemon in its own process (as `npm start` runs it), stats, cleanup. */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,12 +39,19 @@ export async function benchDaemon(extraEnv: Record<string, string> = {}) {
   return {
     url: `http://127.0.0.1:${port}`,
     root,
+    pid: child.pid!,
     async close() {
       await stopProcess(child);
       await removeLabelled(instance);
       rmSync(root, { recursive: true, force: true });
     },
   };
+}
+
+/** A process's resident memory now, in MiB (Linux /proc). */
+export function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : 0;
 }
 
 export function table(rows: (string | number)[][]): string {
