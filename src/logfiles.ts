@@ -79,9 +79,17 @@ function readTail(file: string, end: number, n: number, since?: string): string[
 interface OpenFile {
   fd: number;
   size: number;
-  /** Time of the last line appended, for keeping lines in order. */
+  /** Arrival time of the last line appended. */
   lastTime?: string;
+  /** Keys of the last RECENT lines that carry a source time: a line delivered twice is written once. */
+  recent: Set<string>;
+  order: string[];
 }
+
+/** How many recent lines a file remembers to drop a line delivered twice (live and backfilled). */
+const RECENT = 4096;
+/** A line delivered twice has the same source time, stream and message. */
+const keyOf = (r: { source_time?: string; stream?: string; message?: string }) => (r.source_time ? `${r.source_time}\u0000${r.stream}\u0000${r.message}` : undefined);
 
 export class LogFiles {
   private files = new Map<string, OpenFile>();
@@ -97,31 +105,50 @@ export class LogFiles {
       mkdirSync(path.dirname(file), { recursive: true });
       const fd = openSync(file, 'a');
       const size = fstatSync(fd).size;
-      f = { fd, size, lastTime: size ? timeOf(readTail(file, size, 1)[0] ?? '') : undefined };
+      const tail = size ? readTail(file, size, RECENT) : [];
+      f = { fd, size, lastTime: timeOf(tail.at(-1) ?? ''), recent: new Set(), order: [] };
+      for (const line of tail) {
+        try {
+          this.remember(f, keyOf(JSON.parse(line) as LogRecord));
+        } catch {
+          // a line cut by a crash: nothing to remember
+        }
+      }
       this.files.set(file, f);
     }
     return f;
   }
 
-  /** Time of the last line in a file (undefined when empty or missing). */
+  private remember(f: OpenFile, key: string | undefined): void {
+    if (!key) return;
+    f.recent.add(key);
+    f.order.push(key);
+    if (f.order.length > RECENT) f.recent.delete(f.order.shift()!);
+  }
+
+  /** Arrival time of the last line in a file (undefined when empty or missing). */
   lastTime(file: string): string | undefined {
     if (!existsSync(file) && !this.files.has(file)) return undefined;
     return this.open(file).lastTime;
   }
 
   /**
-   * Append one record. With `ordered`, a record not later than the file's last line is dropped
-   * (a line delivered twice, e.g. replayed by Docker after a restart and also backfilled).
+   * Append one record, in the order records arrive (`time` is the arrival; a source's own time,
+   * which a sender may forge or a clock may skew, is kept in `source_time` and never used to drop
+   * a line). With `once`, a record whose source time, stream and message are among the file's
+   * recent lines is dropped: a line delivered twice (live, and backfilled after a restart).
    */
-  append(file: string, record: LogRecord, opts: { ordered?: boolean } = {}): boolean {
+  append(file: string, record: LogRecord, opts: { once?: boolean } = {}): boolean {
     const f = this.open(file);
-    if (opts.ordered && f.lastTime && record.time <= f.lastTime) return false;
+    const key = keyOf(record);
+    if (opts.once && key && f.recent.has(key)) return false;
+    this.remember(f, key);
     const line = `${JSON.stringify(record)}\n`;
     const buf = Buffer.from(line);
     if (f.size + buf.length > this.opts.maxBytes && f.size > 0) this.rotate(file, f);
     writeSync(f.fd, buf);
     f.size += buf.length;
-    if (!f.lastTime || record.time > f.lastTime) f.lastTime = record.time;
+    f.lastTime = record.time;
     this.events.emit(file, line.slice(0, -1));
     return true;
   }

@@ -53,15 +53,21 @@ describe('log files', () => {
     assert.equal((await idle.next()).done, true);
     assert.equal(logs.followers(f), 0);
   });
-  it('ordered appends drop lines not later than the last one', () => {
+  it('lines keep their arrival order; one delivered twice is written once; a future source time silences nothing', () => {
     const logs = new LogFiles({ maxBytes: 1 << 20, keep: 2 });
     const f = file();
-    assert.equal(logs.append(f, rec(5), { ordered: true }), true);
-    assert.equal(logs.append(f, rec(5), { ordered: true }), false);
-    assert.equal(logs.append(f, rec(4), { ordered: true }), false);
-    assert.equal(logs.append(f, rec(6), { ordered: true }), true);
+    const src = (i: number, sourceMs: number): LogRecord => ({ ...rec(i), source_time: rec(0, sourceMs).time });
+    assert.equal(logs.append(f, src(1, 5), { once: true }), true);
+    assert.equal(logs.append(f, src(1, 5), { once: true }), false, 'the same line again (live and backfilled)');
+    // A forged record from far in the future, then ordinary lines: every one is kept.
+    assert.equal(logs.append(f, src(2, 9_999_999_999), { once: true }), true);
+    assert.equal(logs.append(f, src(3, 6), { once: true }), true);
+    assert.equal(logs.append(f, src(4, 4), { once: true }), true);
+    const lines = readFileSync(f, 'utf8').trim().split('\n').map((l) => JSON.parse(l).message);
+    assert.deepEqual(lines, ['line 1', 'line 2', 'line 3', 'line 4']);
     const reopened = new LogFiles({ maxBytes: 1 << 20, keep: 2 });
-    assert.equal(reopened.lastTime(f), rec(6).time);
+    assert.equal(reopened.lastTime(f), rec(4).time);
+    assert.equal(reopened.append(f, src(3, 6), { once: true }), false, 'remembered across a restart');
   });
   it('rotates at the size cap, keeping `keep` old files', () => {
     const logs = new LogFiles({ maxBytes: 1000, keep: 2 });

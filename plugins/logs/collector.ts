@@ -14,6 +14,8 @@ import type { LogsOptions } from './options.ts';
 import { type Entry, ForwardReceiver } from './receiver.ts';
 
 const SYNC_MS = 1000;
+/** Backfill reads this far before the last line received, in case the two clocks of one machine differ a little. */
+const BACKFILL_MARGIN_S = 10;
 
 export function createCollector(api: PluginApi<LogsOptions>) {
   const { options, backend, logFiles, log } = api;
@@ -25,9 +27,11 @@ export function createCollector(api: PluginApi<LogsOptions>) {
   let server: ForwardReceiver | undefined;
   let syncTimer: NodeJS.Timeout | undefined;
 
-  /** Append in order: a line not later than the file's last one was written already (false). */
-  function write(workspaceId: string, objectId: string, rec: Omit<LogRecord, 'workspace_id' | 'object_id'>): boolean {
-    return logFiles.append(fileFor(workspaceId, objectId), { ...rec, workspace_id: workspaceId, object_id: objectId }, { ordered: true });
+  /** Append in arrival order, the source's time kept beside; a line already written (same source time and text) is not written again (false). */
+  function write(workspaceId: string, objectId: string, rec: { source_time: string; stream: string; message: string }): boolean {
+    const now = Date.now();
+    const record: LogRecord = { time: nanoIso(Math.floor(now / 1000), (now % 1000) * 1e6), ...rec, workspace_id: workspaceId, object_id: objectId };
+    return logFiles.append(fileFor(workspaceId, objectId), record, { once: true });
   }
 
   /** One entry from the log driver: tag `jinad.<ws>.<obj>`, record `{log, source, container_id, partial_*}`. */
@@ -48,16 +52,19 @@ export function createCollector(api: PluginApi<LogsOptions>) {
       partials.delete(key);
       message = sofar;
     }
-    write(workspaceId, objectId, { time: iso, stream: String(record.source ?? 'stdout'), message });
+    write(workspaceId, objectId, { source_time: iso, stream: String(record.source ?? 'stdout'), message });
   }
 
-  /** What the backend kept for an object but its file misses (after the file's last line). */
+  /**
+   * What the backend kept for an object but its file misses: lines since a little before the last
+   * one received (the backend's clock is this machine's), less those already written.
+   */
   async function syncFromBackend(workspaceId: string, objectId: string): Promise<number> {
     const last = logFiles.lastTime(fileFor(workspaceId, objectId));
-    const since = last ? Date.parse(last.slice(0, 23) + 'Z') / 1000 : 0;
+    const since = last ? Date.parse(`${last.slice(0, 23)}Z`) / 1000 - BACKFILL_MARGIN_S : 0;
     let n = 0;
-    for (const line of await backend.objectLogLines(objectId, since)) {
-      if (write(workspaceId, objectId, { time: normalizeTime(line.time), stream: line.stream, message: line.message })) n++;
+    for (const line of await backend.objectLogLines(objectId, Math.max(0, since))) {
+      if (write(workspaceId, objectId, { source_time: normalizeTime(line.time), stream: line.stream, message: line.message })) n++;
     }
     return n;
   }
@@ -77,7 +84,7 @@ export function createCollector(api: PluginApi<LogsOptions>) {
      */
     async start(): Promise<void> {
       if (!external) {
-        server = new ForwardReceiver(onEntry);
+        server = new ForwardReceiver(onEntry, { idleMs: options.idleMs, maxConnections: options.maxConnections });
         try {
           await server.listen(options.port, options.host);
         } catch (err) {

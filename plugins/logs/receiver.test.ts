@@ -53,3 +53,29 @@ describe('forward-protocol receiver', () => {
     await rx.close();
   });
 });
+
+describe('receiver limits', () => {
+  it('closes connections idle past idleMs, and refuses connections past maxConnections', async () => {
+    const rx = new ForwardReceiver(() => {}, { idleMs: 1000, maxConnections: 3 });
+    const port = await freePort();
+    await rx.listen(port, '127.0.0.1');
+    try {
+      const open = async () => {
+        const s = net.connect(port, '127.0.0.1');
+        const closed = new Promise<number>((r) => s.once('close', () => r(Date.now())));
+        s.on('error', () => {});
+        await new Promise((r) => s.once('connect', r));
+        return { s, closed };
+      };
+      const t0 = Date.now();
+      const conns = await Promise.all([open(), open(), open()]);
+      const extra = await open();
+      // The fourth is closed by the server at once; the three idle ones once idleMs has passed.
+      const idleClosed = await Promise.all(conns.map((c) => c.closed));
+      assert.ok((await extra.closed) < Math.min(...idleClosed), 'the connection over the cap stayed open');
+      for (const at of idleClosed) assert.ok(at - t0 >= 990, 'an idle connection closed too early');
+    } finally {
+      await rx.close();
+    }
+  });
+});

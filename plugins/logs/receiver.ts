@@ -54,14 +54,27 @@ export function entriesOf(message: unknown): Entry[] {
   return [{ tag, ...timeOf(second), record: (third ?? {}) as Record<string, unknown> }];
 }
 
+export interface ReceiverLimits {
+  /** A connection that sends nothing for this long is closed (a sender reconnects when it has lines again). */
+  idleMs?: number;
+  /** Connections beyond this many are refused. */
+  maxConnections?: number;
+}
+
 export class ForwardReceiver {
   private server = net.createServer((socket) => this.accept(socket));
   private sockets = new Set<net.Socket>();
 
-  constructor(private onEntry: (entry: Entry) => void) {}
+  constructor(
+    private onEntry: (entry: Entry) => void,
+    private limits: ReceiverLimits = {},
+  ) {
+    if (limits.maxConnections) this.server.maxConnections = limits.maxConnections;
+  }
 
   private accept(socket: net.Socket): void {
     this.sockets.add(socket);
+    if (this.limits.idleMs) socket.setTimeout(this.limits.idleMs, () => socket.destroy());
     socket.on('close', () => this.sockets.delete(socket));
     socket.on('error', () => socket.destroy());
     void (async () => {
