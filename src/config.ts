@@ -57,6 +57,12 @@ const ConfigSchema = v.strictObject({
       uploadFiles: v.optional(Positive, 2000),
       /** Bytes a zip may expand to. */
       extractedBytes: v.optional(Positive, 1024 * 1024 * 1024),
+      /** Replicas of one executor (a Pod, or a Flow's executor), at creation and when scaled. */
+      replicas: v.optional(Positive, 16),
+      /** Replicas of every object in one workspace, together. */
+      workspaceReplicas: v.optional(Positive, 64),
+      /** Replicas of every object this daemon runs, together. */
+      daemonReplicas: v.optional(Positive, 256),
     }),
     {},
   ),

@@ -22,12 +22,14 @@ import { describe } from './http/describe.ts';
 import { errorResponse } from './http/errors.ts';
 import { mountOpenApi } from './http/openapi.ts';
 import { originGuard } from './http/origin.ts';
+import { onClientError } from './http/oversize.ts';
 import { JobRunner } from './jobs.ts';
 import { LogFiles } from './logfiles.ts';
 import { createLogger, type Logger } from './logger.ts';
 import type { KindOwner, KindRegistry, PluginApi, Services } from './plugin/define.ts';
 import { builtinPlugins, loadPlugins, orderPlugins, PluginError } from './plugin/loader.ts';
 import { pluginOptions } from './plugin/options.ts';
+import { createReplicaLedger } from './objects/ledger.ts';
 import { openStore, type Store } from './store/db.ts';
 import { meta } from './store/schema.ts';
 import { JINA_COMPAT, RUNTIME_VERSION, VERSION } from './version.ts';
@@ -141,7 +143,7 @@ export async function createDaemon(config: JinadConfig, opts: DaemonOptions = {}
   app.onError((err, c) => errorResponse(c, err, (m, e) => log.error(`${c.req.method} ${c.req.path}: ${m}`, e)));
   app.notFound((c) => c.json({ detail: `${c.req.method} ${c.req.path} not found` }, 404));
 
-  const services = new Map<string, unknown>();
+  const services = new Map<string, unknown>([['replicas', createReplicaLedger()]]);
   const statusHooks: (() => Promise<Record<string, unknown>>)[] = [];
   const startHooks: Hook[] = [];
   const reconcileHooks: Hook[] = [];
@@ -238,6 +240,7 @@ export async function createDaemon(config: JinadConfig, opts: DaemonOptions = {}
       const info = await new Promise<AddressInfo>((resolve, reject) => {
         server = serve({ fetch: app.fetch, hostname: config.host, port: config.port, websocket: { server: wss } }, (addr) => resolve(addr));
         server.once('error', reject);
+        server.on('clientError', onClientError);
       });
       const host = info.address.includes(':') ? `[${info.address}]` : info.address;
       log.info(`JinaD ${VERSION} listening on http://${host}:${info.port} (docs at /docs, instance ${instance}, ${backend.kind} backend)`);

@@ -24,6 +24,7 @@ export const ERROR_STATUS = {
   object_start_failed: 400,
   object_update_failed: 400,
   object_unreachable: 400,
+  limit_exceeded: 400,
   // logs
   log_not_found: 404,
   // the backend and the server itself

@@ -25,6 +25,7 @@ export default defineObjectKind({
     if (!existsSync(file)) throw fail('file_not_found', `File \`${rel}\` not found in workspace \`${workspaceId}\``);
     const flow = loadFlow(file, env, { root: workdir }); // a user's file in a folder containers write: confined
     const gateway = flow.portExpose ?? GATEWAY_PORT;
-    return { ports: [{ container: gateway, host: flow.portExpose }], partialBody: { flow: { uses: rel, port_expose: gateway }, envs }, record: { filename: rel } };
+    const replicas = Object.fromEntries(flow.executors.filter((e) => !e.host).map((e) => [e.name, e.replicas]));
+    return { ports: [{ container: gateway, host: flow.portExpose }], partialBody: { flow: { uses: rel, port_expose: gateway }, envs }, record: { filename: rel }, replicas };
   },
 });

@@ -8,7 +8,7 @@
 import type * as v from 'valibot';
 import type { PortRequest } from '../backend/types.ts';
 import { definePlugin, type PluginDefinition } from '../plugin/define.ts';
-import { type CreateInput, type ObjectDeps, createObject, mustRow, objectItem, reconcileObjects, removeObject, updateObject } from './lifecycle.ts';
+import { type CreateInput, type ObjectDeps, createObject, mustRow, objectItem, reconcileObjects, removeObject, replicasOf, scaleObject, updateObject } from './lifecycle.ts';
 import { openObjectRepo } from './repo.ts';
 import { objectRoutes } from './routes.ts';
 
@@ -19,6 +19,8 @@ export interface PreparedObject {
   partialBody: Record<string, unknown>;
   /** What to keep of the request in the item's `arguments` (a Flow's `filename`, a Pod's `args`). */
   record: Record<string, unknown>;
+  /** Replicas of each executor it runs (name → count): checked against the limits, and kept. */
+  replicas: Record<string, number>;
 }
 
 export interface ObjectKindSpec {
@@ -70,7 +72,7 @@ function service(d: ObjectDeps): ObjectService {
     async clear() {
       for (const r of d.repo.all()) await removeObject(d, r.id);
     },
-    scale: (id, replicas, podName) => updateObject(d, id, 'PUT', `/scale?replicas=${replicas}${podName ? `&${podQuery(podName)}` : ''}`),
+    scale: (id, replicas, podName) => scaleObject(d, id, replicas, podName),
     rollingUpdate: (id, usesWith, podName) => updateObject(d, id, 'PUT', `/rolling_update${podName ? `?${podQuery(podName)}` : ''}`, usesWith),
   };
 }
@@ -85,7 +87,7 @@ function service(d: ObjectDeps): ObjectService {
  *     description: 'One executor, routes /workers',
  *     create: { summary: 'Start a worker', body: v.looseObject({ uses: v.string() }) },
  *     arguments: v.object({ uses: v.string() }),
- *     prepare: ({ body, envs }) => ({ ports: [{ container: 8081 }], partialBody: { pea: { ...body, port_in: 8081 }, envs }, record: { args: body } }),
+ *     prepare: ({ body, envs }) => ({ ports: [{ container: 8081 }], partialBody: { pea: { ...body, port_in: 8081 }, envs }, record: { args: body }, replicas: { worker: 1 } }),
  *   });
  */
 export function defineObjectKind(spec: ObjectKindSpec): PluginDefinition {
@@ -98,9 +100,21 @@ export function defineObjectKind(spec: ObjectKindSpec): PluginDefinition {
     async setup(api) {
       const repo = await openObjectRepo(api.store, spec.kind);
       const workspaces = api.use('workspaces');
-      const d: ObjectDeps = { spec, backend: api.backend, store: api.store, repo, workspaces, readyTimeoutMs: api.config.readyTimeoutMs, jinaLogLevel: api.config.jinaLogLevel, log: api.log };
+      const d: ObjectDeps = {
+        spec,
+        backend: api.backend,
+        store: api.store,
+        repo,
+        workspaces,
+        readyTimeoutMs: api.config.readyTimeoutMs,
+        jinaLogLevel: api.config.jinaLogLevel,
+        limits: api.config.limits,
+        replicaCounts: api.use('replicas'),
+        log: api.log,
+      };
       const svc = service(d);
       api.ownKind(spec.kind, { workspaceOf: (id) => repo.get(id)?.workspaceId });
+      d.replicaCounts.add(() => repo.all().map((r) => ({ workspaceId: r.workspaceId, replicas: replicasOf(r) })));
       workspaces.onDelete(async (workspaceId) => {
         for (const r of repo.inWorkspace(workspaceId)) await removeObject(d, r.id);
       });

@@ -12,8 +12,8 @@ const PORT_IN = 8081;
 /** Prepare for `defineObjectKind`: an executor object (`mode` pod or pea) from its JSON arguments. */
 export function prepareExecutor(mode: 'pod' | 'pea', { body, envs }: CreateInput, { workdir, env }: { workdir: string; env: Record<string, string> }): PreparedObject {
   const args = { ...body };
-  executorSpec(args, { dir: workdir, where: `${mode} arguments`, env, root: workdir });
+  const spec = executorSpec(args, { dir: workdir, where: `${mode} arguments`, env, root: workdir });
   const fixed = typeof args.port_in === 'number' ? args.port_in : undefined;
   args.port_in = fixed ?? PORT_IN;
-  return { ports: [{ container: args.port_in as number, host: fixed }], partialBody: { [mode]: args, envs }, record: { args: body } };
+  return { ports: [{ container: args.port_in as number, host: fixed }], partialBody: { [mode]: args, envs }, record: { args: body }, replicas: { [spec.name]: mode === 'pea' ? 1 : spec.replicas } };
 }

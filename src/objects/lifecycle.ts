@@ -17,6 +17,7 @@ import { DefinitionError } from '../runtime/config.ts';
 import type { Store } from '../store/db.ts';
 import type { ObjectKindSpec } from './define.ts';
 import { PARTIAL_PORT, partialCall, partialError, waitReady } from './partial.ts';
+import type { ReplicaLedger } from './ledger.ts';
 import type { ObjectRepo } from './repo.ts';
 import type { ObjectRow } from './schema.ts';
 
@@ -28,6 +29,8 @@ export interface ObjectDeps {
   workspaces: WorkspaceService;
   readyTimeoutMs: number;
   jinaLogLevel: string;
+  limits: { replicas: number; workspaceReplicas: number; daemonReplicas: number };
+  replicaCounts: ReplicaLedger;
   log: Logger;
 }
 
@@ -68,6 +71,25 @@ export async function objectItem(d: ObjectDeps, r: ObjectRow): Promise<ObjectIte
     metadata: { ...r.metadata, ports: live?.ports ?? r.metadata.ports, status: live?.status ?? 'missing', exit_code: live ? live.exitCode : null },
     arguments: r.arguments as ObjectItem['arguments'],
   };
+}
+
+/** Replicas an object runs, all executors together (1 for rows from before they were counted). */
+export function replicasOf(r: ObjectRow): number {
+  const counts = r.arguments.replicas as Record<string, number> | undefined;
+  return counts ? Object.values(counts).reduce((a, b) => a + b, 0) : 1;
+}
+
+/** The replica limits, for an object that would run `counts` instead of its `before` replicas. */
+function checkReplicas(d: ObjectDeps, workspaceId: string, counts: Record<string, number>, before = 0): void {
+  const { replicas, workspaceReplicas, daemonReplicas } = d.limits;
+  for (const [name, n] of Object.entries(counts)) {
+    if (n > replicas) throw fail('limit_exceeded', `${name}: ${n} replicas; at most ${replicas} per executor (limits.replicas)`);
+  }
+  const added = Object.values(counts).reduce((a, b) => a + b, 0) - before;
+  const inWorkspace = d.replicaCounts.total(workspaceId) + added;
+  if (inWorkspace > workspaceReplicas) throw fail('limit_exceeded', `${workspaceId} would run ${inWorkspace} replicas; at most ${workspaceReplicas} per workspace (limits.workspaceReplicas)`);
+  const inDaemon = d.replicaCounts.total() + added;
+  if (inDaemon > daemonReplicas) throw fail('limit_exceeded', `this daemon would run ${inDaemon} replicas; at most ${daemonReplicas} in all (limits.daemonReplicas)`);
 }
 
 export function mustRow(d: ObjectDeps, id: string): ObjectRow {
@@ -129,13 +151,14 @@ export async function createObject(d: ObjectDeps, input: CreateInput): Promise<s
     if (err instanceof DefinitionError) throw fail('invalid_definition', err.message, [err.message], err);
     throw err;
   }
+  checkReplicas(d, input.workspaceId, prepared.replicas);
   const { state, uri, object } = await start(d, id, input, prepared, env, ws.image);
   await d.repo.insert({
     id,
     kind,
     workspaceId: input.workspaceId,
     metadata: { container_id: short(state.ref), container_name: id, image_id: ws.imageId, network: ws.network, ports: state.ports, uri },
-    arguments: { object, entrypoint: commandOf(d.spec).join(' '), envs: input.envs, ...prepared.record },
+    arguments: { object, entrypoint: commandOf(d.spec).join(' '), envs: input.envs, ...prepared.record, replicas: prepared.replicas },
   });
   await d.store.count(kind, { add: 1 });
   d.log.info(`${kind} ${id} started in workspace ${input.workspaceId}`);
@@ -156,6 +179,19 @@ export async function updateObject(d: ObjectDeps, id: string, method: string, pa
     throw fail('object_update_failed', detail, lines);
   }
   await d.repo.patch(id, { arguments: { ...r.arguments, object: res.json as Record<string, unknown> } });
+  return id;
+}
+
+/** Scale one executor of an object (a Flow names it; a Pod has one), within the replica limits. */
+export async function scaleObject(d: ObjectDeps, id: string, replicas: number, podName?: string): Promise<string> {
+  const r = mustRow(d, id);
+  const counts = { ...((r.arguments.replicas as Record<string, number> | undefined) ?? {}) };
+  const name = podName && podName in counts ? podName : (Object.keys(counts)[0] ?? podName ?? d.spec.kind);
+  checkReplicas(d, r.workspaceId, { ...counts, [name]: replicas }, replicasOf(r));
+  const query = `replicas=${replicas}${podName ? `&pod_name=${encodeURIComponent(podName)}` : ''}`;
+  await updateObject(d, id, 'PUT', `/scale?${query}`);
+  const after = mustRow(d, id);
+  await d.repo.patch(id, { arguments: { ...after.arguments, replicas: { ...counts, [name]: replicas } } });
   return id;
 }
 

@@ -13,6 +13,7 @@ import type { WorkspaceItem } from '../contract/workspace.ts';
 import type { JobRunner } from '../jobs.ts';
 import type { LogFiles } from '../logfiles.ts';
 import type { Logger } from '../logger.ts';
+import type { ReplicaLedger } from '../objects/ledger.ts';
 import type { Store } from '../store/db.ts';
 
 /** What the workspace plugin offers the plugins that run objects inside workspaces. */
@@ -49,7 +50,10 @@ export interface KindRegistry {
 
 /** Services plugins offer each other. A plugin adds its entry with `declare module`. */
 export interface Services {
+  /** Offered by the workspace plugin. */
   workspaces: WorkspaceService;
+  /** Offered by the core: replicas running per workspace and in all, for the limits. */
+  replicas: ReplicaLedger;
 }
 
 export interface PluginApi<Options = Record<string, unknown>> {
