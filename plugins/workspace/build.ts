@@ -31,6 +31,7 @@ function readJinad(wd: string): { file: JinadFile; warnings: string[] } {
   const parsed = parseJinadFile(readInside(wd, '.jinad', { maxBytes: 64 * 1024 }));
   const dockerfile = parsed.file.dockerfile;
   if (dockerfile) {
+    if (!existsSync(path.join(wd, dockerfile)) && !isLink(wd, dockerfile)) throw new JinadFileError('dockerfile', `'${dockerfile}' does not exist in the workspace`);
     try {
       closeSync(openInside(wd, dockerfile, 'Dockerfile').fd);
     } catch (err) {
