@@ -15,6 +15,7 @@ export const ERROR_STATUS = {
   workspace_not_found: 404,
   workspace_not_active: 400,
   workspace_deleting: 409,
+  workspace_busy: 409,
   invalid_upload: 400,
   upload_too_large: 413,
   // objects (flows, pods, peas, and kinds added by plugins)

@@ -118,7 +118,8 @@ export class JobRunner {
     const { signal } = entry.controller;
     try {
       if (signal.aborted) return;
-      await this.acquire();
+      // A job cancelled while it waits for a slot leaves at once (it never takes the slot).
+      if (!(await this.acquire(signal))) return;
       try {
         if (signal.aborted) return;
         await this.handlers.get(job.type)!(job.payload, { id: job.id, key: job.key, signal, resumed: job.resumed });
@@ -134,12 +135,25 @@ export class JobRunner {
     }
   }
 
-  private acquire(): Promise<void> {
+  /** Take a slot; false (and no slot) when the signal aborts first. */
+  private acquire(signal: AbortSignal): Promise<boolean> {
     if (this.running < this.concurrency) {
       this.running++;
-      return Promise.resolve();
+      return Promise.resolve(true);
     }
-    return new Promise((resolve) => this.waiters.push(() => (this.running++, resolve())));
+    return new Promise((resolve) => {
+      const waiter = () => {
+        signal.removeEventListener('abort', onAbort);
+        this.running++;
+        resolve(true);
+      };
+      const onAbort = () => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        resolve(false);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.waiters.push(waiter);
+    });
   }
 
   private release() {

@@ -78,3 +78,26 @@ describe('jobs', () => {
     assert.equal(jobs.pending('k'), 0);
   });
 });
+
+describe('cancel while waiting', () => {
+  it('a job cancelled while it waits for a slot leaves at once, without waiting for the slot', async () => {
+    const store = await openStore(':memory:');
+    const jobs = new JobRunner(store, 1, log);
+    let release = () => {};
+    const ran: string[] = [];
+    jobs.define<{ key: string }>('t', async ({ key }) => {
+      ran.push(key);
+      if (key === 'busy') await new Promise<void>((r) => (release = r));
+    });
+    await jobs.enqueue('t', 'busy', { key: 'busy' });
+    await jobs.enqueue('t', 'queued', { key: 'queued' });
+    const t0 = performance.now();
+    await jobs.cancel('queued');
+    assert.ok(performance.now() - t0 < 1000, 'cancel waited for the busy slot');
+    assert.equal(jobs.pending('queued'), 0);
+    release();
+    await jobs.idle();
+    assert.deepEqual(ran, ['busy']);
+    store.close();
+  });
+});

@@ -19,6 +19,8 @@ export interface WorkspaceCtx {
   deleteHooks: ((id: string) => Promise<void>)[];
   /** Ids of objects other plugins manage in a workspace. */
   managed: ((id: string) => string[])[];
+  /** Deletions under way: a second DELETE of the same workspace waits for the first. */
+  deleting: Map<string, Promise<void>>;
 }
 
 export const workdirOf = (ctx: WorkspaceCtx, id: string) => path.join(ctx.api.config.root, id);

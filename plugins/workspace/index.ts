@@ -16,7 +16,7 @@ export default definePlugin({
   prefix: '/workspaces',
   description: 'Uploaded files, the image built from them, and a private network',
   async setup(api) {
-    const ctx: WorkspaceCtx = { api, repo: await openWorkspaceRepo(api.store), deleteHooks: [], managed: [] };
+    const ctx: WorkspaceCtx = { api, repo: await openWorkspaceRepo(api.store), deleteHooks: [], managed: [], deleting: new Map() };
     api.jobs.define<BuildPayload>(BUILD_JOB, (payload, job) => build(ctx, payload, job));
     api.provide('workspaces', workspaceService(ctx));
     api.ownKind('workspace', { workspaceOf: (id) => (ctx.repo.get(id) ? id : undefined) });

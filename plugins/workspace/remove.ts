@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { WorkspaceState } from 'jinad/plugin';
+import { fail, type WorkspaceState } from 'jinad/plugin';
 import { imageTagOf, KIND, mustRow, stagingDirOf, type WorkspaceCtx, workdirOf } from './context.ts';
 
 export interface DeleteFlags {
@@ -12,16 +12,38 @@ export interface DeleteFlags {
   everything: boolean;
 }
 
-/** Remove every backend object of this workspace, its network and its image tag. */
+/**
+ * Remove every backend object of this workspace, its network and its image tag. An object that
+ * was starting while the list was taken (its create had passed the ACTIVE check) may attach
+ * late: the list is taken again until the network goes.
+ */
 export async function removeBackendObjects(ctx: WorkspaceCtx, id: string): Promise<void> {
   const { backend } = ctx.api;
-  const owned = await backend.listOwned({ workspaceId: id });
-  await Promise.all(owned.objects.map((o) => backend.removeObject(o.id)));
-  await backend.removeIsolation(id);
+  for (let attempt = 1; ; attempt++) {
+    const owned = await backend.listOwned({ workspaceId: id });
+    await Promise.all(owned.objects.map((o) => backend.removeObject(o.id)));
+    try {
+      await backend.removeIsolation(id);
+      break;
+    } catch (err) {
+      if (attempt >= 10) throw fail('workspace_busy', `the network of ${id} still has objects attached: ${(err as Error).message}`, undefined, err);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
   await backend.removeImage(imageTagOf(id));
 }
 
-export async function deleteEverything(ctx: WorkspaceCtx, id: string): Promise<void> {
+/** Delete a workspace with everything in it; concurrent calls for one workspace share one deletion. */
+export function deleteEverything(ctx: WorkspaceCtx, id: string): Promise<void> {
+  let running = ctx.deleting.get(id);
+  if (!running) {
+    running = deleteNow(ctx, id).finally(() => ctx.deleting.delete(id));
+    ctx.deleting.set(id, running);
+  }
+  return running;
+}
+
+async function deleteNow(ctx: WorkspaceCtx, id: string): Promise<void> {
   const { api, repo } = ctx;
   await repo.patch(id, { state: 'DELETING' });
   await api.jobs.cancel(id);
@@ -38,6 +60,7 @@ export async function deleteEverything(ctx: WorkspaceCtx, id: string): Promise<v
 
 export async function removeParts(ctx: WorkspaceCtx, id: string, flags: DeleteFlags): Promise<void> {
   const { api, repo } = ctx;
+  if (flags.everything && ctx.deleting.has(id)) return deleteEverything(ctx, id);
   const r = mustRow(ctx, id);
   if (flags.everything) return deleteEverything(ctx, id);
   const building = api.jobs.pending(id) > 0;

@@ -111,6 +111,7 @@ export function defineObjectKind(spec: ObjectKindSpec): PluginDefinition {
         limits: api.config.limits,
         replicaCounts: api.use('replicas'),
         log: api.log,
+        removing: new Map(),
       };
       const svc = service(d);
       api.ownKind(spec.kind, { workspaceOf: (id) => repo.get(id)?.workspaceId });

@@ -32,6 +32,8 @@ export interface ObjectDeps {
   limits: { replicas: number; workspaceReplicas: number; daemonReplicas: number };
   replicaCounts: ReplicaLedger;
   log: Logger;
+  /** Removals under way: a second DELETE of the same object waits for the first. */
+  removing: Map<string, Promise<void>>;
 }
 
 export interface CreateInput {
@@ -153,6 +155,12 @@ export async function createObject(d: ObjectDeps, input: CreateInput): Promise<s
   }
   checkReplicas(d, input.workspaceId, prepared.replicas);
   const { state, uri, object } = await start(d, id, input, prepared, env, ws.image);
+  try {
+    d.workspaces.requireActive(input.workspaceId); // deleted (or rebuilding) while this object started?
+  } catch (err) {
+    await d.backend.removeObject(id);
+    throw err;
+  }
   await d.repo.insert({
     id,
     kind,
@@ -195,8 +203,19 @@ export async function scaleObject(d: ObjectDeps, id: string, replicas: number, p
   return id;
 }
 
-export async function removeObject(d: ObjectDeps, id: string): Promise<void> {
-  const r = mustRow(d, id);
+/** Stop and forget an object; concurrent calls for one object share one removal. */
+export function removeObject(d: ObjectDeps, id: string): Promise<void> {
+  let running = d.removing.get(id);
+  if (!running) {
+    const r = mustRow(d, id);
+    running = removeNow(d, r).finally(() => d.removing.delete(id));
+    d.removing.set(id, running);
+  }
+  return running;
+}
+
+async function removeNow(d: ObjectDeps, r: ObjectRow): Promise<void> {
+  const { id } = r;
   // Let the object close its executors; it goes either way.
   await partialCall(r.metadata.uri, 'DELETE', `/${modeOf(d.spec)}`, undefined, 5000).catch(() => undefined);
   await d.backend.removeObject(id);

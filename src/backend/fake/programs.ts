@@ -6,6 +6,7 @@
  *   JINAD_FAKE=fail:<message>   POST /<mode> answers 400 {detail: message, body: [...]}
  *   JINAD_FAKE=exit:<code>      the object exits at once with that code
  *   JINAD_FAKE=silent           nothing answers (readiness times out)
+ *   JINAD_FAKE=slow:<ms>        POST /<mode> answers after that long (a slow start)
  */
 import type { ObjectSpec } from '../types.ts';
 
@@ -38,6 +39,7 @@ export const partialDaemonProgram: FakeProgram = (spec, write) => {
     if (route === 'GET /') return json({});
     if (route === `GET /${mode}`) return item ? json(item) : json({ detail: `no ${mode} is running` }, 404);
     if (route === `POST /${mode}`) {
+      if (script === 'slow') await new Promise((r) => setTimeout(r, Number(arg)));
       if (script === 'fail') {
         write(`Error: ${arg}`);
         return json({ detail: arg, body: [`Error: ${arg}`, '    at fake (fake.ts:1:1)'] }, 400);
