@@ -45,6 +45,8 @@ const ConfigSchema = v.strictObject({
     ]),
     { strategy: 'build' },
   ),
+  /** On SIGTERM, how long requests under way may take to finish before their connections close. */
+  drainMs: v.optional(Positive, 30_000),
   /** How long a Flow/Pod/Pea container may take to start its object before creation fails. */
   readyTimeoutMs: v.optional(Positive, 60_000),
   /** How many workspace builds may run at once (one at a time per workspace, always). */
@@ -136,6 +138,7 @@ function fromEnv(env: Env): JinadConfigInput {
   str('reachHost', 'JINAD_REACH_HOST');
   num('buildConcurrency', 'JINAD_BUILD_CONCURRENCY');
   num('readyTimeoutMs', 'JINAD_READY_TIMEOUT_MS');
+  num('drainMs', 'JINAD_DRAIN_MS');
   str('instance', 'JINAD_INSTANCE');
   str('logLevel', 'JINAD_LOG_LEVEL');
   str('jinaLogLevel', 'JINA_LOG_LEVEL');

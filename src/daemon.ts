@@ -139,6 +139,12 @@ export async function createDaemon(config: JinadConfig, opts: DaemonOptions = {}
   const kinds = kindRegistry();
 
   const app = new Hono();
+  // Requests being answered: a shutdown lets them finish (bounded) before it closes anything.
+  let inflight = 0;
+  app.use((_c, next) => {
+    inflight++;
+    return next().finally(() => inflight--);
+  });
   app.use(originGuard(config.corsOrigins));
   app.onError((err, c) => errorResponse(c, err, (m, e) => log.error(`${c.req.method} ${c.req.path}: ${m}`, e)));
   app.notFound((c) => c.json({ detail: `${c.req.method} ${c.req.path} not found` }, 404));
@@ -249,11 +255,17 @@ export async function createDaemon(config: JinadConfig, opts: DaemonOptions = {}
     },
     async close() {
       if (server) {
-        const s = server;
+        const s = server as ServerType & { closeAllConnections?: () => void; closeIdleConnections?: () => void };
+        // Stop accepting; let requests under way finish (a Flow being created is created, or
+        // rolled back by its own failure path), up to drainMs; then end what is left.
+        const closed = new Promise<void>((resolve) => s.close(() => resolve()));
+        s.closeIdleConnections?.();
         // Upgraded (WebSocket) connections are not the HTTP server's to close: end them first.
         for (const client of wss.clients) client.terminate();
-        const closed = new Promise<void>((resolve) => s.close(() => resolve()));
-        (s as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+        const deadline = Date.now() + config.drainMs;
+        while (inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        if (inflight > 0) log.warn(`${inflight} request(s) still running after ${config.drainMs} ms; closing their connections`);
+        s.closeAllConnections?.();
         await closed;
       }
       await closeAll();

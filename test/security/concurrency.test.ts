@@ -44,3 +44,20 @@ describe('concurrent deletes', () => {
     assert.equal(d.backend.networks.has(ws), false);
   });
 });
+
+describe('shutdown', () => {
+  it('SIGTERM during POST /flows: the request finishes (201), new connections are refused, and the Flow is there after the restart', async () => {
+    const ws = (await createWorkspace(d.url, files)).id;
+    const creating = fetch(`${d.url}/flows?workspace_id=${ws}&filename=flow.yml&envs=JINAD_FAKE=slow:800`, { method: 'POST' });
+    await new Promise((r) => setTimeout(r, 200));
+    const stopping = d.stop();
+    await new Promise((r) => setTimeout(r, 100));
+    await assert.rejects(fetch(`${d.url}/`), 'a new connection was accepted while draining');
+    const created = await creating;
+    assert.equal(created.status, 201);
+    const id = (await created.json()) as string;
+    await stopping;
+    d = Object.assign(await startFakeDaemon({ root: d.root, instance: d.instance, logsPort: d.logsPort, backend: d.backend }), { backend: d.backend });
+    assert.equal((await call('GET', `/flows/${id}`)).body.metadata.status, 'running');
+  });
+});
