@@ -30,6 +30,7 @@ import type { KindOwner, KindRegistry, PluginApi, Services } from './plugin/defi
 import { builtinPlugins, loadPlugins, orderPlugins, PluginError } from './plugin/loader.ts';
 import { pluginOptions } from './plugin/options.ts';
 import { createReplicaLedger } from './objects/ledger.ts';
+import { createLiveStates } from './objects/live.ts';
 import { openStore, type Store } from './store/db.ts';
 import { meta } from './store/schema.ts';
 import { JINA_COMPAT, RUNTIME_VERSION, VERSION } from './version.ts';
@@ -107,20 +108,33 @@ async function runHooks(hooks: Hook[], log: Logger, what: string, fatal: boolean
   }
 }
 
-/** GET / and GET /status: the core's own routes. */
+/** The last answer of `fn`, reused while it is younger than `ttlMs` (callers at once share one call). */
+function memo<T>(fn: () => Promise<T>, ttlMs: number): () => Promise<T> {
+  let last: { at: number; value: Promise<T> } | undefined;
+  return () => {
+    if (!last || Date.now() - last.at > ttlMs) {
+      const value = fn();
+      last = { at: Date.now(), value };
+      value.catch(() => (last = undefined)); // a failure is not kept
+    }
+    return last.value;
+  };
+}
+
+/** GET / and GET /status: the core's own routes. /status is served from state at most a second old. */
 function coreRoutes(app: Hono, d: { config: JinadConfig; backend: Backend; instance: string; statusHooks: (() => Promise<Record<string, unknown>>)[] }) {
+  const engine = memo(() => d.backend.info().catch((err: Error) => ({ kind: d.backend.kind, error: `the ${d.backend.kind} backend is not reachable: ${err.message}` })), 5000);
+  const parts = memo(async () => Object.assign({}, ...(await Promise.all(d.statusHooks.map((h) => h())))) as Record<string, unknown>, 1000);
+  const envs = Object.fromEntries(Object.entries(d.config.env).filter(([k]) => !/TOKEN|SECRET|PASS|KEY/i.test(k)));
   app.get('/', describe({ tags: ['daemon'], summary: 'Liveness', responses: { 200: { description: '`{}`' } } }), (c) => c.json({}));
   app.get('/status', describe({ tags: ['daemon'], summary: 'Versions, the backend, store counts, memory', responses: { 200: { description: 'status' } } }), async (c) => {
-    const engine = await d.backend.info().catch((err: Error) => ({ kind: d.backend.kind, error: `the ${d.backend.kind} backend is not reachable: ${err.message}` }));
-    const parts = await Promise.all(d.statusHooks.map((h) => h()));
     const mem = process.memoryUsage();
-    const envs = Object.fromEntries(Object.entries(d.config.env).filter(([k]) => !/TOKEN|SECRET|PASS|KEY/i.test(k)));
     return c.json({
       jinad: { version: VERSION, runtime: RUNTIME_VERSION, node: process.version, instance: d.instance, backend: d.backend.kind },
       jina: { version: RUNTIME_VERSION, api: JINA_COMPAT },
-      docker: engine,
+      docker: await engine(),
       envs,
-      ...Object.assign({}, ...parts),
+      ...(await parts()),
       used_memory: humanBytes(mem.rss),
       memory: { rss: mem.rss, heap_used: mem.heapUsed },
     });
@@ -149,7 +163,11 @@ export async function createDaemon(config: JinadConfig, opts: DaemonOptions = {}
   app.onError((err, c) => errorResponse(c, err, (m, e) => log.error(`${c.req.method} ${c.req.path}: ${m}`, e)));
   app.notFound((c) => c.json({ detail: `${c.req.method} ${c.req.path} not found` }, 404));
 
-  const services = new Map<string, unknown>([['replicas', createReplicaLedger()]]);
+  const live = createLiveStates(backend, log.child('live'));
+  const services = new Map<string, unknown>([
+    ['replicas', createReplicaLedger()],
+    ['live', live],
+  ]);
   const statusHooks: (() => Promise<Record<string, unknown>>)[] = [];
   const startHooks: Hook[] = [];
   const reconcileHooks: Hook[] = [];
@@ -218,6 +236,7 @@ export async function createDaemon(config: JinadConfig, opts: DaemonOptions = {}
   const closeAll = async () => {
     if (closed) return;
     closed = true;
+    live.stop();
     await jobs.close();
     for (const fn of closeHooks.reverse()) await fn();
     await backend.close();
@@ -238,6 +257,9 @@ export async function createDaemon(config: JinadConfig, opts: DaemonOptions = {}
         await closeAll();
         throw err;
       }
+      // Live states first: reconcile and every list read them. A backend that is down now is
+      // synced later (its lists read the backend until then).
+      await live.start().catch((err) => log.warn('cannot follow the backend’s events yet', err));
       await runHooks(reconcileHooks, log, 'reconcile', false);
       const pruned = await backend.pruneBaseImages().catch(() => 0);
       if (pruned) log.info(`removed ${pruned} runtime base image(s) of other versions that nothing used`);

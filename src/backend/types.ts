@@ -166,6 +166,8 @@ export interface Backend {
   /** Lines with their times and streams, after `since` (unix seconds, fractions allowed). */
   objectLogLines(id: string, since?: number): Promise<OutputLine[]>;
 
+  /** The states of every object of this instance, in one call. */
+  objectStates(): Promise<ObjectState[]>;
   /** Everything this instance owns, optionally of one workspace. */
   listOwned(filter?: { workspaceId?: string }): Promise<Owned>;
   /** Call `fn` for object events; returns a stop function. */

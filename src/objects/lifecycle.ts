@@ -18,6 +18,7 @@ import type { Store } from '../store/db.ts';
 import type { ObjectKindSpec } from './define.ts';
 import { PARTIAL_PORT, partialCall, partialError, waitReady } from './partial.ts';
 import type { ReplicaLedger } from './ledger.ts';
+import type { LiveStates } from './live.ts';
 import type { ObjectRepo } from './repo.ts';
 import type { ObjectRow } from './schema.ts';
 
@@ -31,6 +32,7 @@ export interface ObjectDeps {
   jinaLogLevel: string;
   limits: { replicas: number; workspaceReplicas: number; daemonReplicas: number };
   replicaCounts: ReplicaLedger;
+  live: LiveStates;
   log: Logger;
   /** Removals under way: a second DELETE of the same object waits for the first. */
   removing: Map<string, Promise<void>>;
@@ -63,9 +65,9 @@ export function objectEnv(d: Pick<ObjectDeps, 'jinaLogLevel'>, workspaceId: stri
   };
 }
 
-/** Live view of a stored object: its state and ports now, not a copy. */
+/** Live view of a stored object: its state and ports as the backend's events keep them, not a stored copy. */
 export async function objectItem(d: ObjectDeps, r: ObjectRow): Promise<ObjectItem> {
-  const live = await d.backend.inspectObject(r.id);
+  const live = d.live.get(r.id) ?? (d.live.synced ? undefined : await d.backend.inspectObject(r.id));
   return {
     time_created: r.timeCreated,
     time_updated: r.timeUpdated,
@@ -155,6 +157,7 @@ export async function createObject(d: ObjectDeps, input: CreateInput): Promise<s
   }
   checkReplicas(d, input.workspaceId, prepared.replicas);
   const { state, uri, object } = await start(d, id, input, prepared, env, ws.image);
+  d.live.set(state);
   try {
     d.workspaces.requireActive(input.workspaceId); // deleted (or rebuilding) while this object started?
   } catch (err) {

@@ -14,6 +14,7 @@ import type { JobRunner } from '../jobs.ts';
 import type { LogFiles } from '../logfiles.ts';
 import type { Logger } from '../logger.ts';
 import type { ReplicaLedger } from '../objects/ledger.ts';
+import type { LiveStates } from '../objects/live.ts';
 import type { Store } from '../store/db.ts';
 
 /** What the workspace plugin offers the plugins that run objects inside workspaces. */
@@ -54,6 +55,8 @@ export interface Services {
   workspaces: WorkspaceService;
   /** Offered by the core: replicas running per workspace and in all, for the limits. */
   replicas: ReplicaLedger;
+  /** Offered by the core: every object's live state, kept from the backend's events. */
+  live: LiveStates;
 }
 
 export interface PluginApi<Options = Record<string, unknown>> {

@@ -146,6 +146,27 @@ export function createDockerBackend(opts: DockerBackendOptions): Backend {
     objectOutput: (id, tail) => containerOutput(docker, id, tail),
     objectLogLines: (id, since) => containerLogLines(docker, id, since),
 
+    async objectStates() {
+      const containers = await docker.listContainers({ all: true, filters: labelFilter(labels({})) });
+      return containers.map((c): ObjectState => {
+        const ports: Record<string, number> = {};
+        for (const p of c.Ports ?? []) if (p.PublicPort) ports[`${p.PrivatePort}/${p.Type}`] = p.PublicPort;
+        return {
+          id: (c.Names[0] ?? '').replace(/^\//, ''),
+          ref: c.Id,
+          kind: c.Labels?.[LABEL.kind] ?? '',
+          workspaceId: c.Labels?.[LABEL.workspace] ?? '',
+          status: c.State,
+          running: c.State === 'running',
+          // The list gives "Exited (137) 3 seconds ago"; inspect (on every event) gives the number.
+          exitCode: Number(/\((-?\d+)\)/.exec(c.Status)?.[1] ?? 0),
+          startedAt: new Date(c.Created * 1000).toISOString(),
+          ports,
+          host: reachHost,
+        };
+      });
+    },
+
     async listOwned(filter = {}): Promise<Owned> {
       const wanted = labels(filter.workspaceId ? { [LABEL.workspace]: filter.workspaceId } : {});
       const filters = labelFilter(wanted);

@@ -216,6 +216,10 @@ export function createFakeBackend(opts: { program?: FakeProgram } = {}): FakeBac
       return (objects.get(id)?.lines ?? []).filter((l) => !since || Date.parse(l.time) / 1000 > since);
     },
 
+    async objectStates() {
+      down();
+      return [...objects.values()].map((o) => ({ ...o.state, ports: { ...o.state.ports } }));
+    },
     async listOwned(filter = {}): Promise<Owned> {
       down();
       const ws = (w: string) => !filter.workspaceId || w === filter.workspaceId;

@@ -1,0 +1,71 @@
+/**
+ * Live states of every object, kept from the backend's event stream with a periodic resync, so
+ * a list costs the same at 1,000 objects as at 10 (no inspect per item per request). An event
+ * for an object re-reads that object alone; a resync reads them all in one call. The daemon
+ * provides one to every object kind (service `live`).
+ */
+import type { Backend, ObjectState } from '../backend/types.ts';
+import type { Logger } from '../logger.ts';
+
+export interface LiveStates {
+  /** The object's state as last seen; undefined when unknown (not synced yet, or gone). */
+  get(id: string): ObjectState | undefined;
+  /** Record a state the caller has just read (e.g. right after starting the object). */
+  set(state: ObjectState): void;
+  /** Read one object now and record it. */
+  refresh(id: string): Promise<ObjectState | undefined>;
+  /** Whether a full sync has happened (before that, callers read the backend themselves). */
+  readonly synced: boolean;
+  start(): Promise<void>;
+  stop(): void;
+}
+
+export function createLiveStates(backend: Backend, log: Logger, resyncMs = 30_000): LiveStates {
+  const states = new Map<string, ObjectState>();
+  let synced = false;
+  let timer: NodeJS.Timeout | undefined;
+  let unwatch: (() => void) | undefined;
+
+  const refresh = async (id: string) => {
+    const state = await backend.inspectObject(id);
+    if (state) states.set(id, state);
+    else states.delete(id);
+    return state;
+  };
+  const resync = async () => {
+    const all = await backend.objectStates();
+    states.clear();
+    for (const s of all) states.set(s.id, s);
+    synced = true;
+  };
+  const tick = () => {
+    timer = setTimeout(() => {
+      resync()
+        .catch((err) => log.warn('resync of live object states failed', err))
+        .finally(() => unwatch && tick());
+    }, resyncMs);
+    timer.unref();
+  };
+
+  return {
+    get: (id) => states.get(id),
+    set: (state) => void states.set(state.id, state),
+    refresh,
+    get synced() {
+      return synced;
+    },
+    async start() {
+      unwatch = await backend.watch((ev) => {
+        if (ev.action === 'destroy') states.delete(ev.id);
+        else void refresh(ev.id).catch(() => {});
+      });
+      await resync();
+      tick();
+    },
+    stop() {
+      clearTimeout(timer);
+      unwatch?.();
+      unwatch = undefined;
+    },
+  };
+}
