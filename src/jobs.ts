@@ -76,6 +76,11 @@ export class JobRunner {
     return new Set(rows.map((r) => r.key));
   }
 
+  /** Jobs queued or running, of every key. */
+  get size(): number {
+    return this.entries.size;
+  }
+
   /** Jobs queued or running for a key. */
   pending(key: string): number {
     let n = 0;

@@ -16,6 +16,8 @@ export async function reconcile(ctx: WorkspaceCtx): Promise<void> {
     log.info(`removing backend objects of ${id}, which is not in the store`);
     await removeBackendObjects(ctx, id);
   }
+  const pruned = await backend.pruneImages();
+  if (pruned) log.info(`removed ${pruned} workspace image(s) replaced by a rebuild that nothing used any more`);
   const queued = await api.jobs.persistedKeys();
   for (const r of rows) {
     if (r.state === 'DELETING') await deleteEverything(ctx, r.id);

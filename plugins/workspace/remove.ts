@@ -55,6 +55,8 @@ async function deleteNow(ctx: WorkspaceCtx, id: string): Promise<void> {
   await rm(stagingDirOf(ctx, id), { recursive: true, force: true });
   await repo.remove(id);
   await api.store.count(KIND, { del: 1 });
+  // Images an earlier build left while objects still used them (only when no build runs: see pruneImages).
+  if (api.jobs.size === 0) await api.backend.pruneImages().catch((err) => api.log.warn('could not prune replaced workspace images', err));
   api.log.info(`workspace ${id} deleted with everything`);
 }
 

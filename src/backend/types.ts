@@ -150,6 +150,12 @@ export interface Backend {
   /** An image's id, or undefined when it is absent. */
   imageId(ref: string): Promise<string | undefined>;
   removeImage(ref: string): Promise<void>;
+  /**
+   * Remove this instance's workspace images that lost their tag (replaced by a rebuild) and that
+   * nothing uses any more. Call it while no build of this instance runs: a build's last layer is
+   * untagged for a moment before its tag lands.
+   */
+  pruneImages(): Promise<number>;
 
   /** Make (or find) the workspace's isolated network; returns its id. */
   isolate(workspaceId: string): Promise<string>;

@@ -116,6 +116,15 @@ export function createDockerBackend(opts: DockerBackendOptions): Backend {
     },
     imageId: (ref) => imageId(docker, ref),
     removeImage: (ref) => removeImage(docker, ref),
+    async pruneImages() {
+      const filters = JSON.stringify({ label: Object.entries(labels({ [LABEL.kind]: 'workspace' })).map(([k, v]) => `${k}=${v}`), dangling: ['true'] });
+      let removed = 0;
+      for (const image of await docker.listImages({ filters })) {
+        await removeImage(docker, image.Id); // 409 (still used by an object): it stays until the next prune
+        if (!(await imageId(docker, image.Id))) removed++;
+      }
+      return removed;
+    },
 
     isolate: (workspaceId) => ensureNetwork(docker, workspaceId, labels({ [LABEL.kind]: 'workspace', [LABEL.workspace]: workspaceId, [LABEL.object]: workspaceId })),
     removeIsolation: (workspaceId) => removeNetwork(docker, workspaceId),

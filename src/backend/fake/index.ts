@@ -151,6 +151,7 @@ export function createFakeBackend(opts: { program?: FakeProgram } = {}): FakeBac
       images.delete(ref);
     },
 
+    pruneImages: async () => 0, // images are tags here: nothing is left untagged
     async isolate(workspaceId) {
       down();
       let id = networks.get(workspaceId);
