@@ -9,6 +9,16 @@ import type { Logger } from './logger.ts';
 import type { Store } from './store/db.ts';
 import { jobs } from './store/schema.ts';
 
+/**
+ * Thrown by a handler to run the job again after `ms` (e.g. the backend is down). The job keeps
+ * its place (later jobs of its key stay behind it) but not its slot while it waits.
+ */
+export class RetryLater extends Error {
+  constructor(readonly ms: number, message = `retry in ${ms} ms`) {
+    super(message);
+  }
+}
+
 export interface JobContext {
   id: string;
   key: string;
@@ -16,6 +26,8 @@ export interface JobContext {
   signal: AbortSignal;
   /** True when this run picks the job up again after a restart. */
   resumed: boolean;
+  /** 0 on the first run; counts the runs after a RetryLater. */
+  attempt: number;
 }
 export type JobHandler<P = unknown> = (payload: P, ctx: JobContext) => Promise<void>;
 
@@ -122,14 +134,25 @@ export class JobRunner {
   private async run(job: { id: string; type: string; key: string; payload: unknown; resumed: boolean }, entry: Entry) {
     const { signal } = entry.controller;
     try {
-      if (signal.aborted) return;
-      // A job cancelled while it waits for a slot leaves at once (it never takes the slot).
-      if (!(await this.acquire(signal))) return;
-      try {
+      for (let attempt = 0; ; attempt++) {
         if (signal.aborted) return;
-        await this.handlers.get(job.type)!(job.payload, { id: job.id, key: job.key, signal, resumed: job.resumed });
-      } finally {
-        this.release();
+        // A job cancelled while it waits for a slot leaves at once (it never takes the slot).
+        if (!(await this.acquire(signal))) return;
+        let retryIn: number | undefined;
+        try {
+          if (signal.aborted) return;
+          await this.handlers.get(job.type)!(job.payload, { id: job.id, key: job.key, signal, resumed: job.resumed, attempt });
+        } catch (err) {
+          if (!(err instanceof RetryLater) || signal.aborted) throw err;
+          retryIn = err.ms;
+        } finally {
+          this.release();
+        }
+        if (retryIn === undefined) return;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, retryIn);
+          signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+        });
       }
     } catch (err) {
       if (!signal.aborted) this.log.error(`job ${job.type} for ${job.key} failed`, err);

@@ -5,7 +5,7 @@
 import { closeSync, existsSync, lstatSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { backendUnavailable, BuildError, DaemonError, fail, isUnreachable, type JobContext, openInside, readInside, UnsafePathError } from 'jinad/plugin';
+import { backendUnavailable, BuildError, DaemonError, fail, isUnreachable, type JobContext, openInside, readInside, RetryLater, UnsafePathError } from 'jinad/plugin';
 import { BuildLog } from './buildlog.ts';
 import { buildLogOf, imageTagOf, short, stagingDirOf, type WorkspaceCtx, workdirOf } from './context.ts';
 import { excludedFromBuild, generateDockerfile, requirementFiles } from './dockerfile.ts';
@@ -65,15 +65,21 @@ export function startRunObject(ctx: WorkspaceCtx, id: string, image: string, jin
   });
 }
 
+/** While the backend is down, a build waits this long between tries. */
+const RETRY_MS = 2000;
+
 export async function build(ctx: WorkspaceCtx, p: BuildPayload, job: JobContext): Promise<void> {
   const { api, repo } = ctx;
   const { backend } = api;
   const before = repo.get(p.id);
   if (!before || before.state === 'DELETING') return;
+  // A retry waits for the backend quietly: the item keeps the reason of the last try.
+  if (job.attempt > 0) await backend.ping().catch(() => Promise.reject(new RetryLater(RETRY_MS)));
   const wd = workdirOf(ctx, p.id);
   const updating = before.metadata.image_id !== null;
   await repo.patch(p.id, { state: updating ? 'UPDATING' : 'CREATING', reason: null, logTail: null });
   const blog = new BuildLog(api.logFiles, buildLogOf(ctx, p.id), p.id);
+  let retrying = false;
   if (job.resumed) blog.line('resuming the build after a daemon restart');
   try {
     await mkdir(wd, { recursive: true });
@@ -102,7 +108,9 @@ export async function build(ctx: WorkspaceCtx, p: BuildPayload, job: JobContext)
     let runRef: string | null = null;
     if (jinad.run) {
       try {
-        runRef = (await startRunObject(ctx, p.id, image, jinad)).ref;
+        const run = await startRunObject(ctx, p.id, image, jinad);
+        api.use('live').set(run);
+        runRef = run.ref;
       } catch (err) {
         throw fail('object_start_failed', `the run container could not start: ${(err as Error).message}`);
       }
@@ -121,12 +129,15 @@ export async function build(ctx: WorkspaceCtx, p: BuildPayload, job: JobContext)
     blog.line('workspace is ACTIVE');
   } catch (err) {
     if (job.signal.aborted) throw err;
-    const reason = reasonOf(err);
+    // The backend is down: FAILED with the reason now, and built when it is back (staged files kept).
+    retrying = isUnreachable(err);
+    const reason = `${reasonOf(err)}${retrying ? '; the build runs again when it is back' : ''}`;
     blog.line(reason, 'error');
     api.log.warn(`workspace ${p.id} FAILED: ${reason}`);
     await repo.patch(p.id, { state: 'FAILED', reason, logTail: blog.tail() });
+    if (retrying) throw new RetryLater(RETRY_MS, reason);
   } finally {
-    // A shutdown keeps the staged files: the job runs again at the next start.
-    if (!job.signal.aborted || !repo.get(p.id)) await rm(stagingDirOf(ctx, p.id, p.stage), { recursive: true, force: true });
+    // A shutdown or a retry keeps the staged files: the job runs again.
+    if (!retrying && (!job.signal.aborted || !repo.get(p.id))) await rm(stagingDirOf(ctx, p.id, p.stage), { recursive: true, force: true });
   }
 }

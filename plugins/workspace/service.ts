@@ -3,6 +3,13 @@ import { fail, type WorkspaceItem, type WorkspaceService } from 'jinad/plugin';
 import { KIND, mustRow, type WorkspaceCtx, workdirOf } from './context.ts';
 import type { WorkspaceRow } from './schema.ts';
 
+/** The `run` object's live state: a `run` command that died shows, with its exit code. */
+function runState(ctx: WorkspaceCtx, r: WorkspaceRow): { container_status: string | null; container_exit_code: number | null } {
+  if (!r.metadata.container_id) return { container_status: null, container_exit_code: null };
+  const live = ctx.api.use('live').get(r.id);
+  return { container_status: live?.status ?? 'missing', container_exit_code: live ? live.exitCode : null };
+}
+
 export function toItem(ctx: WorkspaceCtx, r: WorkspaceRow): WorkspaceItem {
   return {
     time_created: r.timeCreated,
@@ -11,7 +18,7 @@ export function toItem(ctx: WorkspaceCtx, r: WorkspaceRow): WorkspaceItem {
     reason: r.reason,
     log_tail: r.logTail ?? [],
     queued: ctx.api.jobs.pending(r.id),
-    metadata: { ...r.metadata, managed_objects: ctx.managed.flatMap((p) => p(r.id)) },
+    metadata: { ...r.metadata, ...runState(ctx, r), managed_objects: ctx.managed.flatMap((p) => p(r.id)) },
     arguments: r.arguments ?? null,
   };
 }

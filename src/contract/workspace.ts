@@ -36,6 +36,8 @@ export const WorkspaceItem = v.object({
     network: v.nullable(v.string()),
     workdir: v.string(),
     container_id: v.nullable(v.string()),
+    container_status: v.pipe(v.nullable(v.string()), v.description('live state of the `run` container: running, exited, … (null without one)')),
+    container_exit_code: v.pipe(v.nullable(v.number()), v.description('its exit code once it stopped')),
     ports: v.array(v.number()),
     managed_objects: v.array(v.string()),
   }),

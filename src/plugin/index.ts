@@ -27,7 +27,7 @@ export * from '../contract/index.ts';
 export { DaemonError, type ErrorCode, fail, invalid, isUnreachable, backendUnavailable } from '../errors.ts';
 export { describe } from '../http/describe.ts';
 export { validate } from '../http/validate.ts';
-export type { JobContext, JobRunner } from '../jobs.ts';
+export { type JobContext, type JobRunner, RetryLater } from '../jobs.ts';
 export { type LogFiles, FellBehindError, nanoIso, normalizeTime } from '../logfiles.ts';
 export type { Logger } from '../logger.ts';
 export { type CreateInput } from '../objects/lifecycle.ts';
