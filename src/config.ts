@@ -47,6 +47,20 @@ const ConfigSchema = v.strictObject({
   ),
   /** On SIGTERM, how long requests under way may take to finish before their connections close. */
   drainMs: v.optional(Positive, 30_000),
+  /**
+   * Workspace networks get a subnet of `prefix` bits out of `subnet`, skipping any that overlaps a
+   * network on the engine or a route of this machine (`false`: let Docker allocate, ~30 networks).
+   */
+  networkPool: v.optional(
+    v.union([
+      v.literal(false),
+      v.pipe(
+        v.strictObject({ subnet: v.pipe(v.string(), v.regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'expected an IPv4 CIDR like 10.213.0.0/16')), prefix: v.pipe(v.number(), v.integer(), v.minValue(8), v.maxValue(30)) }),
+        v.check((p) => Number(p.subnet.split('/')[1]) <= p.prefix, 'prefix must be at least the pool subnet\'s own'),
+      ),
+    ]),
+    { subnet: '10.213.0.0/16', prefix: 26 },
+  ),
   /** How long a Flow/Pod/Pea container may take to start its object before creation fails. */
   readyTimeoutMs: v.optional(Positive, 60_000),
   /** How many workspace builds may run at once (one at a time per workspace, always). */

@@ -30,6 +30,7 @@ export const ERROR_STATUS = {
   log_not_found: 404,
   // the backend and the server itself
   backend_unavailable: 503,
+  network_pool_exhausted: 503,
   base_image_missing: 503,
   internal: 500,
 } as const;

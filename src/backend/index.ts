@@ -13,5 +13,6 @@ export function createBackend(config: JinadConfig): Backend {
     hostRoot: config.hostRoot,
     root: config.root,
     baseImage: config.baseImage,
+    networkPool: config.networkPool || undefined,
   });
 }

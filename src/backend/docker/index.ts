@@ -14,7 +14,8 @@ import { hostPathOf } from './host-path.ts';
 import { buildFromTar, folderContext, imageId, removeImage } from './images.ts';
 import { LABEL, type Labels } from './labels.ts';
 import { logConfigFor } from './log-routing.ts';
-import { ensureNetwork, removeNetwork } from './networks.ts';
+import { ensureNetwork, removeNetwork, type SubnetPool } from './networks.ts';
+import { parseCidr } from './subnets.ts';
 
 export interface DockerBackendOptions {
   /** A unix socket path or a tcp URL; default: the local socket. */
@@ -28,6 +29,8 @@ export interface DockerBackendOptions {
   /** The daemon's root: work directories are below it. */
   root: string;
   baseImage: { strategy: 'build' } | { strategy: 'image'; name: string };
+  /** Workspace subnets come from this pool (`{ subnet: '10.213.0.0/16', prefix: 26 }`); undefined: Docker's own pools. */
+  networkPool?: { subnet: string; prefix: number };
 }
 
 export function createDockerBackend(opts: DockerBackendOptions): Backend {
@@ -61,6 +64,14 @@ export function createDockerBackend(opts: DockerBackendOptions): Backend {
     host: reachHost,
   });
   const base = () => (baseImage ??= createBaseImage({ docker, strategy: opts.baseImage, log: bound().log.child('base-image') }));
+  const pool: SubnetPool | undefined = opts.networkPool && { cidr: parseCidr(opts.networkPool.subnet)!, prefix: opts.networkPool.prefix };
+  // Networks are made one at a time here, so this daemon's own builds never race for a subnet.
+  let networks: Promise<unknown> = Promise.resolve();
+  const isolate = (workspaceId: string): Promise<string> => {
+    const made = networks.then(() => ensureNetwork(docker, workspaceId, labels({ [LABEL.kind]: 'workspace', [LABEL.workspace]: workspaceId, [LABEL.object]: workspaceId }), pool));
+    networks = made.catch(() => {});
+    return made;
+  };
 
   return {
     kind: 'docker',
@@ -126,7 +137,7 @@ export function createDockerBackend(opts: DockerBackendOptions): Backend {
       return removed;
     },
 
-    isolate: (workspaceId) => ensureNetwork(docker, workspaceId, labels({ [LABEL.kind]: 'workspace', [LABEL.workspace]: workspaceId, [LABEL.object]: workspaceId })),
+    isolate,
     removeIsolation: (workspaceId) => removeNetwork(docker, workspaceId),
 
     async runObject(spec: ObjectSpec) {

@@ -2,14 +2,41 @@
 import type { Engine } from './engine.ts';
 import { idempotent } from './engine.ts';
 import type { Labels } from './labels.ts';
+import { type Cidr, formatCidr, freeSubnet, hostRoutes, parseCidr, poolExhausted } from './subnets.ts';
 
-/** Create the network if missing; returns its id. Docker allocates the subnet. */
-export async function ensureNetwork(docker: Engine, name: string, labels: Labels): Promise<string> {
+export interface SubnetPool {
+  cidr: Cidr;
+  /** Size of each workspace's subnet, e.g. 26 for a /26 (62 addresses). */
+  prefix: number;
+}
+
+/** Subnets in use: every network on the engine, and this machine's routes. */
+async function takenSubnets(docker: Engine): Promise<Cidr[]> {
+  const nets = await docker.listNetworks();
+  const onEngine = nets.flatMap((n) => (n.IPAM?.Config ?? []).map((c) => parseCidr(c.Subnet ?? ''))).filter((c): c is Cidr => !!c);
+  return [...onEngine, ...hostRoutes()];
+}
+
+/**
+ * Create the network if missing; returns its id. With a pool, its subnet is the first free one of
+ * the pool (a create that loses a race for a subnet takes the next); without, Docker allocates.
+ */
+export async function ensureNetwork(docker: Engine, name: string, labels: Labels, pool?: SubnetPool): Promise<string> {
   const existing = await docker.listNetworks({ filters: JSON.stringify({ name: [name] }) });
   const exact = existing.find((n) => n.Name === name);
   if (exact) return exact.Id;
-  const net = await docker.createNetwork({ Name: name, Driver: 'bridge', Labels: labels, CheckDuplicate: true });
-  return net.id;
+  if (!pool) return (await docker.createNetwork({ Name: name, Driver: 'bridge', Labels: labels, CheckDuplicate: true })).id;
+  for (let attempt = 1; ; attempt++) {
+    const subnet = freeSubnet(pool.cidr, pool.prefix, await takenSubnets(docker));
+    if (!subnet) throw poolExhausted(pool.cidr, pool.prefix);
+    try {
+      const net = await docker.createNetwork({ Name: name, Driver: 'bridge', Labels: labels, CheckDuplicate: true, IPAM: { Driver: 'default', Config: [{ Subnet: formatCidr(subnet) }] } });
+      return net.id;
+    } catch (err) {
+      // Another engine client took that subnet between our look and our create: look again.
+      if (attempt >= 5 || !/overlap/i.test((err as Error).message)) throw err;
+    }
+  }
 }
 
 export const removeNetwork = (docker: Engine, name: string) => idempotent(() => docker.getNetwork(name).remove());
