@@ -29,23 +29,39 @@ export async function stopProcess(child: ChildProcess): Promise<void> {
   await exited;
 }
 
+export interface BenchDaemon {
+  url: string;
+  root: string;
+  pid: number;
+  /** SIGTERM, then a new process on the same root, port and instance (what it made stays). */
+  restart(): Promise<BenchDaemon & { stopMs: number }>;
+  /** Stop, and remove everything it made. */
+  close(): Promise<void>;
+}
+
 /** A daemon on a free port with its own root and instance label; `close` removes all it made. */
-export async function benchDaemon(extraEnv: Record<string, string> = {}) {
+export async function benchDaemon(extraEnv: Record<string, string> = {}): Promise<BenchDaemon> {
   const port = await freePort();
   const root = mkdtempSync(path.join(tmpdir(), 'jinad-bench-'));
   const instance = `bench-${process.pid}`;
   const env = { JINAD_PORT: String(port), JINAD_ROOT: root, JINAD_INSTANCE: instance, JINAD_LOG_LEVEL: 'warn', JINAD_LOGS_PORT: String(await freePort()), ...extraEnv };
-  const child = await startProcess('src/main.ts', env, port);
-  return {
+  const handle = (child: ChildProcess): BenchDaemon => ({
     url: `http://127.0.0.1:${port}`,
     root,
     pid: child.pid!,
+    async restart() {
+      const t0 = performance.now();
+      await stopProcess(child);
+      const stopMs = performance.now() - t0;
+      return { ...handle(await startProcess('src/main.ts', env, port)), stopMs };
+    },
     async close() {
       await stopProcess(child);
       await removeLabelled(instance);
       rmSync(root, { recursive: true, force: true });
     },
-  };
+  });
+  return handle(await startProcess('src/main.ts', env, port));
 }
 
 /** A process's resident memory now, in MiB (Linux /proc). */

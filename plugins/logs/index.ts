@@ -16,7 +16,8 @@ export default definePlugin<LogsOptions>({
   setup(api) {
     const collector = createCollector(api);
     api.onStart(collector.start);
-    api.onReconcile(collector.reconcile);
+    // After listening: backfilling hundreds of objects must not delay the daemon's start.
+    api.onReady(collector.reconcile);
     api.onClose(collector.stop);
     logRoutes(api, collector);
     api.onStatus(async () => ({ log_followers: api.logFiles.followers() }));

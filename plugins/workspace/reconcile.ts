@@ -1,4 +1,8 @@
-/** After a restart: drop orphaned backend objects, fail builds that cannot resume, repair ACTIVE workspaces. */
+/**
+ * After a restart: drop orphaned backend objects, fail builds that cannot resume, repair ACTIVE
+ * workspaces. What exists is read in one listing, so a restart with hundreds of workspaces makes
+ * calls only for what needs repair.
+ */
 import type { JinadFile } from './jinadfile.ts';
 import { short, type WorkspaceCtx } from './context.ts';
 import { startRunObject } from './build.ts';
@@ -10,7 +14,10 @@ export async function reconcile(ctx: WorkspaceCtx): Promise<void> {
   const rows = repo.all();
   const known = new Set(rows.map((r) => r.id));
   const owned = await backend.listOwned();
-  const tagged = owned.images.flatMap((i) => i.tags).filter((t) => t.startsWith('jworkspace:')).map((t) => `jworkspace-${t.slice('jworkspace:'.length)}`);
+  const tags = new Set(owned.images.flatMap((i) => i.tags));
+  const networks = new Set(owned.isolations.map((n) => n.workspaceId));
+  const objects = new Set(owned.objects.map((o) => o.id));
+  const tagged = [...tags].filter((t) => t.startsWith('jworkspace:')).map((t) => `jworkspace-${t.slice('jworkspace:'.length)}`);
   const orphans = new Set([...owned.objects.map((o) => o.workspaceId), ...owned.isolations.map((n) => n.workspaceId), ...tagged].filter((w) => w && !known.has(w)));
   for (const id of orphans) {
     log.info(`removing backend objects of ${id}, which is not in the store`);
@@ -25,13 +32,13 @@ export async function reconcile(ctx: WorkspaceCtx): Promise<void> {
       await repo.patch(r.id, { state: 'FAILED', reason: `interrupted by restart; PUT /workspaces/${r.id} to build it again` });
     } else if (r.state === 'ACTIVE') {
       const image = r.metadata.image_name ?? '';
-      if (!(await backend.imageId(image))) {
+      if (!tags.has(image) && !(await backend.imageId(image))) {
         await repo.patch(r.id, { state: 'FAILED', reason: `image ${image} is missing from the Docker Engine; PUT /workspaces/${r.id} to rebuild it` });
         continue;
       }
-      await backend.isolate(r.id);
+      if (!networks.has(r.id)) await backend.isolate(r.id);
       const jinad = (r.arguments?.jinad ?? { ports: [] }) as unknown as JinadFile;
-      if (jinad.run && !(await backend.inspectObject(r.id))) {
+      if (jinad.run && !objects.has(r.id)) {
         log.info(`restarting the run container of ${r.id}`);
         const o = await startRunObject(ctx, r.id, image, jinad);
         await repo.patch(r.id, { metadata: { ...r.metadata, container_id: short(o.ref) } });

@@ -33,17 +33,38 @@ export async function removeBackendObjects(ctx: WorkspaceCtx, id: string): Promi
   await backend.removeImage(imageTagOf(id));
 }
 
-/** Delete a workspace with everything in it; concurrent calls for one workspace share one deletion. */
-export function deleteEverything(ctx: WorkspaceCtx, id: string): Promise<void> {
+/**
+ * Delete a workspace with everything in it; concurrent calls for one workspace share one deletion.
+ * `prune`: also remove images earlier builds left (pass false when deleting many, then prune once).
+ */
+export function deleteEverything(ctx: WorkspaceCtx, id: string, prune = true): Promise<void> {
   let running = ctx.deleting.get(id);
   if (!running) {
-    running = deleteNow(ctx, id).finally(() => ctx.deleting.delete(id));
+    running = deleteNow(ctx, id, prune).finally(() => ctx.deleting.delete(id));
     ctx.deleting.set(id, running);
   }
   return running;
 }
 
-async function deleteNow(ctx: WorkspaceCtx, id: string): Promise<void> {
+/** Delete every workspace, a few at a time, then prune replaced images once. */
+export async function deleteAll(ctx: WorkspaceCtx): Promise<void> {
+  const ids = ctx.repo.all().map((r) => r.id);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (next < ids.length) await deleteEverything(ctx, ids[next++]!, false);
+    }),
+  );
+  await prune(ctx);
+}
+
+/** Images an earlier build left while objects still used them (only when no build runs: see pruneImages). */
+async function prune(ctx: WorkspaceCtx): Promise<void> {
+  const { api } = ctx;
+  if (api.jobs.size === 0) await api.backend.pruneImages().catch((err) => api.log.warn('could not prune replaced workspace images', err));
+}
+
+async function deleteNow(ctx: WorkspaceCtx, id: string, pruneAfter: boolean): Promise<void> {
   const { api, repo } = ctx;
   await repo.patch(id, { state: 'DELETING' });
   await api.jobs.cancel(id);
@@ -55,8 +76,7 @@ async function deleteNow(ctx: WorkspaceCtx, id: string): Promise<void> {
   await rm(stagingDirOf(ctx, id), { recursive: true, force: true });
   await repo.remove(id);
   await api.store.count(KIND, { del: 1 });
-  // Images an earlier build left while objects still used them (only when no build runs: see pruneImages).
-  if (api.jobs.size === 0) await api.backend.pruneImages().catch((err) => api.log.warn('could not prune replaced workspace images', err));
+  if (pruneAfter) await prune(ctx);
   api.log.info(`workspace ${id} deleted with everything`);
 }
 

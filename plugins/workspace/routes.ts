@@ -6,7 +6,7 @@ import { resolver } from 'hono-openapi';
 import { asBool, CreateQuery, DeleteQuery, describe, ErrorBody, fail, IdParam, newId, validate, WorkspaceItem, WorkspaceStoreStatus } from 'jinad/plugin';
 import { mustRow, stagingDirOf, type WorkspaceCtx } from './context.ts';
 import { receiveUploads } from './receive.ts';
-import { deleteEverything, removeParts } from './remove.ts';
+import { deleteAll, removeParts } from './remove.ts';
 import { listItems, toItem } from './service.ts';
 import { submit } from './upload.ts';
 
@@ -73,7 +73,7 @@ export function workspaceRoutes(router: Hono, ctx: WorkspaceCtx): void {
 
   // Registered before `/:id`, as in the original.
   router.delete('/', describe({ tags: ['workspace'], summary: 'Delete every workspace with everything', responses: { 200: { description: 'null' } } }), async (c) => {
-    for (const id of ctx.repo.all().map((r) => r.id)) await deleteEverything(ctx, id);
+    await deleteAll(ctx);
     return c.json(null);
   });
 

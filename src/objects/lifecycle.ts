@@ -227,16 +227,18 @@ async function removeNow(d: ObjectDeps, r: ObjectRow): Promise<void> {
   d.log.info(`${d.spec.kind} ${id} deleted`);
 }
 
-/** After a restart: forget objects that are gone, remove objects of this kind nobody knows. */
+/** After a restart: forget objects that are gone, remove objects of this kind nobody knows (one listing for all). */
 export async function reconcileObjects(d: ObjectDeps): Promise<void> {
+  const owned = await d.backend.listOwned();
+  const present = new Set(owned.objects.map((o) => o.id));
   for (const r of d.repo.all()) {
-    if (!(await d.backend.inspectObject(r.id))) {
+    if (!present.has(r.id)) {
       d.log.warn(`${d.spec.kind} ${r.id} is gone; removing it from the store`);
       await d.repo.remove(r.id);
       await d.store.count(d.spec.kind, { del: 1 });
     }
   }
-  for (const o of (await d.backend.listOwned()).objects) {
+  for (const o of owned.objects) {
     if (o.kind === d.spec.kind && !d.repo.get(o.id)) {
       d.log.info(`removing ${o.id}: no ${d.spec.kind} in the store`);
       await d.backend.removeObject(o.id);
