@@ -1,0 +1,96 @@
+/**
+ * 200 concurrent clients making mixed calls for a while, on the real Docker backend: reads
+ * (GET /status, /workspaces, /workspaces/{id}, /peas), Pea create+delete, workspace
+ * upload+delete. Reports p50/p99 per kind of call and every status seen (no 5xx allowed), beside
+ * a bare Hono route read under the same concurrency in the same run.
+ * Targets (issue 11): at 200 concurrent, p99 < 500 ms for reads, < 2 s for deletes, no 5xx.
+ *   node --import tsx bench/mixed-load.ts [clients=200] [seconds=20]
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { filesForm, freePort, waitForState } from '../test/helpers.ts';
+import { benchDaemon, median, percentile, startProcess, stopProcess, table } from './lib.ts';
+
+const CLIENTS = Number(process.argv[2] ?? 200);
+const SECONDS = Number(process.argv[3] ?? 20);
+const executors = readFileSync(fileURLToPath(new URL('../test/fixtures/runtime/executors.ts', import.meta.url)));
+
+type Kind = 'read' | 'create pea' | 'delete pea' | 'upload' | 'delete workspace';
+const latencies: Record<Kind, number[]> = { read: [], 'create pea': [], 'delete pea': [], upload: [], 'delete workspace': [] };
+const statuses = new Map<string, number>();
+const timed = async (kind: Kind, fn: () => Promise<Response>) => {
+  const t0 = performance.now();
+  const res = await fn();
+  const text = await res.text();
+  latencies[kind].push(performance.now() - t0);
+  const key = `${kind} ${res.status}`;
+  statuses.set(key, (statuses.get(key) ?? 0) + 1);
+  return { status: res.status, json: () => JSON.parse(text) as unknown };
+};
+
+const daemon = await benchDaemon({ JINAD_LOG_LEVEL: 'error' });
+try {
+  const base = daemon.url;
+  const workspaces: string[] = [];
+  for (let i = 0; i < 5; i++) {
+    const res = await fetch(`${base}/workspaces`, { method: 'POST', body: filesForm({ 'executors.ts': executors }) });
+    const id = Object.keys((await res.json()) as object)[0]!;
+    await waitForState(base, id, ['ACTIVE']);
+    workspaces.push(id);
+  }
+  const deadline = Date.now() + SECONDS * 1000;
+  const client = async (n: number) => {
+    while (Date.now() < deadline) {
+      const ws = workspaces[n % workspaces.length]!;
+      const roll = Math.random();
+      if (roll < 0.85) {
+        const path = ['/status', '/workspaces', `/workspaces/${ws}`, '/peas'][Math.floor(Math.random() * 4)]!;
+        await timed('read', () => fetch(`${base}${path}`));
+      } else if (roll < 0.95) {
+        const res = await timed('create pea', () =>
+          fetch(`${base}/peas?workspace_id=${ws}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ uses: 'Tagger', py_modules: ['executors.ts'] }) }),
+        );
+        if (res.status === 201) {
+          const id = res.json() as string;
+          await timed('delete pea', () => fetch(`${base}/peas/${id}`, { method: 'DELETE' }));
+        }
+      } else {
+        const res = await timed('upload', () => fetch(`${base}/workspaces`, { method: 'POST', body: filesForm({ 'a.txt': 'a' }) }));
+        const id = res.status === 201 ? Object.keys(res.json() as object)[0] : undefined;
+        if (id) await timed('delete workspace', () => fetch(`${base}/workspaces/${id}?everything=true`, { method: 'DELETE' }));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: CLIENTS }, (_, i) => client(i)));
+
+  // The bare reference: one Hono route, the same concurrency, the same number of reads.
+  const barePort = await freePort();
+  const bare = await startProcess('bench/bare-hono.ts', { BARE_PORT: String(barePort), BARE_BODY: '{"state":"ACTIVE"}' }, barePort);
+  const bareMs: number[] = [];
+  try {
+    let left = latencies.read.length;
+    await Promise.all(
+      Array.from({ length: CLIENTS }, async () => {
+        while (left-- > 0) {
+          const t0 = performance.now();
+          await (await fetch(`http://127.0.0.1:${barePort}/workspaces/x`)).arrayBuffer();
+          bareMs.push(performance.now() - t0);
+        }
+      }),
+    );
+  } finally {
+    await stopProcess(bare);
+  }
+
+  console.log(`${CLIENTS} concurrent clients for ${SECONDS} s on the Docker backend\n`);
+  const rows: (string | number)[][] = [['calls', 'count', 'p50 ms', 'p99 ms']];
+  for (const [kind, xs] of Object.entries(latencies)) if (xs.length) rows.push([kind, xs.length, median(xs).toFixed(0), percentile(xs, 99).toFixed(0)]);
+  rows.push(['bare Hono read (reference)', bareMs.length, median(bareMs).toFixed(0), percentile(bareMs, 99).toFixed(0)]);
+  console.log(table(rows));
+  console.log(`\nread p99, jinad / bare: ${(percentile(latencies.read, 99) / percentile(bareMs, 99)).toFixed(2)}`);
+  console.log(`statuses: ${[...statuses.entries()].sort().map(([k, v]) => `${k}: ${v}`).join(', ')}`);
+  const fives = [...statuses.entries()].filter(([k]) => / 5\d\d$/.test(k));
+  console.log(fives.length ? `5xx seen: ${fives.map(([k, v]) => `${k} ×${v}`).join(', ')}` : 'no 5xx');
+} finally {
+  await daemon.close();
+}
