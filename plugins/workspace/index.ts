@@ -5,7 +5,7 @@
 import { definePlugin } from 'jinad/plugin';
 import { build } from './build.ts';
 import { BUILD_JOB, type WorkspaceCtx } from './context.ts';
-import { reconcile } from './reconcile.ts';
+import { reconcile, reviveRuns } from './reconcile.ts';
 import { openWorkspaceRepo } from './repo.ts';
 import { workspaceRoutes } from './routes.ts';
 import { statusCounts, workspaceService } from './service.ts';
@@ -21,6 +21,7 @@ export default definePlugin({
     api.provide('workspaces', workspaceService(ctx));
     api.ownKind('workspace', { workspaceOf: (id) => (ctx.repo.get(id) ? id : undefined) });
     api.onReconcile(() => reconcile(ctx));
+    api.use('live').onReconnect(() => reviveRuns(ctx));
     api.onStatus(async () => ({ workspaces: await statusCounts(ctx) }));
     workspaceRoutes(api.router, ctx);
   },

@@ -46,3 +46,14 @@ export async function reconcile(ctx: WorkspaceCtx): Promise<void> {
     }
   }
 }
+
+/** After the engine came back: start again the `run` objects that stopped with it. */
+export async function reviveRuns(ctx: WorkspaceCtx): Promise<void> {
+  const live = ctx.api.use('live');
+  for (const r of ctx.repo.all()) {
+    const state = live.get(r.id);
+    if (r.state !== 'ACTIVE' || !r.metadata.container_id || !state || state.running) continue;
+    const started = await ctx.api.backend.startObject(r.id).catch((err) => ctx.api.log.warn(`the run container of ${r.id} could not start again`, err));
+    if (started) live.set(started);
+  }
+}

@@ -165,6 +165,8 @@ export interface Backend {
   /** Start an object; it is reachable on its ports when this resolves (its process may still be starting). */
   runObject(spec: ObjectSpec): Promise<ObjectState>;
   inspectObject(id: string): Promise<ObjectState | undefined>;
+  /** Start an object that stopped (e.g. when its engine restarted); its non-fixed ports may change. */
+  startObject(id: string): Promise<ObjectState | undefined>;
   /** Stop and remove; an absent object is fine. */
   removeObject(id: string): Promise<void>;
   /** The last `tail` lines an object wrote. */
@@ -176,8 +178,8 @@ export interface Backend {
   objectStates(): Promise<ObjectState[]>;
   /** Everything this instance owns, optionally of one workspace. */
   listOwned(filter?: { workspaceId?: string }): Promise<Owned>;
-  /** Call `fn` for object events; returns a stop function. */
-  watch(fn: (event: ObjectEvent) => void): Promise<() => void>;
+  /** Call `fn` for object events, and `onEnd` if the stream ends (the engine went away); returns a stop function. */
+  watch(fn: (event: ObjectEvent) => void, onEnd?: () => void): Promise<() => void>;
   /** Send every object started from now on to this log receiver (undefined: the backend's default). */
   routeLogs(route: LogRoute | undefined): void;
 }

@@ -8,7 +8,7 @@
 import type * as v from 'valibot';
 import type { PortRequest } from '../backend/types.ts';
 import { definePlugin, type PluginDefinition } from '../plugin/define.ts';
-import { type CreateInput, type ObjectDeps, createObject, mustRow, objectItem, reconcileObjects, removeObject, replicasOf, scaleObject, updateObject } from './lifecycle.ts';
+import { type CreateInput, type ObjectDeps, createObject, mustRow, objectItem, reconcileObjects, removeObject, replicasOf, reviveObjects, scaleObject, updateObject } from './lifecycle.ts';
 import { openObjectRepo } from './repo.ts';
 import { objectRoutes } from './routes.ts';
 
@@ -122,6 +122,7 @@ export function defineObjectKind(spec: ObjectKindSpec): PluginDefinition {
       });
       workspaces.listManaged((workspaceId) => repo.inWorkspace(workspaceId).map((r) => r.id));
       api.onReconcile(() => reconcileObjects(d));
+      d.live.onReconnect(() => reviveObjects(d));
       api.onStatus(async () => ({ [`${spec.kind}s`]: { ...(await api.store.counters(spec.kind)), size: repo.all().length } }));
       objectRoutes(api.router, svc, spec);
     },

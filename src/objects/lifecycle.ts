@@ -170,6 +170,7 @@ export async function createObject(d: ObjectDeps, input: CreateInput): Promise<s
     workspaceId: input.workspaceId,
     metadata: { container_id: short(state.ref), container_name: id, image_id: ws.imageId, network: ws.network, ports: state.ports, uri },
     arguments: { object, entrypoint: commandOf(d.spec).join(' '), envs: input.envs, ...prepared.record, replicas: prepared.replicas },
+    start: { partialBody: prepared.partialBody, ports: prepared.ports, env },
   });
   await d.store.count(kind, { add: 1 });
   d.log.info(`${kind} ${id} started in workspace ${input.workspaceId}`);
@@ -225,6 +226,31 @@ async function removeNow(d: ObjectDeps, r: ObjectRow): Promise<void> {
   await d.repo.remove(id);
   await d.store.count(d.spec.kind, { del: 1 });
   d.log.info(`${d.spec.kind} ${id} deleted`);
+}
+
+/**
+ * After the engine came back (it restarted, and every object stopped with it): start each object
+ * of this kind again and start its object in it, as it was created. One that cannot start stays
+ * stopped, its status showing why; none is lost.
+ */
+export async function reviveObjects(d: ObjectDeps): Promise<void> {
+  for (const r of d.repo.all()) {
+    const state = d.live.get(r.id);
+    if (!state || state.running || !r.start || d.removing.has(r.id)) continue;
+    try {
+      const started = await d.backend.startObject(r.id);
+      if (!started) continue;
+      d.live.set(started);
+      const uri = endpointOf(started, PARTIAL_PORT) ?? '';
+      await waitReady(d.backend, r.id, d.spec.kind, uri, d.readyTimeoutMs);
+      const res = await partialCall(uri, 'POST', `/${modeOf(d.spec)}`, r.start.partialBody, d.readyTimeoutMs);
+      if (res.status !== 201) throw new Error(partialError(res.json).detail);
+      await d.repo.patch(r.id, { metadata: { ...r.metadata, ports: started.ports, uri }, arguments: { ...r.arguments, object: res.json as Record<string, unknown> } });
+      d.log.info(`${d.spec.kind} ${r.id} started again after the engine came back`);
+    } catch (err) {
+      d.log.warn(`${d.spec.kind} ${r.id} could not start again after the engine came back`, err);
+    }
+  }
 }
 
 /** After a restart: forget objects that are gone, remove objects of this kind nobody knows (one listing for all). */

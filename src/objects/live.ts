@@ -16,15 +16,23 @@ export interface LiveStates {
   refresh(id: string): Promise<ObjectState | undefined>;
   /** Whether a full sync has happened (before that, callers read the backend themselves). */
   readonly synced: boolean;
+  /** Called after the event stream came back (the engine restarted, or was out of reach), once resynced. */
+  onReconnect(fn: () => Promise<void>): void;
   start(): Promise<void>;
   stop(): void;
 }
+
+/** While the engine is away, how often to look for it again. */
+const RECONNECT_MS = 1000;
 
 export function createLiveStates(backend: Backend, log: Logger, resyncMs = 30_000): LiveStates {
   const states = new Map<string, ObjectState>();
   let synced = false;
   let timer: NodeJS.Timeout | undefined;
+  let retry: NodeJS.Timeout | undefined;
   let unwatch: (() => void) | undefined;
+  let stopped = false;
+  const reconnectHooks: (() => Promise<void>)[] = [];
 
   const refresh = async (id: string) => {
     const state = await backend.inspectObject(id);
@@ -42,28 +50,62 @@ export function createLiveStates(backend: Backend, log: Logger, resyncMs = 30_00
     timer = setTimeout(() => {
       resync()
         .catch((err) => log.warn('resync of live object states failed', err))
-        .finally(() => unwatch && tick());
+        .finally(() => !stopped && tick());
     }, resyncMs);
     timer.unref();
   };
 
+  const follow = async () => {
+    unwatch = await backend.watch(
+      (ev) => {
+        if (ev.action === 'destroy') states.delete(ev.id);
+        else void refresh(ev.id).catch(() => {});
+      },
+      () => {
+        // The stream ended: the engine restarted or went away. Look for it until it is back.
+        unwatch = undefined;
+        if (!stopped) reconnect();
+      },
+    );
+  };
+  const reconnect = () => {
+    clearTimeout(retry);
+    retry = setTimeout(async () => {
+      try {
+        await follow();
+        await resync();
+        log.info('the backend is back: following its events again');
+        for (const fn of reconnectHooks) await fn().catch((err) => log.warn('a reconnect step failed', err));
+      } catch {
+        if (!stopped && !unwatch) reconnect();
+      }
+    }, RECONNECT_MS);
+    retry.unref();
+  };
+
   return {
     get: (id) => states.get(id),
+    onReconnect: (fn) => void reconnectHooks.push(fn),
     set: (state) => void states.set(state.id, state),
     refresh,
     get synced() {
       return synced;
     },
     async start() {
-      unwatch = await backend.watch((ev) => {
-        if (ev.action === 'destroy') states.delete(ev.id);
-        else void refresh(ev.id).catch(() => {});
-      });
-      await resync();
-      tick();
+      try {
+        await follow();
+        await resync();
+      } catch (err) {
+        reconnect(); // down at start: followed once it is reachable
+        throw err;
+      } finally {
+        tick();
+      }
     },
     stop() {
+      stopped = true;
       clearTimeout(timer);
+      clearTimeout(retry);
       unwatch?.();
       unwatch = undefined;
     },

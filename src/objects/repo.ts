@@ -21,7 +21,7 @@ export async function openObjectRepo(store: Store, kind: string) {
       rows.set(full.id, full);
       return full;
     },
-    async patch(id: string, set: Partial<Pick<ObjectRow, 'metadata' | 'arguments'>>): Promise<void> {
+    async patch(id: string, set: Partial<Pick<ObjectRow, 'metadata' | 'arguments' | 'start'>>): Promise<void> {
       const prev = rows.get(id);
       if (!prev) return;
       const next = { ...prev, ...set, timeUpdated: now() };

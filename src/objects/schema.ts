@@ -22,12 +22,20 @@ export interface ObjectArguments {
   [key: string]: unknown;
 }
 
+/** How an object was started: enough to start it again after the engine restarted. Not on the wire. */
+export interface StartSpec {
+  partialBody: Record<string, unknown>;
+  ports: { container: number; host?: number }[];
+  env: Record<string, string>;
+}
+
 export const containerObjects = sqliteTable('container_objects', {
   id: text('id').primaryKey(),
   kind: text('kind').notNull(),
   workspaceId: text('workspace_id').notNull(),
   metadata: text('metadata', { mode: 'json' }).$type<ObjectMetadata>().notNull(),
   arguments: text('arguments', { mode: 'json' }).$type<ObjectArguments>().notNull(),
+  start: text('start', { mode: 'json' }).$type<StartSpec>(),
   timeCreated: text('time_created').notNull(),
   timeUpdated: text('time_updated').notNull(),
 });

@@ -45,3 +45,22 @@ describe("a workspace's run container", () => {
     assert.deepEqual([after.state, after.metadata.container_status, after.metadata.container_exit_code], ['ACTIVE', 'exited', 3]);
   });
 });
+
+describe('the engine restarts', () => {
+  it('every object stops with it; when it is back, each is started again with its object, and run containers too', async () => {
+    const { id: ws } = await createWorkspace(d.url, { '.jinad': 'run = sleep 3600\n', 'flow.yml': 'executors:\n  - name: a\n    uses: Hi\n    py_modules: [hi.ts]\n', 'hi.ts': 'export class Hi {}\n' });
+    const flow = (await (await fetch(`${d.url}/flows?workspace_id=${ws}&filename=flow.yml`, { method: 'POST' })).json()) as string;
+    await d.backend.restartEngine(300);
+    const get = async () => (await (await fetch(`${d.url}/flows/${flow}`)).json()) as any;
+    let item = await get();
+    for (let i = 0; i < 100 && !(item.metadata.status === 'running' && item.arguments.object.arguments?.uses === 'flow.yml' && item.time_updated > item.time_created); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      item = await get();
+    }
+    assert.equal(item.metadata.status, 'running');
+    const partial = (await (await fetch(`${item.metadata.uri}/flow`)).json()) as any;
+    assert.equal(partial.arguments.uses, 'flow.yml', 'the Flow was started again inside its object');
+    const wsItem = (await (await fetch(`${d.url}/workspaces/${ws}`)).json()) as any;
+    assert.equal(wsItem.metadata.container_status, 'running');
+  });
+});

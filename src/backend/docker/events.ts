@@ -4,7 +4,7 @@ import type { Engine } from './engine.ts';
 import { LABEL, type Labels } from './labels.ts';
 
 /** Call `fn` for events of containers carrying these labels; returns a stop function. */
-export async function watchContainers(docker: Engine, labels: Labels, fn: (event: ObjectEvent) => void): Promise<() => void> {
+export async function watchContainers(docker: Engine, labels: Labels, fn: (event: ObjectEvent) => void, onEnd?: () => void): Promise<() => void> {
   const filters = { type: ['container'], label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) };
   const stream = (await docker.getEvents({ filters: JSON.stringify(filters) })) as unknown as NodeJS.ReadableStream & { destroy(): void };
   let buf = '';
@@ -23,6 +23,16 @@ export async function watchContainers(docker: Engine, labels: Labels, fn: (event
       nl = buf.indexOf('\n');
     }
   });
-  stream.on('error', () => {});
-  return () => stream.destroy();
+  let stopped = false;
+  const ended = () => {
+    if (!stopped) onEnd?.();
+    stopped = true;
+  };
+  stream.on('error', ended);
+  stream.on('end', ended);
+  stream.on('close', ended);
+  return () => {
+    stopped = true;
+    stream.destroy();
+  };
 }

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Backend, BackendContext, BuildSpec, ObjectSpec, ObjectState, LogRoute, Owned } from '../types.ts';
 import { createBaseImage } from './base-image.ts';
 import { type ContainerState, containerLogLines, containerOutput, inspectContainer, removeContainer, runContainer } from './containers.ts';
-import { connect, describeConnection, labelFilter } from './engine.ts';
+import { connect, describeConnection, idempotent, labelFilter } from './engine.ts';
 import { watchContainers } from './events.ts';
 import { hostPathOf } from './host-path.ts';
 import { buildFromTar, folderContext, imageId, removeImage } from './images.ts';
@@ -162,6 +162,11 @@ export function createDockerBackend(opts: DockerBackendOptions): Backend {
       // Only this instance's objects are ours to report.
       return c && c.labels[LABEL.instance] === bound().instance ? toState(c) : undefined;
     },
+    async startObject(id) {
+      await idempotent(() => docker.getContainer(id).start(), [304]);
+      const c = await inspectContainer(docker, id);
+      return c && toState(c);
+    },
     removeObject: (id) => removeContainer(docker, id),
     objectOutput: (id, tail) => containerOutput(docker, id, tail),
     objectLogLines: (id, since) => containerLogLines(docker, id, since),
@@ -207,7 +212,7 @@ export function createDockerBackend(opts: DockerBackendOptions): Backend {
       };
     },
 
-    watch: (fn) => watchContainers(docker, labels({}), fn),
+    watch: (fn, onEnd) => watchContainers(docker, labels({}), fn, onEnd),
     routeLogs(route) {
       logRoute = route;
     },

@@ -28,6 +28,8 @@ interface FakeObject {
   state: ObjectState;
   servers: ServerType[];
   lines: OutputLine[];
+  /** Set when its program exits at once. */
+  exitCode?: number;
 }
 
 export interface FakeBackend extends Backend {
@@ -39,6 +41,8 @@ export interface FakeBackend extends Backend {
   crash(id: string, exitCode?: number): Promise<void>;
   /** Make the backend unreachable (every call rejects as an engine that is down). */
   setReachable(reachable: boolean): void;
+  /** An engine restart: every object stops, event streams end, the backend is down for `downMs`, then back. */
+  restartEngine(downMs?: number): Promise<void>;
 }
 
 const listen = (fetch: (req: Request) => Promise<Response> | Response, port: number): Promise<ServerType> =>
@@ -57,7 +61,7 @@ export function createFakeBackend(opts: { program?: FakeProgram } = {}): FakeBac
   const images = new Map<string, string>([[FAKE_BASE_IMAGE, `sha256:${'0'.repeat(64)}`]]);
   const networks = new Map<string, string>();
   const objects = new Map<string, FakeObject>();
-  const watchers = new Set<(e: ObjectEvent) => void>();
+  const watchers = new Map<(e: ObjectEvent) => void, (() => void) | undefined>();
   let route: LogRoute | undefined;
   let reachable = true;
   let sink: net.Socket | undefined;
@@ -66,7 +70,7 @@ export function createFakeBackend(opts: { program?: FakeProgram } = {}): FakeBac
     if (!reachable) throw Object.assign(new Error('connect ECONNREFUSED (fake backend is down)'), { code: 'ECONNREFUSED' });
   };
   const emit = (action: string, o: FakeObject) => {
-    for (const w of watchers) w({ action, id: o.spec.id, kind: o.spec.kind, workspaceId: o.spec.workspaceId });
+    for (const w of watchers.keys()) w({ action, id: o.spec.id, kind: o.spec.kind, workspaceId: o.spec.workspaceId });
   };
   /** Keep a line, and send it to the log route as Docker's fluentd driver would. */
   const write = (o: FakeObject, message: string, stream: 'stdout' | 'stderr' = 'stdout') => {
@@ -79,6 +83,25 @@ export function createFakeBackend(opts: { program?: FakeProgram } = {}): FakeBac
       sink.on('error', () => sink?.destroy()); // async driver: a receiver that is down loses the line
     }
     sink.write(encode([`jinad.${o.spec.workspaceId}.${o.spec.id}`, now / 1000, { log: message, source: stream, container_id: o.spec.id }, {}]));
+  };
+  /** Run the object's program: a loopback server per port (fixed ones on their number), as Docker publishes them. */
+  const launch = async (o: FakeObject) => {
+    const run = program(o.spec, (line) => write(o, line));
+    o.exitCode = run.exitCode;
+    o.state.ports = {};
+    try {
+      for (const p of o.spec.ports) {
+        const handler = run.handlers.get(p.container) ?? (() => new Promise<Response>(() => {})); // listens, never answers
+        const server = await listen(handler, p.host ?? 0);
+        o.servers.push(server);
+        o.state.ports[`${p.container}/tcp`] = (server.address() as AddressInfo).port;
+      }
+    } catch (err) {
+      await Promise.all(o.servers.map(close));
+      o.servers = [];
+      const taken = (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
+      throw new Error(taken ? `driver failed programming external connectivity: Bind for 127.0.0.1:${(err as { port?: number }).port} failed: port is already allocated` : (err as Error).message);
+    }
   };
   const stop = async (o: FakeObject, exitCode: number) => {
     await Promise.all(o.servers.map(close));
@@ -177,22 +200,21 @@ export function createFakeBackend(opts: { program?: FakeProgram } = {}): FakeBac
         lines: [],
         state: { id: spec.id, ref: createHash('sha256').update(spec.id).digest('hex'), kind: spec.kind, workspaceId: spec.workspaceId, status: 'running', running: true, exitCode: 0, startedAt: new Date().toISOString(), ports: {}, host: '127.0.0.1' },
       };
-      const run = program(spec, (line) => write(o, line));
-      try {
-        for (const p of spec.ports) {
-          const handler = run.handlers.get(p.container) ?? (() => new Promise<Response>(() => {})); // listens, never answers
-          const server = await listen(handler, p.host ?? 0);
-          o.servers.push(server);
-          o.state.ports[`${p.container}/tcp`] = (server.address() as AddressInfo).port;
-        }
-      } catch (err) {
-        await Promise.all(o.servers.map(close));
-        const taken = (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
-        throw new Error(taken ? `driver failed programming external connectivity: Bind for 127.0.0.1:${(err as { port?: number }).port} failed: port is already allocated` : (err as Error).message);
-      }
+      await launch(o);
       objects.set(spec.id, o);
       emit('start', o);
-      if (run.exitCode !== undefined) await stop(o, run.exitCode);
+      if (o.exitCode !== undefined) await stop(o, o.exitCode);
+      return { ...o.state, ports: { ...o.state.ports } };
+    },
+    async startObject(id) {
+      down();
+      const o = objects.get(id);
+      if (!o) return undefined;
+      if (!o.state.running) {
+        await launch(o);
+        o.state = { ...o.state, status: 'running', running: true, exitCode: 0, startedAt: new Date().toISOString() };
+        emit('start', o);
+      }
       return { ...o.state, ports: { ...o.state.ports } };
     },
     async inspectObject(id) {
@@ -232,8 +254,9 @@ export function createFakeBackend(opts: { program?: FakeProgram } = {}): FakeBac
           : [...images.entries()].filter(([tag]) => tag !== FAKE_BASE_IMAGE).map(([tag, id]) => ({ ref: id, tags: [tag], kind: 'workspace' })),
       };
     },
-    async watch(fn) {
-      watchers.add(fn);
+    async watch(fn, onEnd) {
+      down();
+      watchers.set(fn, onEnd);
       return () => watchers.delete(fn);
     },
     routeLogs(r) {
@@ -246,6 +269,15 @@ export function createFakeBackend(opts: { program?: FakeProgram } = {}): FakeBac
     },
     setReachable(r) {
       reachable = r;
+    },
+    async restartEngine(downMs = 300) {
+      reachable = false;
+      for (const o of objects.values()) if (o.state.running) await stop(o, 0);
+      const ended = [...watchers.values()];
+      watchers.clear();
+      for (const onEnd of ended) onEnd?.();
+      await new Promise((r) => setTimeout(r, downMs));
+      reachable = true;
     },
   };
 }

@@ -1,0 +1,1 @@
+ALTER TABLE `container_objects` ADD `start` text;
