@@ -3,9 +3,9 @@
  * kind; every kind is a plugin, and where things run is the backend.
  *
  * Start-up, in order: plugins set up (routes, services) → `onStart` steps (a failure stops
- * start-up, naming the plugin) → `onReconcile` steps (store and backend agree; a failure is
- * logged and start-up goes on) → base images of other versions pruned → jobs resume → listen →
- * `onReady`. Close: stop serving, stop jobs (they resume next start), `onClose` in reverse.
+ * start-up, naming the plugin) → live object states synced → `onReconcile` steps (store and
+ * backend agree; a failure is logged and start-up goes on) → jobs resume → listen → base images
+ * of other versions pruned → `onReady`. Close: stop serving, stop jobs (they resume next start), `onClose` in reverse.
  */
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -261,8 +261,6 @@ export async function createDaemon(config: JinadConfig, opts: DaemonOptions = {}
       // synced later (its lists read the backend until then).
       await live.start().catch((err) => log.warn('cannot follow the backend’s events yet', err));
       await runHooks(reconcileHooks, log, 'reconcile', false);
-      const pruned = await backend.pruneBaseImages().catch(() => 0);
-      if (pruned) log.info(`removed ${pruned} runtime base image(s) of other versions that nothing used`);
       const resumed = await jobs.resume();
       if (resumed) log.info(`resumed ${resumed} unfinished job(s)`);
       const info = await new Promise<AddressInfo>((resolve, reject) => {
@@ -272,6 +270,9 @@ export async function createDaemon(config: JinadConfig, opts: DaemonOptions = {}
       });
       const host = info.address.includes(':') ? `[${info.address}]` : info.address;
       log.info(`JinaD ${VERSION} listening on http://${host}:${info.port} (docs at /docs, instance ${instance}, ${backend.kind} backend)`);
+      // Base images of other versions go once serving: nothing here waits for them.
+      const pruned = await backend.pruneBaseImages().catch(() => 0);
+      if (pruned) log.info(`removed ${pruned} runtime base image(s) of other versions that nothing used`);
       await runHooks(readyHooks, log, 'get ready', false);
       return { host: info.address, port: info.port, url: `http://${host}:${info.port}` };
     },

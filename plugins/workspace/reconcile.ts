@@ -23,8 +23,8 @@ export async function reconcile(ctx: WorkspaceCtx): Promise<void> {
     log.info(`removing backend objects of ${id}, which is not in the store`);
     await removeBackendObjects(ctx, id);
   }
-  const pruned = await backend.pruneImages();
-  if (pruned) log.info(`removed ${pruned} workspace image(s) replaced by a rebuild that nothing used any more`);
+  // No build runs yet (jobs resume after reconcile): images earlier builds left can go.
+  const pruning = backend.pruneImages().then((n) => n && log.info(`removed ${n} workspace image(s) replaced by a rebuild that nothing used any more`));
   const queued = await api.jobs.persistedKeys();
   for (const r of rows) {
     if (r.state === 'DELETING') await deleteEverything(ctx, r.id);
@@ -45,6 +45,7 @@ export async function reconcile(ctx: WorkspaceCtx): Promise<void> {
       }
     }
   }
+  await pruning;
 }
 
 /** After the engine came back: start again the `run` objects that stopped with it. */

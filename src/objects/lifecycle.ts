@@ -253,10 +253,13 @@ export async function reviveObjects(d: ObjectDeps): Promise<void> {
   }
 }
 
-/** After a restart: forget objects that are gone, remove objects of this kind nobody knows (one listing for all). */
+/**
+ * After a restart: forget objects that are gone, remove objects of this kind nobody knows. Reads
+ * the live states (synced from one listing at start), so hundreds of objects cost no extra call.
+ */
 export async function reconcileObjects(d: ObjectDeps): Promise<void> {
-  const owned = await d.backend.listOwned();
-  const present = new Set(owned.objects.map((o) => o.id));
+  const states = d.live.synced ? d.live.all() : await d.backend.objectStates();
+  const present = new Set(states.map((o) => o.id));
   for (const r of d.repo.all()) {
     if (!present.has(r.id)) {
       d.log.warn(`${d.spec.kind} ${r.id} is gone; removing it from the store`);
@@ -264,7 +267,7 @@ export async function reconcileObjects(d: ObjectDeps): Promise<void> {
       await d.store.count(d.spec.kind, { del: 1 });
     }
   }
-  for (const o of owned.objects) {
+  for (const o of states) {
     if (o.kind === d.spec.kind && !d.repo.get(o.id)) {
       d.log.info(`removing ${o.id}: no ${d.spec.kind} in the store`);
       await d.backend.removeObject(o.id);

@@ -10,6 +10,8 @@ import type { Logger } from '../logger.ts';
 export interface LiveStates {
   /** The object's state as last seen; undefined when unknown (not synced yet, or gone). */
   get(id: string): ObjectState | undefined;
+  /** Every object's state as last seen. */
+  all(): ObjectState[];
   /** Record a state the caller has just read (e.g. right after starting the object). */
   set(state: ObjectState): void;
   /** Read one object now and record it. */
@@ -85,6 +87,7 @@ export function createLiveStates(backend: Backend, log: Logger, resyncMs = 30_00
 
   return {
     get: (id) => states.get(id),
+    all: () => [...states.values()],
     onReconnect: (fn) => void reconnectHooks.push(fn),
     set: (state) => void states.set(state.id, state),
     refresh,
