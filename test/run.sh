@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the tests: `fast` (no Docker Engine: the fake backend, the runtime, parsers, HTTP),
-# `engine` (the real Docker Engine, and the /docs page in a real browser), or `all` (fast first).
+# Runs the tests: `fast` (no Docker Engine: the daemon on the fake backend, parsers, HTTP),
+# `runtime` (the Jina runtime's processes, no engine), `engine` (the real Docker Engine, and the
+# /docs page in a real browser), or `all` (in that order).
 # Node 20's test runner has no glob support and passes silently when it finds nothing, so the
 # files are listed explicitly and their count is checked.
 set -euo pipefail
@@ -11,7 +12,8 @@ runner=(node --import tsx --test --test-reporter=spec --test-concurrency=2)
 
 files_of() {
   case "$1" in
-    fast) find test plugins -name '*.test.ts' -not -name '*.docker.test.ts' -not -name '*.browser.test.ts' -not -path '*/node_modules/*' | sort ;;
+    fast) find test plugins -name '*.test.ts' -not -name '*.docker.test.ts' -not -name '*.browser.test.ts' -not -path 'test/runtime/*' -not -path '*/node_modules/*' | sort ;;
+    runtime) find test/runtime -name '*.test.ts' | sort ;;
     engine) find test plugins \( -name '*.docker.test.ts' -o -name '*.browser.test.ts' \) -not -path '*/node_modules/*' | sort ;;
   esac
 }
@@ -22,8 +24,8 @@ run() {
   mapfile -t files < <(files_of "$which")
   if [ "${#files[@]}" -eq 0 ]; then echo "no $which test files found" >&2; exit 1; fi
   echo "running ${#files[@]} $which test files"
-  if [ "$which" = fast ]; then
-    # The fast suite must not need an engine: point Docker nowhere.
+  if [ "$which" != engine ]; then
+    # These suites must not need an engine: point Docker nowhere.
     DOCKER_HOST=unix:///nonexistent/docker.sock "${runner[@]}" "$@" "${files[@]}"
   else
     "${runner[@]}" "$@" "${files[@]}"
@@ -31,12 +33,10 @@ run() {
 }
 
 case "$suite" in
-  fast) run fast "$@" ;;
-  engine) run engine "$@" ;;
+  fast | runtime | engine) run "$suite" "$@" ;;
   all)
     status=0
-    run fast "$@" || status=$?
-    run engine "$@" || status=$?
+    for s in fast runtime engine; do run "$s" "$@" || status=$?; done
     exit $status ;;
-  *) echo "usage: test/run.sh [fast|engine|all] [node --test flags]" >&2; exit 2 ;;
+  *) echo "usage: test/run.sh [fast|runtime|engine|all] [node --test flags]" >&2; exit 2 ;;
 esac
