@@ -62,22 +62,27 @@ export function openInside(root: string, file: string, what = 'file'): { fd: num
   }
 }
 
-/** Read a file inside `root` (see openInside) as UTF-8 text, refusing files over `maxBytes`. */
-export function readInside(root: string, file: string, opts: { what?: string; maxBytes?: number } = {}): string {
+/** Read a file inside `root` (see openInside): its bytes and mode, refusing files over `maxBytes`. */
+export function readBytesInside(root: string, file: string, opts: { what?: string; maxBytes?: number } = {}): { data: Buffer; mode: number } {
   const what = opts.what ?? 'file';
-  const { fd, size } = openInside(root, file, what);
+  const { fd, size, mode } = openInside(root, file, what);
   try {
     const max = opts.maxBytes ?? 1024 * 1024;
     if (size > max) throw new UnsafePathError(`${what} '${path.relative(root, path.resolve(root, file))}' is larger than ${max} bytes`);
-    const buf = Buffer.alloc(size);
+    const data = Buffer.alloc(size);
     let read = 0;
     while (read < size) {
-      const n = readSync(fd, buf, read, size - read, read);
+      const n = readSync(fd, data, read, size - read, read);
       if (n === 0) break;
       read += n;
     }
-    return buf.toString('utf8', 0, read);
+    return { data: data.subarray(0, read), mode };
   } finally {
     closeSync(fd);
   }
+}
+
+/** Read a file inside `root` (see openInside) as UTF-8 text, refusing files over `maxBytes` (1 MiB by default). */
+export function readInside(root: string, file: string, opts: { what?: string; maxBytes?: number } = {}): string {
+  return readBytesInside(root, file, opts).data.toString('utf8');
 }

@@ -1,9 +1,8 @@
 /** Build contexts as tar streams, made from files on disk and generated text. */
-import { closeSync, readSync } from 'node:fs';
 import { lstat, readdir, readFile, readlink, stat } from 'node:fs/promises';
 import path from 'node:path';
 import tar from 'tar-stream';
-import { openInside } from '../../runtime/safe-files.ts';
+import { readBytesInside } from '../../runtime/safe-files.ts';
 
 /** A tar-stream pack, typed as the Node stream it behaves as (a streamx Pack is not a Node Readable). */
 export type Pack = tar.Pack & NodeJS.ReadableStream;
@@ -22,23 +21,6 @@ export const addSymlink = (pack: Pack, name: string, linkname: string) => addEnt
 export async function addFromDisk(pack: Pack, src: string, dest: string): Promise<void> {
   const st = await stat(src);
   await addFile(pack, dest, await readFile(src), st.mode & 0o7777);
-}
-
-/** A file's content and mode, read through safe-files: no symlink followed, the descriptor checked to lie inside `root`. */
-function readConfined(root: string, abs: string): { data: Buffer; mode: number } {
-  const { fd, size, mode } = openInside(root, abs);
-  try {
-    const data = Buffer.alloc(size);
-    let read = 0;
-    while (read < size) {
-      const n = readSync(fd, data, read, size - read, read);
-      if (n === 0) break;
-      read += n;
-    }
-    return { data: data.subarray(0, read), mode };
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /**
@@ -63,7 +45,7 @@ export async function addTree(pack: Pack, srcDir: string, destPrefix: string, sk
         await addEntry(pack, { name: dest, type: 'directory', mode: st.mode & 0o7777 });
         await walk(r);
       } else if (st.isFile()) {
-        const file = confined ? readConfined(srcDir, abs) : { data: await readFile(abs), mode: st.mode };
+        const file = confined ? readBytesInside(srcDir, abs, { maxBytes: Number.POSITIVE_INFINITY }) : { data: await readFile(abs), mode: st.mode };
         await addFile(pack, dest, file.data, file.mode & 0o7777);
         added.push(r);
       }
