@@ -1,6 +1,6 @@
 /**
- * 200 concurrent clients making mixed calls for a while, on the real Docker backend: reads
- * (GET /status, /workspaces, /workspaces/{id}, /peas), Pea create+delete, workspace
+ * 200 concurrent clients making mixed calls for a while, on the real Docker backend: 90% reads
+ * (GET /status, /workspaces, /workspaces/{id}, /peas), 2% Pea create+delete, 8% workspace
  * upload+delete. Reports p50/p99 per kind of call and every status seen (no 5xx allowed), beside
  * a bare Hono route read under the same concurrency in the same run.
  * Targets (issue 11): at 200 concurrent, p99 < 500 ms for reads, < 2 s for deletes, no 5xx.
@@ -15,16 +15,22 @@ const CLIENTS = Number(process.argv[2] ?? 200);
 const SECONDS = Number(process.argv[3] ?? 20);
 const executors = readFileSync(fileURLToPath(new URL('../test/fixtures/runtime/executors.ts', import.meta.url)));
 
-type Kind = 'read' | 'create pea' | 'delete pea' | 'upload' | 'delete workspace';
-const latencies: Record<Kind, number[]> = { read: [], 'create pea': [], 'delete pea': [], upload: [], 'delete workspace': [] };
+type Kind = 'read' | 'create pea' | 'delete pea' | 'upload' | 'delete workspace' | `read ${string}`;
+const latencies: Record<string, number[]> = { read: [], 'create pea': [], 'delete pea': [], upload: [], 'delete workspace': [] };
+const errors: string[] = [];
 const statuses = new Map<string, number>();
+const count = (kind: string, status: number) => statuses.set(`${kind} ${status}`, (statuses.get(`${kind} ${status}`) ?? 0) + 1);
 const timed = async (kind: Kind, fn: () => Promise<Response>) => {
   const t0 = performance.now();
   const res = await fn();
   const text = await res.text();
-  latencies[kind].push(performance.now() - t0);
-  const key = `${kind} ${res.status}`;
-  statuses.set(key, (statuses.get(key) ?? 0) + 1);
+  const took = performance.now() - t0;
+  (latencies[kind] ??= []).push(took);
+  if (kind.startsWith('read ')) {
+    (latencies[kind.slice(0, 4)] ??= []).push(took);
+  }
+  if (res.status >= 500) errors.push(`${kind} ${res.status}: ${text.slice(0, 300)}`);
+  count(kind.startsWith('read ') ? 'read' : kind, res.status);
   return { status: res.status, json: () => JSON.parse(text) as unknown };
 };
 
@@ -43,10 +49,11 @@ try {
     while (Date.now() < deadline) {
       const ws = workspaces[n % workspaces.length]!;
       const roll = Math.random();
-      if (roll < 0.85) {
-        const path = ['/status', '/workspaces', `/workspaces/${ws}`, '/peas'][Math.floor(Math.random() * 4)]!;
-        await timed('read', () => fetch(`${base}${path}`));
-      } else if (roll < 0.95) {
+      if (roll < 0.9) {
+        const which = Math.floor(Math.random() * 4);
+        const path = ['/status', '/workspaces', `/workspaces/${ws}`, '/peas'][which]!;
+        await timed(`read ${['/status', '/workspaces', '/workspaces/{id}', '/peas'][which]}`, () => fetch(`${base}${path}`));
+      } else if (roll < 0.92) {
         const res = await timed('create pea', () =>
           fetch(`${base}/peas?workspace_id=${ws}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ uses: 'Tagger', py_modules: ['executors.ts'] }) }),
         );
@@ -84,13 +91,13 @@ try {
 
   console.log(`${CLIENTS} concurrent clients for ${SECONDS} s on the Docker backend\n`);
   const rows: (string | number)[][] = [['calls', 'count', 'p50 ms', 'p99 ms']];
-  for (const [kind, xs] of Object.entries(latencies)) if (xs.length) rows.push([kind, xs.length, median(xs).toFixed(0), percentile(xs, 99).toFixed(0)]);
+  for (const [kind, xs] of Object.entries(latencies).sort(([a], [b]) => a.localeCompare(b))) if (xs.length) rows.push([kind, xs.length, median(xs).toFixed(0), percentile(xs, 99).toFixed(0)]);
   rows.push(['bare Hono read (reference)', bareMs.length, median(bareMs).toFixed(0), percentile(bareMs, 99).toFixed(0)]);
   console.log(table(rows));
   console.log(`\nread p99, jinad / bare: ${(percentile(latencies.read, 99) / percentile(bareMs, 99)).toFixed(2)}`);
   console.log(`statuses: ${[...statuses.entries()].sort().map(([k, v]) => `${k}: ${v}`).join(', ')}`);
   const fives = [...statuses.entries()].filter(([k]) => / 5\d\d$/.test(k));
-  console.log(fives.length ? `5xx seen: ${fives.map(([k, v]) => `${k} ×${v}`).join(', ')}` : 'no 5xx');
+  console.log(fives.length ? `5xx seen: ${fives.map(([k, v]) => `${k} ×${v}`).join(', ')}\n${errors.join('\n')}` : 'no 5xx');
 } finally {
   await daemon.close();
 }

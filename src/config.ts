@@ -63,6 +63,8 @@ const ConfigSchema = v.strictObject({
   ),
   /** How long a Flow/Pod/Pea container may take to start its object before creation fails. */
   readyTimeoutMs: v.optional(Positive, 60_000),
+  /** How many Flows, Pods and Peas may start at once (the rest wait their turn). */
+  objectStartConcurrency: v.optional(Positive, 4),
   /** How many workspace builds may run at once (one at a time per workspace, always). */
   buildConcurrency: v.optional(Positive, 2),
   limits: v.optional(
@@ -151,6 +153,7 @@ function fromEnv(env: Env): JinadConfigInput {
   str('publishHost', 'JINAD_PUBLISH_HOST');
   str('reachHost', 'JINAD_REACH_HOST');
   num('buildConcurrency', 'JINAD_BUILD_CONCURRENCY');
+  num('objectStartConcurrency', 'JINAD_OBJECT_START_CONCURRENCY');
   num('readyTimeoutMs', 'JINAD_READY_TIMEOUT_MS');
   num('drainMs', 'JINAD_DRAIN_MS');
   str('instance', 'JINAD_INSTANCE');

@@ -29,7 +29,7 @@ import { createLogger, type Logger } from './logger.ts';
 import type { KindOwner, KindRegistry, PluginApi, Services } from './plugin/define.ts';
 import { builtinPlugins, loadPlugins, orderPlugins, PluginError } from './plugin/loader.ts';
 import { pluginOptions } from './plugin/options.ts';
-import { createReplicaLedger } from './objects/ledger.ts';
+import { createReplicaLedger, createStartSlots } from './objects/ledger.ts';
 import { createLiveStates } from './objects/live.ts';
 import { openStore, type Store } from './store/db.ts';
 import { meta } from './store/schema.ts';
@@ -108,23 +108,39 @@ async function runHooks(hooks: Hook[], log: Logger, what: string, fatal: boolean
   }
 }
 
-/** The last answer of `fn`, reused while it is younger than `ttlMs` (callers at once share one call). */
-function memo<T>(fn: () => Promise<T>, ttlMs: number): () => Promise<T> {
-  let last: { at: number; value: Promise<T> } | undefined;
-  return () => {
-    if (!last || Date.now() - last.at > ttlMs) {
-      const value = fn();
-      last = { at: Date.now(), value };
-      value.catch(() => (last = undefined)); // a failure is not kept
+/**
+ * The last answer of `fn`, reused while younger than `ttlMs`; once older, callers still get it at
+ * once while one call refreshes it in the background (a slow backend never slows GET /status).
+ * Only the very first call waits, and at most `firstWaitMs`, for `fallback` otherwise.
+ */
+function staleWhileRefresh<T>(fn: () => Promise<T>, ttlMs: number, fallback: T, firstWaitMs = 1000): () => Promise<T> {
+  let value: T | undefined;
+  let at = 0;
+  let refreshing: Promise<void> | undefined;
+  const refresh = () =>
+    (refreshing ??= fn()
+      .then((v) => {
+        value = v;
+        at = Date.now();
+      })
+      .catch(() => {})
+      .finally(() => (refreshing = undefined)));
+  return async () => {
+    if (value === undefined) {
+      const first = refresh();
+      await Promise.race([first, new Promise((r) => setTimeout(r, firstWaitMs).unref())]);
+      return value ?? fallback;
     }
-    return last.value;
+    if (Date.now() - at > ttlMs) void refresh();
+    return value;
   };
 }
 
-/** GET / and GET /status: the core's own routes. /status is served from state at most a second old. */
+/** GET / and GET /status: the core's own routes. /status is served from state kept fresh in the background. */
 function coreRoutes(app: Hono, d: { config: JinadConfig; backend: Backend; instance: string; statusHooks: (() => Promise<Record<string, unknown>>)[] }) {
-  const engine = memo(() => d.backend.info().catch((err: Error) => ({ kind: d.backend.kind, error: `the ${d.backend.kind} backend is not reachable: ${err.message}` })), 5000);
-  const parts = memo(async () => Object.assign({}, ...(await Promise.all(d.statusHooks.map((h) => h())))) as Record<string, unknown>, 1000);
+  const unreachable = (err: Error) => ({ kind: d.backend.kind, error: `the ${d.backend.kind} backend is not reachable: ${err.message}` });
+  const engine = staleWhileRefresh(() => d.backend.info().catch(unreachable), 5000, { kind: d.backend.kind, error: `the ${d.backend.kind} backend has not answered yet` });
+  const parts = staleWhileRefresh(async () => Object.assign({}, ...(await Promise.all(d.statusHooks.map((h) => h())))) as Record<string, unknown>, 1000, {});
   const envs = Object.fromEntries(Object.entries(d.config.env).filter(([k]) => !/TOKEN|SECRET|PASS|KEY/i.test(k)));
   app.get('/', describe({ tags: ['daemon'], summary: 'Liveness', responses: { 200: { description: '`{}`' } } }), (c) => c.json({}));
   app.get('/status', describe({ tags: ['daemon'], summary: 'Versions, the backend, store counts, memory', responses: { 200: { description: 'status' } } }), async (c) => {
@@ -167,6 +183,7 @@ export async function createDaemon(config: JinadConfig, opts: DaemonOptions = {}
   const services = new Map<string, unknown>([
     ['replicas', createReplicaLedger()],
     ['live', live],
+    ['starts', createStartSlots(config.objectStartConcurrency)],
   ]);
   const statusHooks: (() => Promise<Record<string, unknown>>)[] = [];
   const startHooks: Hook[] = [];

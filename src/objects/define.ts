@@ -110,6 +110,7 @@ export function defineObjectKind(spec: ObjectKindSpec): PluginDefinition {
         jinaLogLevel: api.config.jinaLogLevel,
         limits: api.config.limits,
         replicaCounts: api.use('replicas'),
+        starts: api.use('starts'),
         live: api.use('live'),
         log: api.log,
         removing: new Map(),

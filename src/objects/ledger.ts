@@ -21,3 +21,30 @@ export function createReplicaLedger(): ReplicaLedger {
         .reduce((n, o) => n + o.replicas, 0),
   };
 }
+
+/**
+ * Object starts at once, across every kind: starting an object is the heaviest thing the daemon
+ * asks of a machine (a container, processes, a readiness wait). Beyond `concurrency`, starts wait
+ * their turn, so a burst of creates cannot starve everything else (reads, deletes, builds).
+ */
+export interface StartSlots {
+  /** Run `fn` once a slot is free; the slot is held until it settles. */
+  run<T>(fn: () => Promise<T>): Promise<T>;
+}
+
+export function createStartSlots(concurrency: number): StartSlots {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return {
+    async run(fn) {
+      if (running >= concurrency) await new Promise<void>((resolve) => waiting.push(resolve));
+      running++;
+      try {
+        return await fn();
+      } finally {
+        running--;
+        waiting.shift()?.();
+      }
+    },
+  };
+}

@@ -17,7 +17,7 @@ import { DefinitionError } from '../runtime/config.ts';
 import type { Store } from '../store/db.ts';
 import type { ObjectKindSpec } from './define.ts';
 import { PARTIAL_PORT, partialCall, partialError, waitReady } from './partial.ts';
-import type { ReplicaLedger } from './ledger.ts';
+import type { ReplicaLedger, StartSlots } from './ledger.ts';
 import type { LiveStates } from './live.ts';
 import type { ObjectRepo } from './repo.ts';
 import type { ObjectRow } from './schema.ts';
@@ -32,6 +32,7 @@ export interface ObjectDeps {
   jinaLogLevel: string;
   limits: { replicas: number; workspaceReplicas: number; daemonReplicas: number };
   replicaCounts: ReplicaLedger;
+  starts: StartSlots;
   live: LiveStates;
   log: Logger;
   /** Removals under way: a second DELETE of the same object waits for the first. */
@@ -156,7 +157,8 @@ export async function createObject(d: ObjectDeps, input: CreateInput): Promise<s
     throw err;
   }
   checkReplicas(d, input.workspaceId, prepared.replicas);
-  const { state, uri, object } = await start(d, id, input, prepared, env, ws.image);
+  // The readiness timeout runs once this start has its slot, not while it waits for one.
+  const { state, uri, object } = await d.starts.run(() => start(d, id, input, prepared, env, ws.image));
   d.live.set(state);
   try {
     d.workspaces.requireActive(input.workspaceId); // deleted (or rebuilding) while this object started?
@@ -237,16 +239,19 @@ export async function reviveObjects(d: ObjectDeps): Promise<void> {
   for (const r of d.repo.all()) {
     const state = d.live.get(r.id);
     if (!state || state.running || !r.start || d.removing.has(r.id)) continue;
+    const start = r.start;
     try {
-      const started = await d.backend.startObject(r.id);
-      if (!started) continue;
-      d.live.set(started);
-      const uri = endpointOf(started, PARTIAL_PORT) ?? '';
-      await waitReady(d.backend, r.id, d.spec.kind, uri, d.readyTimeoutMs);
-      const res = await partialCall(uri, 'POST', `/${modeOf(d.spec)}`, r.start.partialBody, d.readyTimeoutMs);
-      if (res.status !== 201) throw new Error(partialError(res.json).detail);
-      await d.repo.patch(r.id, { metadata: { ...r.metadata, ports: started.ports, uri }, arguments: { ...r.arguments, object: res.json as Record<string, unknown> } });
-      d.log.info(`${d.spec.kind} ${r.id} started again after the engine came back`);
+      await d.starts.run(async () => {
+        const started = await d.backend.startObject(r.id);
+        if (!started) return;
+        d.live.set(started);
+        const uri = endpointOf(started, PARTIAL_PORT) ?? '';
+        await waitReady(d.backend, r.id, d.spec.kind, uri, d.readyTimeoutMs);
+        const res = await partialCall(uri, 'POST', `/${modeOf(d.spec)}`, start.partialBody, d.readyTimeoutMs);
+        if (res.status !== 201) throw new Error(partialError(res.json).detail);
+        await d.repo.patch(r.id, { metadata: { ...r.metadata, ports: started.ports, uri }, arguments: { ...r.arguments, object: res.json as Record<string, unknown> } });
+        d.log.info(`${d.spec.kind} ${r.id} started again after the engine came back`);
+      });
     } catch (err) {
       d.log.warn(`${d.spec.kind} ${r.id} could not start again after the engine came back`, err);
     }

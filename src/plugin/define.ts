@@ -13,7 +13,7 @@ import type { WorkspaceItem } from '../contract/workspace.ts';
 import type { JobRunner } from '../jobs.ts';
 import type { LogFiles } from '../logfiles.ts';
 import type { Logger } from '../logger.ts';
-import type { ReplicaLedger } from '../objects/ledger.ts';
+import type { ReplicaLedger, StartSlots } from '../objects/ledger.ts';
 import type { LiveStates } from '../objects/live.ts';
 import type { Store } from '../store/db.ts';
 
@@ -57,6 +57,8 @@ export interface Services {
   replicas: ReplicaLedger;
   /** Offered by the core: every object's live state, kept from the backend's events. */
   live: LiveStates;
+  /** Offered by the core: how many objects start at once, across kinds (`objectStartConcurrency`). */
+  starts: StartSlots;
 }
 
 export interface PluginApi<Options = Record<string, unknown>> {

@@ -1,8 +1,13 @@
 /**
  * The store: one libSQL database through Drizzle, migrated at open.
- * Every connection gets a busy timeout (`timeout` applies to each pooled connection, a PRAGMA
- * would reach only one), and write transactions are serialized in-process, because two
- * interactive transactions in one process deadlock on libSQL's synchronous busy wait.
+ *
+ * One connection: libSQL runs each statement synchronously on the event loop, so a pool adds no
+ * parallelism, only locks between its own connections. On that one connection the WAL journal
+ * syncs at checkpoints, not at every commit (`synchronous = NORMAL`: a crash cannot corrupt the
+ * file; a power cut may lose the last commits): a commit that waits for fsync blocks every
+ * request, and on a disk the Docker Engine keeps busy that wait was seconds. A busy timeout still
+ * covers other processes using the file. Several statements that must succeed or fail together
+ * go through `db.batch([...])`, which is atomic and takes no lock across an await.
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -16,12 +21,9 @@ import { storeCounters } from './schema.ts';
 const MIGRATIONS = fileURLToPath(new URL('../../drizzle', import.meta.url));
 
 export type Db = LibSQLDatabase<Record<string, never>>;
-type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 
 export interface Store {
   db: Db;
-  /** Run a write transaction; transactions are queued one after another. */
-  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   /** Bump JinaD's num_add/num_del counters of one store. */
   count(store: string, change: { add?: number; del?: number }): Promise<void>;
   counters(store: string): Promise<{ time_created: string; time_updated: string; num_add: number; num_del: number }>;
@@ -30,22 +32,17 @@ export interface Store {
 
 export async function openStore(url: string, authToken?: string): Promise<Store> {
   if (url.startsWith('file:') && !url.includes(':memory:')) mkdirSync(path.dirname(url.slice(5)), { recursive: true });
-  const client: Client = createClient({ url, authToken, timeout: 5000 });
-  if (url.startsWith('file:') && !url.includes(':memory:')) await client.execute('PRAGMA journal_mode = WAL');
+  const client: Client = createClient({ url, authToken, timeout: 5000, concurrency: 1 });
+  if (url.startsWith('file:') && !url.includes(':memory:')) {
+    await client.execute('PRAGMA journal_mode = WAL');
+    await client.execute('PRAGMA synchronous = NORMAL');
+  }
   const db = drizzle(client) as Db;
   await migrate(db, { migrationsFolder: MIGRATIONS });
-
-  let queue: Promise<unknown> = Promise.resolve();
-  const transaction = <T>(fn: (tx: Tx) => Promise<T>): Promise<T> => {
-    const run = queue.then(() => db.transaction(fn));
-    queue = run.catch(() => undefined);
-    return run;
-  };
 
   const now = () => new Date().toISOString();
   return {
     db,
-    transaction,
     async count(store, { add = 0, del = 0 }) {
       const t = now();
       await db
