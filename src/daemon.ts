@@ -9,6 +9,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import path from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import { eq } from 'drizzle-orm';
@@ -142,6 +143,9 @@ function coreRoutes(app: Hono, d: { config: JinadConfig; backend: Backend; insta
   const engine = staleWhileRefresh(() => d.backend.info().catch(unreachable), 5000, { kind: d.backend.kind, error: `the ${d.backend.kind} backend has not answered yet` });
   const parts = staleWhileRefresh(async () => Object.assign({}, ...(await Promise.all(d.statusHooks.map((h) => h())))) as Record<string, unknown>, 1000, {});
   const envs = Object.fromEntries(Object.entries(d.config.env).filter(([k]) => !/TOKEN|SECRET|PASS|KEY/i.test(k)));
+  // How long the event loop was held up since start (what every request waits for).
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
   app.get('/', describe({ tags: ['daemon'], summary: 'Liveness', responses: { 200: { description: '`{}`' } } }), (c) => c.json({}));
   app.get('/status', describe({ tags: ['daemon'], summary: 'Versions, the backend, store counts, memory', responses: { 200: { description: 'status' } } }), async (c) => {
     const mem = process.memoryUsage();
@@ -153,6 +157,7 @@ function coreRoutes(app: Hono, d: { config: JinadConfig; backend: Backend; insta
       ...(await parts()),
       used_memory: humanBytes(mem.rss),
       memory: { rss: mem.rss, heap_used: mem.heapUsed },
+      event_loop_delay_ms: { p50: loop.percentile(50) / 1e6, p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
     });
   });
 }

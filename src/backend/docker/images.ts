@@ -129,5 +129,15 @@ export async function imageId(docker: Engine, ref: string): Promise<string | und
   }
 }
 
-/** 404: gone already; 409: still used by a container (it goes with that container's removal). */
-export const removeImage = (docker: Engine, ref: string) => idempotent(() => docker.getImage(ref).remove({ force: false, noprune: false }), [409]);
+/**
+ * 404: gone already; 409: still used by a container (it goes with that container's removal).
+ * An image removed by another request meanwhile can also answer 500 "unrecognized image ID":
+ * that is gone too.
+ */
+export async function removeImage(docker: Engine, ref: string): Promise<void> {
+  try {
+    await idempotent(() => docker.getImage(ref).remove({ force: false, noprune: false }), [409]);
+  } catch (err) {
+    if (!/unrecognized image ID|No such image/i.test((err as Error).message)) throw err;
+  }
+}
