@@ -36,9 +36,12 @@ export function createCollector(api: PluginApi<LogsOptions>) {
 
   /** One entry from the log driver: tag `jinad.<ws>.<obj>`, record `{log, source, container_id, partial_*}`. */
   function onEntry({ tag, epoch, nano, record }: Entry): void {
-    const [prefix, workspaceId, objectId] = tag.split('.');
-    // A line that arrives after its workspace was deleted must not recreate its folder.
-    if (prefix !== 'jinad' || !workspaceId || !objectId || !workspaces.has(workspaceId)) return;
+    const [prefix, workspaceId, objectId, ...rest] = tag.split('.');
+    // Only a tag naming an object this daemon runs in that workspace (or the workspace's own run
+    // container) is written: anyone on the machine can send records, and a forged tag must not
+    // make a file. A line that arrives after its workspace was deleted must not recreate its folder.
+    if (prefix !== 'jinad' || !workspaceId || !objectId || rest.length || !workspaces.has(workspaceId)) return;
+    if (objectId !== workspaceId && api.kinds.resolve(objectId)?.workspaceId !== workspaceId) return;
     const iso = nanoIso(epoch, nano);
     let message = String(record.log ?? '');
     // Docker splits long lines (and output without a final newline) into partial messages.

@@ -114,9 +114,10 @@ export function defineObjectKind(spec: ObjectKindSpec): PluginDefinition {
         live: api.use('live'),
         log: api.log,
         removing: new Map(),
+        starting: new Map(),
       };
       const svc = service(d);
-      api.ownKind(spec.kind, { workspaceOf: (id) => repo.get(id)?.workspaceId });
+      api.ownKind(spec.kind, { workspaceOf: (id) => repo.get(id)?.workspaceId ?? d.starting.get(id) });
       d.replicaCounts.add(() => repo.all().map((r) => ({ workspaceId: r.workspaceId, replicas: replicasOf(r) })));
       workspaces.onDelete(async (workspaceId) => {
         for (const r of repo.inWorkspace(workspaceId)) await removeObject(d, r.id);

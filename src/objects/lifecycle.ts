@@ -15,7 +15,7 @@ import type { Logger } from '../logger.ts';
 import type { WorkspaceService } from '../plugin/define.ts';
 import { DefinitionError } from '../runtime/config.ts';
 import type { Store } from '../store/db.ts';
-import type { ObjectKindSpec } from './define.ts';
+import type { ObjectKindSpec, PreparedObject } from './define.ts';
 import { PARTIAL_PORT, partialCall, partialError, waitReady } from './partial.ts';
 import type { ReplicaLedger, StartSlots } from './ledger.ts';
 import type { LiveStates } from './live.ts';
@@ -37,6 +37,8 @@ export interface ObjectDeps {
   log: Logger;
   /** Removals under way: a second DELETE of the same object waits for the first. */
   removing: Map<string, Promise<void>>;
+  /** Objects starting, not yet recorded (id → workspace): their first log lines are theirs already. */
+  starting: Map<string, string>;
 }
 
 export interface CreateInput {
@@ -157,6 +159,20 @@ export async function createObject(d: ObjectDeps, input: CreateInput): Promise<s
     throw err;
   }
   checkReplicas(d, input.workspaceId, prepared.replicas);
+  // Known as starting until recorded: the log receiver takes its first lines as the object's.
+  d.starting.set(id, input.workspaceId);
+  try {
+    await startAndRecord(d, id, input, prepared, env, ws);
+  } finally {
+    d.starting.delete(id);
+  }
+  await d.store.count(kind, { add: 1 });
+  d.log.info(`${kind} ${id} started in workspace ${input.workspaceId}`);
+  return id;
+}
+
+async function startAndRecord(d: ObjectDeps, id: string, input: CreateInput, prepared: PreparedObject, env: Record<string, string>, ws: { image: string; imageId: string; network: string }): Promise<void> {
+  const { kind } = d.spec;
   // The readiness timeout runs once this start has its slot, not while it waits for one.
   const { state, uri, object } = await d.starts.run(() => start(d, id, input, prepared, env, ws.image));
   d.live.set(state);
@@ -174,9 +190,6 @@ export async function createObject(d: ObjectDeps, input: CreateInput): Promise<s
     arguments: { object, entrypoint: commandOf(d.spec).join(' '), envs: input.envs, ...prepared.record, replicas: prepared.replicas },
     start: { partialBody: prepared.partialBody, ports: prepared.ports, env },
   });
-  await d.store.count(kind, { add: 1 });
-  d.log.info(`${kind} ${id} started in workspace ${input.workspaceId}`);
-  return id;
 }
 
 /** Apply an update through the partial daemon and keep its answer. */

@@ -1,5 +1,6 @@
 /** Logs stay correct under forged input (fake backend, real receiver): no line is dropped for its timestamp. */
 import assert from 'node:assert/strict';
+import { readdirSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { encode } from '@msgpack/msgpack';
@@ -39,5 +40,29 @@ describe('log records', () => {
     assert.match(forged.source_time, /^2286-/);
     assert.ok(forged.time < '2100', 'time is when the daemon received it');
     for (let i = 1; i < lines.length; i++) assert.ok(lines[i].time >= lines[i - 1].time, 'lines are in arrival order');
+  });
+});
+
+describe('forged records', () => {
+  it('a tag that names no object of this daemon, another workspace, or a path writes nothing', async () => {
+    const ws = (await createWorkspace(d.url, { 'hi.ts': 'export class Hi {}\n' })).id;
+    const other = (await createWorkspace(d.url, { 'hi.ts': 'export class Hi {}\n' })).id;
+    const pod = (await (await fetch(`${d.url}/pods?workspace_id=${ws}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ uses: 'Hi', py_modules: ['hi.ts'] }) })).json()) as string;
+    await logOf(pod, /pod started/);
+    const sock = net.connect(d.logsPort, '127.0.0.1');
+    await new Promise((r) => sock.once('connect', r));
+    const unknown = 'jpea-00000000-0000-4000-8000-00000000dead';
+    for (const tag of [`jinad.${ws}.${unknown}`, `jinad.${other}.${pod}`, `jinad.${ws}.${pod}.extra`, `jinad.${ws}./etc`, `jinad.${ws}.`]) {
+      sock.write(encode([tag, Date.now() / 1000, { log: `forged via ${tag}`, source: 'stdout' }, {}]));
+    }
+    sock.write(encode([`jinad.${ws}.${pod}`, Date.now() / 1000, { log: 'the real one', source: 'stdout' }, {}]));
+    const log = await logOf(pod, /the real one/);
+    sock.destroy();
+    assert.doesNotMatch(log, /forged via/);
+    const daemonFiles = (dir: string): string[] => readdirSync(dir).flatMap((f) => (statSync(`${dir}/${f}`).isDirectory() ? daemonFiles(`${dir}/${f}`) : [`${dir}/${f}`]));
+    const files = daemonFiles(`${d.root}/.daemon`).map((f) => f.slice(d.root.length));
+    const mine = files.filter((f) => f.includes('/logs/') && (f.includes(ws) || f.includes(other)));
+    assert.deepEqual(mine, [`/.daemon/${ws}/logs/${pod}/logging.log`]);
+    assert.equal((await fetch(`${d.url}/logs/${unknown}`)).status, 404);
   });
 });
