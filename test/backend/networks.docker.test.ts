@@ -18,12 +18,13 @@ const backend = async (networkPool: { subnet: string; prefix: number }) => {
 
 describe('workspace subnets on the engine', () => {
   it('40 workspace networks, each its own /26 of the pool; a freed subnet is taken again', async () => {
-    const b = await backend({ subnet: '10.213.0.0/16', prefix: 26 });
+    // Its own pool: daemons of other tests take from the default one meanwhile.
+    const b = await backend({ subnet: '10.215.0.0/16', prefix: 26 });
     const ids = Array.from({ length: 40 }, () => `jworkspace-${randomUUID()}`);
     for (const id of ids) await b.isolate(id);
     const subnets = await Promise.all(ids.map(async (id) => subnetOf(id)));
     assert.equal(new Set(subnets).size, 40);
-    for (const s of subnets) assert.match(s, /^10\.213\.\d+\.\d+\/26$/);
+    for (const s of subnets) assert.match(s, /^10\.215\.\d+\.\d+\/26$/);
     await b.removeIsolation(ids[0]!);
     const again = `jworkspace-${randomUUID()}`;
     await b.isolate(again);

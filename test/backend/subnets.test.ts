@@ -21,6 +21,8 @@ describe('workspace subnets', () => {
     assert.equal(formatCidr(freeSubnet(pool, 26, [c('10.213.0.0/26'), c('10.213.0.64/27')])!), '10.213.0.128/26');
     assert.equal(formatCidr(freeSubnet(pool, 26, [c('10.213.0.0/24')])!), '10.213.1.0/26');
     assert.equal(freeSubnet(c('10.213.0.0/25'), 26, [c('10.213.0.0/26'), c('10.213.0.64/26')]), undefined);
+    // After a lost race: any free one, never a taken one.
+    for (let i = 0; i < 50; i++) assert.equal(formatCidr(freeSubnet(c('10.213.0.0/24'), 26, [c('10.213.0.0/26'), c('10.213.0.128/25')], true)!), '10.213.0.64/26');
     // 1,024 networks fit in a /16 of /26s.
     const taken: NonNullable<ReturnType<typeof parseCidr>>[] = [];
     for (let i = 0; i < 1024; i++) taken.push(freeSubnet(pool, 26, taken)!);

@@ -27,14 +27,16 @@ export async function ensureNetwork(docker: Engine, name: string, labels: Labels
   if (exact) return exact.Id;
   if (!pool) return (await docker.createNetwork({ Name: name, Driver: 'bridge', Labels: labels, CheckDuplicate: true })).id;
   for (let attempt = 1; ; attempt++) {
-    const subnet = freeSubnet(pool.cidr, pool.prefix, await takenSubnets(docker));
+    const subnet = freeSubnet(pool.cidr, pool.prefix, await takenSubnets(docker), attempt > 1);
     if (!subnet) throw poolExhausted(pool.cidr, pool.prefix);
     try {
       const net = await docker.createNetwork({ Name: name, Driver: 'bridge', Labels: labels, CheckDuplicate: true, IPAM: { Driver: 'default', Config: [{ Subnet: formatCidr(subnet) }] } });
       return net.id;
     } catch (err) {
-      // Another engine client took that subnet between our look and our create: look again.
-      if (attempt >= 5 || !/overlap/i.test((err as Error).message)) throw err;
+      // Another engine client (another daemon) took that subnet between our look and our create:
+      // look again, and this time take any free one.
+      if (attempt >= 10 || !/overlap/i.test((err as Error).message)) throw err;
+      await new Promise((r) => setTimeout(r, Math.random() * 50));
     }
   }
 }

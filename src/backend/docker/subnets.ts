@@ -56,8 +56,12 @@ function popcount(n: number): number {
   return c;
 }
 
-/** The first subnet of `prefix` bits in `pool` that overlaps nothing in `taken` (linear in both). */
-export function freeSubnet(pool: Cidr, prefix: number, taken: Cidr[]): Cidr | undefined {
+/**
+ * A subnet of `prefix` bits in `pool` that overlaps nothing in `taken` (linear in both): the
+ * first one, or with `random`, any free one (after losing a race, so two daemons do not keep
+ * choosing the same one).
+ */
+export function freeSubnet(pool: Cidr, prefix: number, taken: Cidr[], random = false): Cidr | undefined {
   const step = 2 ** (32 - prefix);
   const count = size(pool) / step;
   const blocked = new Uint8Array(count);
@@ -68,7 +72,12 @@ export function freeSubnet(pool: Cidr, prefix: number, taken: Cidr[]): Cidr | un
     const to = Math.ceil((Math.min(t.base + size(t), end) - pool.base) / step);
     blocked.fill(1, from, to);
   }
-  const free = blocked.indexOf(0);
+  let free = blocked.indexOf(0);
+  if (free >= 0 && random) {
+    const all: number[] = [];
+    blocked.forEach((b, i) => b || all.push(i));
+    free = all[Math.floor(Math.random() * all.length)]!;
+  }
   return free < 0 ? undefined : { base: (pool.base + free * step) >>> 0, bits: prefix };
 }
 
