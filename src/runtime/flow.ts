@@ -90,13 +90,17 @@ export class Flow {
   async start(): Promise<this> {
     const workspace = this.opts.workspace ?? this.spec.dir;
     try {
-      await Promise.all(
+      // Every start settles before a failure is handled: closing while another Pod is still
+      // starting would leave that Pod's processes running once its start completes.
+      const started = await Promise.allSettled(
         this.spec.executors.map(async (e) => {
           const pod = e.host ? new RemotePod(e, { onLog: this.opts.onLog }) : new Pod(e, { workspace, onLog: this.opts.onLog, host: '127.0.0.1' });
           this.pods.set(e.name, pod);
           await pod.start();
         }),
       );
+      const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
       this.gateway = new Gateway(this.spec, (req) => this.process(req), { onLog: this.opts.onLog, logRequests: this.opts.logRequests });
       await this.gateway.listen(this.opts.port ?? this.spec.portExpose ?? 0, this.opts.host ?? '0.0.0.0');
     } catch (err) {
