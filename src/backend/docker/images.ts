@@ -38,15 +38,17 @@ export function folderContext(spec: Pick<BuildSpec, 'dir' | 'exclude' | 'dockerf
 }
 
 /**
- * A failed or aborted build leaves its committed layers untagged and without our labels
- * (the build's labels come as its last step). Removing the last one prunes its untagged
- * parents; a tagged layer (the base image) is never touched.
+ * A failed or aborted build leaves its last committed layer untagged and without our labels
+ * (the build's labels come as its last step): it is removed. Its parents are not (`noprune`):
+ * they are cache layers other builds, of this daemon or another on the same engine, may be
+ * building on at this moment, and pruning them breaks those builds ("unknown parent image").
+ * Untagged layers nothing uses are left to `docker image prune`.
  */
 async function removeLeftover(docker: Engine, layer: string | undefined): Promise<void> {
   if (!layer) return;
   try {
     const info = await docker.getImage(layer).inspect();
-    if ((info.RepoTags ?? []).length === 0) await docker.getImage(layer).remove({ noprune: false });
+    if ((info.RepoTags ?? []).length === 0) await docker.getImage(layer).remove({ noprune: true });
   } catch {
     // gone already, or a parent of another image: nothing of ours to clean
   }
@@ -132,11 +134,12 @@ export async function imageId(docker: Engine, ref: string): Promise<string | und
 /**
  * 404: gone already; 409: still used by a container (it goes with that container's removal).
  * An image removed by another request meanwhile can also answer 500 "unrecognized image ID":
- * that is gone too.
+ * that is gone too. Untagged parents stay (`noprune`, see removeLeftover): builds in progress
+ * may be using them as their cache.
  */
 export async function removeImage(docker: Engine, ref: string): Promise<void> {
   try {
-    await idempotent(() => docker.getImage(ref).remove({ force: false, noprune: false }), [409]);
+    await idempotent(() => docker.getImage(ref).remove({ force: false, noprune: true }), [409]);
   } catch (err) {
     if (!/unrecognized image ID|No such image/i.test((err as Error).message)) throw err;
   }
