@@ -3,6 +3,7 @@
  * everything carrying it is removed afterwards, pass or fail.
  */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -224,7 +225,8 @@ describe('workspaces on Docker', () => {
 
   it('a restart mid-build resumes the build; state survives; orphans are removed', async () => {
     const first = await daemon();
-    const slow = 'ARG JINAD_BASE_IMAGE\nFROM ${JINAD_BASE_IMAGE}\nRUN sleep 3\nCOPY . /workspace/\n';
+    // A step no earlier run cached (image removals keep cache layers): it really takes 3 s.
+    const slow = `ARG JINAD_BASE_IMAGE\nFROM \${JINAD_BASE_IMAGE}\nRUN echo ${randomUUID()} && sleep 3\nCOPY . /workspace/\n`;
     const res = await fetch(`${first.url}/workspaces`, { method: 'POST', body: filesForm({ 'slow.Dockerfile': slow, '.jinad': 'dockerfile = slow.Dockerfile\n', 'data.txt': 'kept' }) });
     const id = Object.keys((await res.json()) as object)[0]!;
     await waitForState(first.url, id, ['CREATING']);

@@ -9,7 +9,7 @@ import type Docker from 'dockerode';
 import { readInside } from '../../runtime/safe-files.ts';
 import { type BuildSpec, BuildError } from '../types.ts';
 import { type Engine, idempotent, statusOf } from './engine.ts';
-import type { Labels } from './labels.ts';
+import { LABEL, type Labels } from './labels.ts';
 import { addFile, addTree, createPack, type Pack } from './tar.ts';
 
 /** Where a generated Dockerfile goes in the context; a .dockerignore keeps it out of the image. */
@@ -142,5 +142,37 @@ export async function removeImage(docker: Engine, ref: string): Promise<void> {
     await idempotent(() => docker.getImage(ref).remove({ force: false, noprune: true }), [409]);
   } catch (err) {
     if (!/unrecognized image ID|No such image/i.test((err as Error).message)) throw err;
+  }
+}
+
+/**
+ * Remove an image this daemon built, and then its untagged ancestors that carry this instance's
+ * label: the build's own LABEL steps (Docker makes one layer per label). Below those, layers are
+ * shared cache (no instance label) and stay, as in removeImage. An image that keeps another tag
+ * was only untagged: nothing else goes.
+ */
+export async function removeOwnImage(docker: Engine, ref: string, instance: string): Promise<void> {
+  let info: Docker.ImageInspectInfo;
+  try {
+    info = await docker.getImage(ref).inspect();
+  } catch {
+    return removeImage(docker, ref);
+  }
+  await removeImage(docker, ref);
+  if (await imageId(docker, info.Id)) return;
+  for (let parent = info.Parent; parent; ) {
+    let p: Docker.ImageInspectInfo;
+    try {
+      p = await docker.getImage(parent).inspect();
+    } catch {
+      return;
+    }
+    if ((p.RepoTags ?? []).length || p.Config?.Labels?.[LABEL.instance] !== instance) return;
+    try {
+      await docker.getImage(parent).remove({ noprune: true });
+    } catch {
+      return; // 409: another image is built on it
+    }
+    parent = p.Parent;
   }
 }

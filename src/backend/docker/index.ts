@@ -11,7 +11,7 @@ import { type ContainerState, containerLogLines, containerOutput, inspectContain
 import { connect, describeConnection, idempotent, labelFilter } from './engine.ts';
 import { watchContainers } from './events.ts';
 import { hostPathOf } from './host-path.ts';
-import { buildFromTar, folderContext, imageId, removeImage } from './images.ts';
+import { buildFromTar, folderContext, imageId, removeOwnImage } from './images.ts';
 import { LABEL, type Labels } from './labels.ts';
 import { logConfigFor } from './log-routing.ts';
 import { ensureNetwork, removeNetwork, type SubnetPool } from './networks.ts';
@@ -126,12 +126,12 @@ export function createDockerBackend(opts: DockerBackendOptions): Backend {
       return { imageId: built.imageId };
     },
     imageId: (ref) => imageId(docker, ref),
-    removeImage: (ref) => removeImage(docker, ref),
+    removeImage: (ref) => removeOwnImage(docker, ref, bound().instance),
     async pruneImages() {
       const filters = JSON.stringify({ label: Object.entries(labels({ [LABEL.kind]: 'workspace' })).map(([k, v]) => `${k}=${v}`), dangling: ['true'] });
       let removed = 0;
       for (const image of await docker.listImages({ filters })) {
-        await removeImage(docker, image.Id); // 409 (still used by an object): it stays until the next prune
+        await removeOwnImage(docker, image.Id, bound().instance); // 409 (still used by an object): it stays until the next prune
         if (!(await imageId(docker, image.Id))) removed++;
       }
       return removed;
