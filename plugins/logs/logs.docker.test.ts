@@ -3,6 +3,7 @@
  * fluentd driver into files, followers over HTTP (NDJSON) and WebSocket, restarts.
  */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -59,7 +60,8 @@ function follower(id: string, query = '') {
 
 describe('logs', () => {
   it('a workspace build log streams live: lines arrive before ACTIVE', async () => {
-    const slow = 'ARG JINAD_BASE_IMAGE\nFROM ${JINAD_BASE_IMAGE}\nRUN echo building-step-one && sleep 2\nRUN echo building-step-two\n';
+    // Steps no earlier run cached (image removals keep cache layers): their output is really printed.
+    const slow = `ARG JINAD_BASE_IMAGE\nFROM \${JINAD_BASE_IMAGE}\nRUN echo building-step-one ${randomUUID()} && sleep 2\nRUN echo building-step-two\n`;
     const res = await fetch(`${d.url}/workspaces`, { method: 'POST', body: filesForm({ 'slow.Dockerfile': slow, '.jinad': 'dockerfile = slow.Dockerfile\n' }) });
     const id = Object.keys((await res.json()) as object)[0]!;
     const stream = await fetch(`${d.url}/logs/${id}?follow=true&tail=100`);

@@ -148,7 +148,7 @@ describe('workspaces on Docker', () => {
 
   it('uploads sent while a build runs are queued, not dropped; zips are extracted', async () => {
     const d = await daemon();
-    const slow = 'ARG JINAD_BASE_IMAGE\nFROM ${JINAD_BASE_IMAGE}\nCOPY . /workspace/\nRUN sleep 2\n';
+    const slow = `ARG JINAD_BASE_IMAGE\nFROM \${JINAD_BASE_IMAGE}\nCOPY . /workspace/\nRUN echo ${randomUUID()} && sleep 2\n`; // never cached
     const first = await fetch(`${d.url}/workspaces`, { method: 'POST', body: filesForm({ 'slow.Dockerfile': slow, '.jinad': 'dockerfile = slow.Dockerfile\n' }) });
     const id = Object.keys((await first.json()) as object)[0]!;
     const zip = makeZip([{ name: 'pkg/' }, { name: 'pkg/a.txt', data: 'A' }, { name: 'b.txt', data: 'B' }]);
