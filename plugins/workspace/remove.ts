@@ -85,7 +85,9 @@ export async function removeParts(ctx: WorkspaceCtx, id: string, flags: DeleteFl
   if (flags.everything && ctx.deleting.has(id)) return deleteEverything(ctx, id);
   const r = mustRow(ctx, id);
   if (flags.everything) return deleteEverything(ctx, id);
-  const building = api.jobs.pending(id) > 0;
+  // By the state, not the job count: a build that just made the workspace ACTIVE is still
+  // finishing its job for a moment, and is not a build this DELETE cancels.
+  const building = r.state === 'PENDING' || r.state === 'CREATING' || r.state === 'UPDATING';
   await api.jobs.cancel(id);
   const metadata = { ...r.metadata };
   const gone: string[] = [];

@@ -182,7 +182,11 @@ describe('Flows as containers', () => {
     const r = await creating;
     assert.equal(r.status, 201, JSON.stringify(r.body));
     assert.ok(latencies.length > 50, `only ${latencies.length} probes`);
-    assert.ok(Math.max(...latencies) < 250, `slowest GET / took ${Math.max(...latencies).toFixed(0)} ms`);
+    // A start that blocked the event loop would hold GET / for the whole 3 s start; a busy CI
+    // machine alone can delay one probe by a few hundred ms, so the bound is on that, not on 250 ms.
+    const sorted = [...latencies].sort((a, b) => a - b);
+    assert.ok(sorted[Math.floor(sorted.length * 0.95)]! < 150, `p95 of GET / took ${sorted[Math.floor(sorted.length * 0.95)]!.toFixed(0)} ms`);
+    assert.ok(Math.max(...latencies) < 1000, `slowest GET / took ${Math.max(...latencies).toFixed(0)} ms`);
     await api('DELETE', `/flows/${r.body}`);
   });
 });
