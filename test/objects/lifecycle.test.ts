@@ -122,7 +122,7 @@ describe('objects on the fake backend', () => {
     assert.equal((await api('POST', `/workers?workspace_id=${ws}`, { uses: 'Hi' })).status, 422);
     // Its output reaches the daemon's log receiver and its log file, found through its kind.
     let log = '';
-    for (let i = 0; i < 50 && !log.includes('pea started'); i++) {
+    for (let i = 0; i < 200 && !log.includes('pea started'); i++) {
       log = await (await fetch(`${d.url}/logs/${id}`)).text();
       await new Promise((res) => setTimeout(res, 50));
     }

@@ -14,7 +14,7 @@ after(() => d?.cleanup());
 
 const logOf = async (id: string, until: RegExp) => {
   let text = '';
-  for (let i = 0; i < 100 && !until.test(text); i++) {
+  for (let i = 0; i < 300 && !until.test(text); i++) {
     text = await (await fetch(`${d.url}/logs/${id}`)).text();
     await new Promise((r) => setTimeout(r, 30));
   }
