@@ -53,7 +53,7 @@ describe('the engine restarts', () => {
     await d.backend.restartEngine(300);
     const get = async () => (await (await fetch(`${d.url}/flows/${flow}`)).json()) as any;
     let item = await get();
-    for (let i = 0; i < 100 && !(item.metadata.status === 'running' && item.arguments.object.arguments?.uses === 'flow.yml' && item.time_updated > item.time_created); i++) {
+    for (let i = 0; i < 300 && !(item.metadata.status === 'running' && item.arguments.object.arguments?.uses === 'flow.yml' && item.time_updated > item.time_created); i++) {
       await new Promise((r) => setTimeout(r, 50));
       item = await get();
     }
