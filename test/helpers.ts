@@ -102,6 +102,12 @@ export async function createWorkspace(url: string, files: Record<string, string 
   return { id, item: await waitForState(url, id, ['ACTIVE', 'FAILED']) };
 }
 
+/** Call a daemon's API with an optional JSON body; the answer's status and parsed JSON. */
+export async function callJson(base: string, method: string, route: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${base}${route}`, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  return { status: res.status, body: (await res.json()) as any };
+}
+
 /** A free TCP port on loopback, for a test's fixed `.jinad` ports. */
 export async function freePort(): Promise<number> {
   const net = await import('node:net');

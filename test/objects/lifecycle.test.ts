@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { createWorkspace, filesForm, freePort, startFakeDaemon, waitForState } from '../helpers.ts';
+import { callJson, createWorkspace, filesForm, freePort, startFakeDaemon, waitForState } from '../helpers.ts';
 
 const worker = fileURLToPath(new URL('../fixtures/plugins/worker', import.meta.url));
 const FLOW = 'jtype: Flow\nexecutors:\n  - name: hi\n    uses: Hi\n    py_modules: [hi.ts]\n    uses_with:\n      home: ${{ ENV.HOME }}\n';
@@ -22,10 +22,7 @@ before(async () => {
 });
 after(() => d?.cleanup());
 
-const api = async (method: string, path: string, body?: unknown) => {
-  const res = await fetch(`${d.url}${path}`, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  return { status: res.status, body: (await res.json()) as any };
-};
+const api = (method: string, path: string, body?: unknown) => callJson(d.url, method, path, body);
 const flowQuery = (file: string, envs: string[] = []) => `/flows?${new URLSearchParams([['workspace_id', ws], ['filename', file], ...envs.map((e) => ['envs', e])])}`;
 
 describe('objects on the fake backend', () => {

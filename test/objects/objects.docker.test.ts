@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { LABEL } from '../docker.ts';
-import { createWorkspace, docker, freePort, retryFetch, startDaemon, type TestDaemon } from '../helpers.ts';
+import { callJson, createWorkspace, docker, freePort, retryFetch, startDaemon, type TestDaemon } from '../helpers.ts';
 
 const FILES = ['executors.ts', 'seq.yml', 'replicas.yml', 'missing-module.yml', 'slow.ts', 'slow.yml', 'bad-field.yml'];
 const fixture = (f: string) => fileURLToPath(new URL(`../fixtures/runtime/${f}`, import.meta.url));
@@ -23,10 +23,7 @@ before(async () => {
 });
 after(() => d?.cleanup());
 
-const api = async (method: string, path: string, body?: unknown) => {
-  const res = await fetch(`${d.url}${path}`, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  return { status: res.status, body: (await res.json()) as any };
-};
+const api = (method: string, path: string, body?: unknown) => callJson(d.url, method, path, body);
 const createFlow = async (filename: string, envs: string[] = []) => {
   const q = new URLSearchParams({ workspace_id: ws, filename });
   for (const e of envs) q.append('envs', e);
