@@ -8,7 +8,7 @@
 import type * as v from 'valibot';
 import type { PortRequest } from '../backend/types.ts';
 import { definePlugin, type PluginDefinition } from '../plugin/define.ts';
-import { type CreateInput, type ObjectDeps, createObject, mustRow, objectItem, reconcileObjects, removeObject, replicasOf, reviveObjects, scaleObject, updateObject } from './lifecycle.ts';
+import { type CreateInput, type ObjectDeps, createObject, mustRow, objectItem, reconcileObjects, removeObject, replicasOf, reviveObjects, rollingUpdateObject, scaleObject } from './lifecycle.ts';
 import { openObjectRepo } from './repo.ts';
 import { objectRoutes } from './routes.ts';
 
@@ -60,7 +60,6 @@ export interface ObjectService {
 }
 
 function service(d: ObjectDeps): ObjectService {
-  const podQuery = (podName?: string) => (podName ? `pod_name=${encodeURIComponent(podName)}` : '');
   return {
     create: (input) => createObject(d, input),
     get: (id) => objectItem(d, mustRow(d, id)),
@@ -73,7 +72,7 @@ function service(d: ObjectDeps): ObjectService {
       for (const r of d.repo.all()) await removeObject(d, r.id);
     },
     scale: (id, replicas, podName) => scaleObject(d, id, replicas, podName),
-    rollingUpdate: (id, usesWith, podName) => updateObject(d, id, 'PUT', `/rolling_update${podName ? `?${podQuery(podName)}` : ''}`, usesWith),
+    rollingUpdate: (id, usesWith, podName) => rollingUpdateObject(d, id, usesWith, podName),
   };
 }
 

@@ -55,7 +55,7 @@ const modeOf = (spec: ObjectKindSpec) => spec.mode ?? spec.kind;
 export const commandOf = (spec: ObjectKindSpec) => ['node', '/opt/jinad/runtime/bin.mjs', 'partial', '--mode', modeOf(spec), '--port', String(PARTIAL_PORT), '--workspace', '/workspace'];
 
 /** The environment inside an object: JinaD's fixed variables, then the request's envs. */
-export function objectEnv(d: Pick<ObjectDeps, 'jinaLogLevel'>, workspaceId: string, id: string, envs: Record<string, string>): Record<string, string> {
+function objectEnv(d: Pick<ObjectDeps, 'jinaLogLevel'>, workspaceId: string, id: string, envs: Record<string, string>): Record<string, string> {
   return {
     HOME: '/workspace',
     JINA_LOG_WORKSPACE: '/workspace/logs',
@@ -105,6 +105,17 @@ export function mustRow(d: ObjectDeps, id: string): ObjectRow {
   return r;
 }
 
+/** Wait until the object's partial daemon answers, then start the object in it; its answer. */
+async function startInside(d: ObjectDeps, id: string, uri: string, partialBody: Record<string, unknown>): Promise<Record<string, unknown>> {
+  await waitReady(d.backend, id, d.spec.kind, uri, d.readyTimeoutMs);
+  const res = await partialCall(uri, 'POST', `/${modeOf(d.spec)}`, partialBody, d.readyTimeoutMs);
+  if (res.status !== 201) {
+    const { detail, lines } = partialError(res.json);
+    throw fail('object_start_failed', detail, lines);
+  }
+  return res.json as Record<string, unknown>;
+}
+
 /** Run the object, wait for its partial daemon and start the object in it; returns the partial daemon's item. */
 async function start(d: ObjectDeps, id: string, input: CreateInput, prepared: { ports: { container: number; host?: number }[]; partialBody: Record<string, unknown> }, env: Record<string, string>, image: string) {
   const { kind } = d.spec;
@@ -129,13 +140,7 @@ async function start(d: ObjectDeps, id: string, input: CreateInput, prepared: { 
   }
   const uri = endpointOf(state, PARTIAL_PORT) ?? '';
   try {
-    await waitReady(d.backend, id, kind, uri, d.readyTimeoutMs);
-    const res = await partialCall(uri, 'POST', `/${modeOf(d.spec)}`, prepared.partialBody, d.readyTimeoutMs);
-    if (res.status !== 201) {
-      const { detail, lines } = partialError(res.json);
-      throw fail('object_start_failed', detail, lines);
-    }
-    return { state, uri, object: res.json as Record<string, unknown> };
+    return { state, uri, object: await startInside(d, id, uri, prepared.partialBody) };
   } catch (err) {
     const output = await d.backend.objectOutput(id, 40).catch(() => []);
     await d.backend.removeObject(id);
@@ -209,14 +214,22 @@ export async function updateObject(d: ObjectDeps, id: string, method: string, pa
   return id;
 }
 
+/** A partial daemon's update query: the given parameters, and `pod_name` when one is named. */
+const podQuery = (params: Record<string, string>, podName?: string) => new URLSearchParams({ ...params, ...(podName ? { pod_name: podName } : {}) }).toString();
+
+/** Replace an object's replicas one by one with new `uses_with` (of one executor, when named). */
+export function rollingUpdateObject(d: ObjectDeps, id: string, usesWith: Record<string, unknown>, podName?: string): Promise<string> {
+  const query = podQuery({}, podName);
+  return updateObject(d, id, 'PUT', `/rolling_update${query ? `?${query}` : ''}`, usesWith);
+}
+
 /** Scale one executor of an object (a Flow names it; a Pod has one), within the replica limits. */
 export async function scaleObject(d: ObjectDeps, id: string, replicas: number, podName?: string): Promise<string> {
   const r = mustRow(d, id);
   const counts = { ...((r.arguments.replicas as Record<string, number> | undefined) ?? {}) };
   const name = podName && podName in counts ? podName : (Object.keys(counts)[0] ?? podName ?? d.spec.kind);
   checkReplicas(d, r.workspaceId, { ...counts, [name]: replicas }, replicasOf(r));
-  const query = `replicas=${replicas}${podName ? `&pod_name=${encodeURIComponent(podName)}` : ''}`;
-  await updateObject(d, id, 'PUT', `/scale?${query}`);
+  await updateObject(d, id, 'PUT', `/scale?${podQuery({ replicas: String(replicas) }, podName)}`);
   const after = mustRow(d, id);
   await d.repo.patch(id, { arguments: { ...after.arguments, replicas: { ...counts, [name]: replicas } } });
   return id;
@@ -259,10 +272,8 @@ export async function reviveObjects(d: ObjectDeps): Promise<void> {
         if (!started) return;
         d.live.set(started);
         const uri = endpointOf(started, PARTIAL_PORT) ?? '';
-        await waitReady(d.backend, r.id, d.spec.kind, uri, d.readyTimeoutMs);
-        const res = await partialCall(uri, 'POST', `/${modeOf(d.spec)}`, start.partialBody, d.readyTimeoutMs);
-        if (res.status !== 201) throw new Error(partialError(res.json).detail);
-        await d.repo.patch(r.id, { metadata: { ...r.metadata, ports: started.ports, uri }, arguments: { ...r.arguments, object: res.json as Record<string, unknown> } });
+        const object = await startInside(d, r.id, uri, start.partialBody);
+        await d.repo.patch(r.id, { metadata: { ...r.metadata, ports: started.ports, uri }, arguments: { ...r.arguments, object } });
         d.log.info(`${d.spec.kind} ${r.id} started again after the engine came back`);
       });
     } catch (err) {

@@ -14,8 +14,6 @@ export interface LiveStates {
   all(): ObjectState[];
   /** Record a state the caller has just read (e.g. right after starting the object). */
   set(state: ObjectState): void;
-  /** Read one object now and record it. */
-  refresh(id: string): Promise<ObjectState | undefined>;
   /** Whether a full sync has happened (before that, callers read the backend themselves). */
   readonly synced: boolean;
   /** Called after the event stream came back (the engine restarted, or was out of reach), once resynced. */
@@ -90,7 +88,6 @@ export function createLiveStates(backend: Backend, log: Logger, resyncMs = 30_00
     all: () => [...states.values()],
     onReconnect: (fn) => void reconnectHooks.push(fn),
     set: (state) => void states.set(state.id, state),
-    refresh,
     get synced() {
       return synced;
     },
