@@ -196,6 +196,18 @@ export async function createDaemon(config: JinadConfig, opts: DaemonOptions = {}
   const readyHooks: Hook[] = [];
   const closeHooks: (() => Promise<void> | void)[] = [];
   coreRoutes(app, { config, backend, instance, statusHooks });
+  let closed = false;
+  /** Release everything: on close, or when start-up stops half way. */
+  const closeAll = async () => {
+    if (closed) return;
+    closed = true;
+    live.stop();
+    await jobs.close();
+    for (const fn of closeHooks.reverse()) await fn();
+    await backend.close();
+    logFiles.close();
+    store.close();
+  };
 
   try {
     const entries = [...(config.plugins ?? builtinPlugins()), ...config.extraPlugins];
@@ -245,26 +257,13 @@ export async function createDaemon(config: JinadConfig, opts: DaemonOptions = {}
       plugins.filter((p) => p.prefix).map((p) => ({ name: p.name, description: p.description })),
     );
   } catch (err) {
-    // Nothing serves yet: release what was opened, then say why start-up stopped.
-    await backend.close();
-    logFiles.close();
-    store.close();
+    // Nothing serves yet: release what was opened (plugins set up so far included), then say why.
+    await closeAll();
     throw err;
   }
 
   let server: ServerType | undefined;
   const wss = new WebSocketServer({ noServer: true });
-  let closed = false;
-  const closeAll = async () => {
-    if (closed) return;
-    closed = true;
-    live.stop();
-    await jobs.close();
-    for (const fn of closeHooks.reverse()) await fn();
-    await backend.close();
-    logFiles.close();
-    store.close();
-  };
   return {
     app,
     config,
@@ -292,7 +291,7 @@ export async function createDaemon(config: JinadConfig, opts: DaemonOptions = {}
       });
       const host = info.address.includes(':') ? `[${info.address}]` : info.address;
       log.info(`JinaD ${VERSION} listening on http://${host}:${info.port} (docs at /docs, instance ${instance}, ${backend.kind} backend)`);
-      // Base images of other versions go once serving: nothing here waits for them.
+      // Base images of other versions go once the daemon answers: requests do not wait for this.
       const pruned = await backend.pruneBaseImages().catch(() => 0);
       if (pruned) log.info(`removed ${pruned} runtime base image(s) of other versions that nothing used`);
       await runHooks(readyHooks, log, 'get ready', false);
