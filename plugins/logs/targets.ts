@@ -4,7 +4,6 @@
  * its workspace.
  */
 import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { fail, type PluginApi } from 'jinad/plugin';
 import type { Collector } from './collector.ts';
 import type { LogsOptions } from './options.ts';
@@ -44,7 +43,7 @@ export function logTargets(api: PluginApi<LogsOptions>, collector: Collector) {
     /** Where an id's log file is. Unknown → 404. */
     resolve(id: string): Target {
       const owned = api.kinds.resolve(id);
-      if (owned?.kind === 'workspace') return { file: path.join(api.daemonDir(id), 'logging.log'), workspaceId: id };
+      if (owned?.kind === 'workspace') return { file: workspaces.buildLog(id), workspaceId: id };
       if (owned) return { file: collector.fileFor(owned.workspaceId, id), workspaceId: owned.workspaceId };
       for (const w of workspaces.list()) {
         const file = collector.fileFor(w, id);

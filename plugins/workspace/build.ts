@@ -2,7 +2,7 @@
  * The build job: staged files → work directory → `.jinad` → image → network → `run` object →
  * ACTIVE, or FAILED with a reason a person can act on. One at a time per workspace.
  */
-import { closeSync, existsSync, lstatSync } from 'node:fs';
+import { closeSync, lstatSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { backendUnavailable, BuildError, DaemonError, fail, isUnreachable, type JobContext, openInside, readInside, RetryLater, UnsafePathError } from 'jinad/plugin';
@@ -26,12 +26,12 @@ function reasonOf(err: unknown): string {
 
 /** `.jinad` and the Dockerfile it names, read as a user's files in a folder containers write (no link followed). */
 function readJinad(wd: string): { file: JinadFile; warnings: string[] } {
-  if (!existsSync(path.join(wd, '.jinad')) && !isLink(wd, '.jinad')) return { file: { ports: [] }, warnings: [] };
+  if (!present(wd, '.jinad')) return { file: { ports: [] }, warnings: [] };
   // A refused .jinad (a link, not a regular file) fails the build with the UnsafePathError's reason.
   const parsed = parseJinadFile(readInside(wd, '.jinad', { maxBytes: 64 * 1024 }));
   const dockerfile = parsed.file.dockerfile;
   if (dockerfile) {
-    if (!existsSync(path.join(wd, dockerfile)) && !isLink(wd, dockerfile)) throw new JinadFileError('dockerfile', `'${dockerfile}' does not exist in the workspace`);
+    if (!present(wd, dockerfile)) throw new JinadFileError('dockerfile', `'${dockerfile}' does not exist in the workspace`);
     try {
       closeSync(openInside(wd, dockerfile, 'Dockerfile').fd);
     } catch (err) {
@@ -42,9 +42,11 @@ function readJinad(wd: string): { file: JinadFile; warnings: string[] } {
   return parsed;
 }
 
-const isLink = (wd: string, rel: string) => {
+/** Whether a name exists in the workspace, a link included (not followed: what it is gets checked by safe-files). */
+const present = (wd: string, rel: string) => {
   try {
-    return lstatSync(path.join(wd, rel)).isSymbolicLink();
+    lstatSync(path.join(wd, rel));
+    return true;
   } catch {
     return false;
   }

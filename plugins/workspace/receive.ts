@@ -15,8 +15,10 @@ import { DaemonError, fail, invalid } from 'jinad/plugin';
 import { safeRelative } from './files.ts';
 
 export interface Received {
-  /** The name the client gave (checked: a safe relative path). */
+  /** The name the client gave. */
   name: string;
+  /** That name as a safe relative path in the workspace. */
+  rel: string;
   /** Where its bytes are, in the staging folder. */
   file: string;
   size: number;
@@ -61,15 +63,15 @@ export async function receiveUploads(c: Context, dir: string, limits: ReceiveLim
       stream.resume();
       return;
     }
-    let name: string;
+    const name = info.filename ?? '';
+    let rel: string;
     try {
-      name = info.filename ?? '';
-      safeRelative(name);
+      rel = safeRelative(name);
     } catch (err) {
       stream.resume();
       return stop(err);
     }
-    const entry: Received = { name, file: path.join(dir, String(received.length)), size: 0 };
+    const entry: Received = { name, rel, file: path.join(dir, String(received.length)), size: 0 };
     received.push(entry);
     stream.on('data', (chunk: Buffer) => {
       entry.size += chunk.length;

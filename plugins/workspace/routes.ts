@@ -42,7 +42,8 @@ export function workspaceRoutes(router: Hono, ctx: WorkspaceCtx): void {
     const stage = randomUUID();
     try {
       const received = await receiveUploads(c, stagingDirOf(ctx, id, stage), limits);
-      return await submit(ctx, id, stage, received, item);
+      await submit(ctx, id, stage, received);
+      return item(id);
     } catch (err) {
       c.header('connection', 'close');
       throw err;

@@ -1,6 +1,6 @@
 /** The workspace items, as the routes serve them, and the `workspaces` service other plugins use. */
 import { fail, type WorkspaceItem, type WorkspaceService } from 'jinad/plugin';
-import { KIND, mustRow, type WorkspaceCtx, workdirOf } from './context.ts';
+import { buildLogOf, KIND, mustRow, type WorkspaceCtx, workdirOf } from './context.ts';
 import type { WorkspaceRow } from './schema.ts';
 
 /** The `run` object's live state: a `run` command that died shows, with its exit code. */
@@ -49,6 +49,7 @@ export function workspaceService(ctx: WorkspaceCtx): WorkspaceService {
       return { image: r.metadata.image_name!, imageId: r.metadata.image_id ?? '', network: r.metadata.network ?? '' };
     },
     workdir: (id) => workdirOf(ctx, id),
+    buildLog: (id) => buildLogOf(ctx, id),
     onDelete: (fn) => ctx.deleteHooks.push(fn),
     listManaged: (fn) => ctx.managed.push(fn),
   };

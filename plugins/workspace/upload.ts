@@ -7,9 +7,9 @@
 import { createReadStream, existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { fail, type WorkspaceItem } from 'jinad/plugin';
+import { fail } from 'jinad/plugin';
 import { BUILD_JOB, KIND, stagingDirOf, type WorkspaceCtx, workdirOf } from './context.ts';
-import { assertNoSymlinks, checkZip, extractZip, isZipName, safeRelative, writeInside } from './files.ts';
+import { assertNoSymlinks, checkZip, extractZip, isZipName, writeInside } from './files.ts';
 import type { Received } from './receive.ts';
 import type { WorkspaceMetadata } from './schema.ts';
 
@@ -29,7 +29,7 @@ export interface BuildPayload {
  * Check an upload already streamed into its staging folder (`stage`), then record the
  * workspace and queue its build. On a failed check the staged files go, and nothing changes.
  */
-export async function submit(ctx: WorkspaceCtx, id: string, stage: string, received: Received[], toItem: (id: string) => WorkspaceItem): Promise<WorkspaceItem> {
+export async function submit(ctx: WorkspaceCtx, id: string, stage: string, received: Received[]): Promise<void> {
   const { config, store, jobs, log } = ctx.api;
   const { uploadFiles, extractedBytes } = config.limits;
   const wd = workdirOf(ctx, id);
@@ -37,16 +37,15 @@ export async function submit(ctx: WorkspaceCtx, id: string, stage: string, recei
   try {
     let fileCount = 0;
     for (const u of received) {
-      const base = safeRelative(u.name);
-      if (isZipName(base)) {
+      if (isZipName(u.rel)) {
         const names = await checkZip(u.file, u.name, { files: uploadFiles, bytes: extractedBytes });
         for (const n of names) await assertNoSymlinks(wd, n);
         fileCount += names.length;
         staged.push({ name: u.name, staged: path.basename(u.file) });
       } else {
-        await assertNoSymlinks(wd, base);
+        await assertNoSymlinks(wd, u.rel);
         fileCount++;
-        staged.push({ name: u.name, rel: base, staged: path.basename(u.file) });
+        staged.push({ name: u.name, rel: u.rel, staged: path.basename(u.file) });
       }
     }
     if (fileCount > uploadFiles) throw fail('upload_too_large', `at most ${uploadFiles} files per upload (archives included), got ${fileCount}`);
@@ -70,7 +69,6 @@ export async function submit(ctx: WorkspaceCtx, id: string, stage: string, recei
     await ctx.repo.patch(id, { state: 'PENDING', reason: null, logTail: null });
   }
   await jobs.enqueue(BUILD_JOB, id, { id, stage, uploads: staged } satisfies BuildPayload);
-  return toItem(id);
 }
 
 /** Move staged uploads into the workdir. Idempotent, so a resumed job can do it again. */

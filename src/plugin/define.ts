@@ -28,6 +28,8 @@ export interface WorkspaceService {
   requireActive(id: string): { image: string; imageId: string; network: string };
   /** The daemon-side work directory, mounted at `/workspace` in the workspace's objects. */
   workdir(id: string): string;
+  /** The file of its build output (JSON lines), kept by the daemon outside the work directory. */
+  buildLog(id: string): string;
   /** Called before a workspace is deleted with everything=true: remove your objects in it. */
   onDelete(fn: (id: string) => Promise<void>): void;
   /** Ids of the objects you manage in a workspace, for `metadata.managed_objects`. Synchronous: answer from memory. */
