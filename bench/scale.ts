@@ -65,44 +65,35 @@ const env = { JINAD_LOG_LEVEL: 'error' };
 let daemon = await benchDaemon(env);
 const rows: (string | number)[][] = [['step', 'create ms (mean)', 'list p50 / p99 ms', 'bare p50 / p99 ms', 'list ratio p50', 'RSS MiB']];
 try {
+  /** Create up to each step's count (four at a time), then measure the list at `route` and the RSS. */
+  const steps = async (what: string, counts: number[], route: string, create: (i: number) => Promise<void>) => {
+    let made = 0;
+    for (const step of counts) {
+      const t0 = performance.now();
+      await pool(step - made, 4, (i) => create(made + i));
+      const perCreate = (performance.now() - t0) / (step - made);
+      made = step;
+      const list = await listLatency(`${daemon.url}${route}`);
+      const bare = await bareLatency(await (await fetch(`${daemon.url}${route}`)).text());
+      rows.push([`${step} ${what}`, perCreate.toFixed(0), ms(list), ms(bare), (median(list) / median(bare)).toFixed(2), rssMiB(daemon.pid).toFixed(0)]);
+      console.log(rows.at(-1)!.join('  '));
+    }
+  };
   // Workspaces: identical files, so every build after the first is all cache.
   const workspaces: string[] = [];
-  let made = 0;
-  for (const step of STEPS_WS) {
-    const t0 = performance.now();
-    const count = step - made;
-    const ids = await pool(count, 4, async () => {
-      const res = await fetch(`${daemon.url}/workspaces`, { method: 'POST', body: filesForm({ 'executors.ts': executors }) });
-      const id = Object.keys((await res.json()) as object)[0]!;
-      const item = await waitForState(daemon.url, id, ['ACTIVE', 'FAILED'], 600_000);
-      if (item.state !== 'ACTIVE') throw new Error(`${id} FAILED: ${item.reason}`);
-      return id;
-    });
-    workspaces.push(...ids);
-    made = step;
-    const perCreate = (performance.now() - t0) / count;
-    const list = await listLatency(`${daemon.url}/workspaces`);
-    const bare = await bareLatency(await (await fetch(`${daemon.url}/workspaces`)).text());
-    rows.push([`${step} workspaces`, perCreate.toFixed(0), ms(list), ms(bare), (median(list) / median(bare)).toFixed(2), rssMiB(daemon.pid).toFixed(0)]);
-    console.log(rows.at(-1)!.join('  '));
-  }
+  await steps('workspaces', STEPS_WS, '/workspaces', async (i) => {
+    const res = await fetch(`${daemon.url}/workspaces`, { method: 'POST', body: filesForm({ 'executors.ts': executors }) });
+    const id = Object.keys((await res.json()) as object)[0]!;
+    const item = await waitForState(daemon.url, id, ['ACTIVE', 'FAILED'], 600_000);
+    if (item.state !== 'ACTIVE') throw new Error(`${id} FAILED: ${item.reason}`);
+    workspaces[i] = id;
+  });
   // Peas in the first workspaces.
-  made = 0;
-  for (const step of STEPS_PEAS) {
-    const t0 = performance.now();
-    const count = step - made;
-    await pool(count, 4, async (i) => {
-      const ws = workspaces[(made + i) % PEA_WORKSPACES]!;
-      const res = await fetch(`${daemon.url}/peas?workspace_id=${ws}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ uses: 'Tagger', py_modules: ['executors.ts'] }) });
-      if (res.status !== 201) throw new Error(`POST /peas → ${res.status} ${await res.text()}`);
-    });
-    made = step;
-    const perCreate = (performance.now() - t0) / count;
-    const list = await listLatency(`${daemon.url}/peas`);
-    const bare = await bareLatency(await (await fetch(`${daemon.url}/peas`)).text());
-    rows.push([`${step} peas`, perCreate.toFixed(0), ms(list), ms(bare), (median(list) / median(bare)).toFixed(2), rssMiB(daemon.pid).toFixed(0)]);
-    console.log(rows.at(-1)!.join('  '));
-  }
+  await steps('peas', STEPS_PEAS, '/peas', async (i) => {
+    const ws = workspaces[i % PEA_WORKSPACES]!;
+    const res = await fetch(`${daemon.url}/peas?workspace_id=${ws}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ uses: 'Tagger', py_modules: ['executors.ts'] }) });
+    if (res.status !== 201) throw new Error(`POST /peas → ${res.status} ${await res.text()}`);
+  });
 
   // Restart with everything in place: from the new process's spawn until GET /peas lists every Pea running.
   const t0 = performance.now();
