@@ -166,7 +166,21 @@ function fromEnv(env: Env): JinadConfigInput {
   return out as JinadConfigInput;
 }
 
-const CORE_FLAGS = ['config', 'c', 'host', 'port', 'p', 'root', 'database-url', 'docker', 'publish-host', 'base-image', 'backend', 'plugin', 'log-level'];
+const FLAG_OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  host: { type: 'string' },
+  port: { type: 'string', short: 'p' },
+  root: { type: 'string' },
+  'database-url': { type: 'string' },
+  docker: { type: 'string' },
+  'publish-host': { type: 'string' },
+  'base-image': { type: 'string' },
+  backend: { type: 'string' },
+  plugin: { type: 'string', multiple: true },
+  'log-level': { type: 'string' },
+} as const;
+/** The core's own flags: any other `--<word>-<word>` is a plugin's. */
+const CORE_FLAGS = new Set(Object.keys(FLAG_OPTIONS));
 
 /** Split off `--<plugin>-<key> value` (and `--<plugin>-<key>=value`) flags the core does not know. */
 function pluginFlags(argv: string[]): { core: string[]; plugin: Record<string, string> } {
@@ -174,7 +188,7 @@ function pluginFlags(argv: string[]): { core: string[]; plugin: Record<string, s
   const plugin: Record<string, string> = {};
   for (let i = 0; i < argv.length; i++) {
     const m = /^--([a-z][a-z0-9]*-[a-z0-9-]+)(?:=(.*))?$/s.exec(argv[i]!);
-    if (!m || CORE_FLAGS.includes(m[1]!)) {
+    if (!m || CORE_FLAGS.has(m[1]!)) {
       core.push(argv[i]!);
       continue;
     }
@@ -191,19 +205,7 @@ export function parseFlags(argv: string[]): { config?: string; overrides: JinadC
   const { values } = parseArgs({
     args: split.core,
     strict: true,
-    options: {
-      config: { type: 'string', short: 'c' },
-      host: { type: 'string' },
-      port: { type: 'string', short: 'p' },
-      root: { type: 'string' },
-      'database-url': { type: 'string' },
-      docker: { type: 'string' },
-      'publish-host': { type: 'string' },
-      'base-image': { type: 'string' },
-      backend: { type: 'string' },
-      plugin: { type: 'string', multiple: true },
-      'log-level': { type: 'string' },
-    },
+    options: FLAG_OPTIONS,
   });
   const o: Record<string, unknown> = {};
   if (values.host) o.host = values.host;
