@@ -7,6 +7,7 @@
  * later line from in-process events, with no gap and no duplicate. Files rotate at `maxBytes`
  * (`logging.log` → `logging.log.1` …, `keep` of them).
  */
+import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
@@ -81,15 +82,17 @@ interface OpenFile {
   size: number;
   /** Arrival time of the last line appended. */
   lastTime?: string;
-  /** Keys of the last RECENT lines that carry a source time: a line delivered twice is written once. */
+  /** Keys of the last RECENT lines that carry a source time (a ring): a line delivered twice is written once. */
   recent: Set<string>;
-  order: string[];
+  ring: (string | undefined)[];
+  next: number;
 }
 
 /** How many recent lines a file remembers to drop a line delivered twice (live and backfilled). */
 const RECENT = 4096;
-/** A line delivered twice has the same source time, stream and message. */
-const keyOf = (r: { source_time?: string; stream?: string; message?: string }) => (r.source_time ? `${r.source_time}\u0000${r.stream}\u0000${r.message}` : undefined);
+/** A line delivered twice has the same source time, stream and message; the key is a short hash of them (memory stays small whatever the lines). */
+const keyOf = (r: { source_time?: string; stream?: string; message?: string }) =>
+  r.source_time ? createHash('sha1').update(`${r.source_time}\u0000${r.stream}\u0000${r.message}`).digest('base64').slice(0, 16) : undefined;
 
 export class LogFiles {
   private files = new Map<string, OpenFile>();
@@ -106,7 +109,7 @@ export class LogFiles {
       const fd = openSync(file, 'a');
       const size = fstatSync(fd).size;
       const tail = size ? readTail(file, size, RECENT) : [];
-      f = { fd, size, lastTime: timeOf(tail.at(-1) ?? ''), recent: new Set(), order: [] };
+      f = { fd, size, lastTime: timeOf(tail.at(-1) ?? ''), recent: new Set(), ring: new Array(RECENT), next: 0 };
       for (const line of tail) {
         try {
           this.remember(f, keyOf(JSON.parse(line) as LogRecord));
@@ -121,9 +124,11 @@ export class LogFiles {
 
   private remember(f: OpenFile, key: string | undefined): void {
     if (!key) return;
+    const old = f.ring[f.next];
+    if (old !== undefined) f.recent.delete(old);
+    f.ring[f.next] = key;
+    f.next = (f.next + 1) % RECENT;
     f.recent.add(key);
-    f.order.push(key);
-    if (f.order.length > RECENT) f.recent.delete(f.order.shift()!);
   }
 
   /** Arrival time of the last line in a file (undefined when empty or missing). */
