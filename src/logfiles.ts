@@ -35,12 +35,15 @@ export function nanoIso(epochSeconds: number, nanos = 0): string {
   const base = new Date(epochSeconds * 1000).toISOString().slice(0, 19);
   return `${base}.${String(nanos).padStart(9, '0')}Z`;
 }
+/** A time in milliseconds (now by default) as a log line's `time`. */
+export const msIso = (ms = Date.now()) => nanoIso(Math.floor(ms / 1000), (ms % 1000) * 1e6);
+
 export function normalizeTime(iso: string): string {
   const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:?\d\d)?$/.exec(iso);
   if (!m) {
     const d = new Date(iso);
     if (Number.isNaN(d.getTime())) throw new Error(`'${iso}' is not a time`);
-    return nanoIso(Math.floor(d.getTime() / 1000), (d.getTime() % 1000) * 1e6);
+    return msIso(d.getTime());
   }
   if (m[3] && m[3] !== 'Z') return normalizeTime(new Date(iso).toISOString());
   return `${m[1]}.${(m[2] ?? '').padEnd(9, '0')}Z`;

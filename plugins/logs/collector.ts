@@ -9,7 +9,7 @@
  *  - with an external Fluentd, the daemon reads the lines back through the backend instead.
  */
 import path from 'node:path';
-import { type LogRecord, nanoIso, normalizeTime, type PluginApi } from 'jinad/plugin';
+import { type LogRecord, msIso, nanoIso, normalizeTime, type PluginApi } from 'jinad/plugin';
 import type { LogsOptions } from './options.ts';
 import { type Entry, ForwardReceiver } from './receiver.ts';
 
@@ -29,8 +29,7 @@ export function createCollector(api: PluginApi<LogsOptions>) {
 
   /** Append in arrival order, the source's time kept beside; a line already written (same source time and text) is not written again (false). */
   function write(workspaceId: string, objectId: string, rec: { source_time: string; stream: string; message: string }): boolean {
-    const now = Date.now();
-    const record: LogRecord = { time: nanoIso(Math.floor(now / 1000), (now % 1000) * 1e6), ...rec, workspace_id: workspaceId, object_id: objectId };
+    const record: LogRecord = { time: msIso(), ...rec, workspace_id: workspaceId, object_id: objectId };
     return logFiles.append(fileFor(workspaceId, objectId), record, { once: true });
   }
 
