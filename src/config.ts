@@ -10,6 +10,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as v from 'valibot';
+import { parseResource, type Resources } from './contract/resources.ts';
 
 const Port = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535));
 const Positive = v.pipe(v.number(), v.integer(), v.minValue(1));
@@ -17,9 +18,38 @@ const Positive = v.pipe(v.number(), v.integer(), v.minValue(1));
 const ConfigSchema = v.strictObject({
   /** Where objects run: the local Docker Engine, or an in-memory fake (tests, trying the API without Docker). */
   backend: v.optional(v.variant('kind', [v.strictObject({ kind: v.literal('docker') }), v.strictObject({ kind: v.literal('fake') })]), { kind: 'docker' }),
-  /** Address the REST API listens on. Loopback by default: there is no authentication yet. */
+  /** Address the REST API listens on. Loopback by default; see `auth` before listening elsewhere. */
   host: v.optional(v.pipe(v.string(), v.minLength(1)), '127.0.0.1'),
   port: v.optional(Port, 8000),
+  /**
+   * Bearer tokens on every route but `GET /` and the /docs page. On by default, on loopback too
+   * (a web page in the user's browser can reach loopback). Off is allowed on a loopback listener
+   * only, unless `insecure` is set.
+   */
+  auth: v.optional(v.boolean(), true),
+  /** Failed authentications one address may make within `windowSeconds` before it must wait (429). */
+  authThrottle: v.optional(v.strictObject({ failures: v.optional(Positive, 20), windowSeconds: v.optional(Positive, 60) }), {}),
+  /** Listen on a non-loopback address with authentication off anyway (a warning at every start). */
+  insecure: v.optional(v.boolean(), false),
+  /**
+   * Host names this daemon answers to besides loopback names and IP addresses (e.g.
+   * `jinad.example.com`): a request naming any other host is refused (DNS rebinding).
+   */
+  publicNames: v.optional(v.array(v.pipe(v.string(), v.minLength(1))), []),
+  /** Serve HTTPS and WSS with this certificate and key (PEM files). */
+  tls: v.optional(v.strictObject({ cert: v.pipe(v.string(), v.minLength(1)), key: v.pipe(v.string(), v.minLength(1)) })),
+  /**
+   * Limits of every container the daemon starts, unless its workspace's `.jinad` or its create
+   * arguments say otherwise: memory (`2g`), CPUs (`1.5`; unset: all), processes.
+   */
+  containerLimits: v.optional(
+    v.strictObject({
+      memory: v.optional(v.nullable(v.union([v.string(), v.number()])), '2g'),
+      cpus: v.optional(v.nullable(v.number())),
+      pids: v.optional(v.nullable(v.number()), 1024),
+    }),
+    {},
+  ),
   /** Root of every workspace directory and of the embedded database. */
   root: v.optional(v.pipe(v.string(), v.minLength(1)), '/tmp/jinad'),
   /** Host path of `root` when the daemon itself runs in a container; found by itself if unset. */
@@ -106,9 +136,12 @@ const ConfigSchema = v.strictObject({
 export type JinadConfigInput = v.InferInput<typeof ConfigSchema> & { [plugin: string]: unknown };
 type Output = v.InferOutput<typeof ConfigSchema>;
 export type JinadConfig = Readonly<
-  Output & {
+  Omit<Output, 'containerLimits' | 'authThrottle'> & {
     databaseUrl: string;
     limits: Required<Output['limits']>;
+    authThrottle: Required<Output['authThrottle']>;
+    /** Parsed: memory in bytes. */
+    containerLimits: Resources;
     logFiles: Required<Output['logFiles']>;
     /** Plugin config slices, raw: each plugin validates its own. */
     slices: Readonly<Record<string, Record<string, unknown>>>;
@@ -157,6 +190,19 @@ function fromEnv(env: Env): JinadConfigInput {
   num('readyTimeoutMs', 'JINAD_READY_TIMEOUT_MS');
   num('drainMs', 'JINAD_DRAIN_MS');
   str('instance', 'JINAD_INSTANCE');
+  if (env.JINAD_AUTH) {
+    const on = /^(on|true|1|yes)$/i.test(env.JINAD_AUTH);
+    if (!on && !/^(off|false|0|no)$/i.test(env.JINAD_AUTH)) throw new ConfigError(`JINAD_AUTH: expected on or off, got '${env.JINAD_AUTH}'`);
+    out.auth = on;
+  }
+  if (env.JINAD_INSECURE) out.insecure = /^(on|true|1|yes)$/i.test(env.JINAD_INSECURE);
+  if (env.JINAD_PUBLIC_NAMES) out.publicNames = env.JINAD_PUBLIC_NAMES.split(',').map((s) => s.trim()).filter(Boolean);
+  if (env.JINAD_TLS_CERT || env.JINAD_TLS_KEY) out.tls = { cert: env.JINAD_TLS_CERT ?? '', key: env.JINAD_TLS_KEY ?? '' };
+  const limits: Record<string, unknown> = {};
+  if (env.JINAD_CONTAINER_MEMORY) limits.memory = env.JINAD_CONTAINER_MEMORY;
+  if (env.JINAD_CONTAINER_CPUS) limits.cpus = Number(env.JINAD_CONTAINER_CPUS);
+  if (env.JINAD_CONTAINER_PIDS) limits.pids = Number(env.JINAD_CONTAINER_PIDS);
+  if (Object.keys(limits).length) out.containerLimits = limits;
   str('logLevel', 'JINAD_LOG_LEVEL');
   str('jinaLogLevel', 'JINA_LOG_LEVEL');
   if (env.JINAD_BACKEND) out.backend = { kind: env.JINAD_BACKEND };
@@ -178,6 +224,11 @@ const FLAG_OPTIONS = {
   backend: { type: 'string' },
   plugin: { type: 'string', multiple: true },
   'log-level': { type: 'string' },
+  auth: { type: 'string' },
+  insecure: { type: 'boolean' },
+  'public-name': { type: 'string', multiple: true },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
 } as const;
 /** The core's own flags: any other `--<word>-<word>` is a plugin's. */
 const CORE_FLAGS = new Set(Object.keys(FLAG_OPTIONS));
@@ -221,7 +272,29 @@ export function parseFlags(argv: string[]): { config?: string; overrides: JinadC
   if (values.plugin) o.extraPlugins = values.plugin;
   if (values['log-level']) o.logLevel = values['log-level'];
   if (values.backend) o.backend = { kind: values.backend };
+  if (values.auth !== undefined) {
+    if (!/^(on|off)$/.test(values.auth)) throw new ConfigError(`--auth: expected on or off, got '${values.auth}'`);
+    o.auth = values.auth === 'on';
+  }
+  if (values.insecure) o.insecure = true;
+  if (values['public-name']) o.publicNames = values['public-name'];
+  if (values['tls-cert'] || values['tls-key']) o.tls = { cert: values['tls-cert'] ?? '', key: values['tls-key'] ?? '' };
   return { config: values.config, overrides: o as JinadConfigInput, flags: split.plugin };
+}
+
+/** Whether an address to listen on is reachable from this machine only. */
+export const isLoopback = (host: string) => host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+
+function containerLimitsOf(raw: { memory?: string | number | null; cpus?: number | null; pids?: number | null }): Resources {
+  const out: Resources = {};
+  for (const key of ['memory', 'cpus', 'pids'] as const) {
+    const value = raw[key];
+    if (value === undefined || value === null) continue;
+    const r = parseResource(key, value);
+    if ('problem' in r) throw new ConfigError(`invalid configuration: containerLimits.${key}: ${r.problem}`);
+    out[key] = r.value;
+  }
+  return out;
 }
 
 /** `JINAD_*` and `JINA_*` variables: what plugins' slices and GET /status may read. */
@@ -242,7 +315,7 @@ export function resolveConfig(input: JinadConfigInput | JinadConfigInput[], raw:
         if (!val || typeof val !== 'object' || Array.isArray(val)) throw new ConfigError(`invalid configuration: ${k}: expected the options of plugin '${k}' (an object)`);
         slices[k] = { ...slices[k], ...(val as object) };
       } else if (k === 'extraPlugins') merged[k] = [...((merged[k] as string[]) ?? []), ...(val as string[])];
-      else if (k === 'limits' || k === 'logFiles') merged[k] = { ...(merged[k] as object), ...(val as object) };
+      else if (k === 'limits' || k === 'logFiles' || k === 'containerLimits' || k === 'authThrottle') merged[k] = { ...(merged[k] as object), ...(val as object) };
       else merged[k] = val;
     }
   }
@@ -253,11 +326,19 @@ export function resolveConfig(input: JinadConfigInput | JinadConfigInput[], raw:
   }
   const c = result.output;
   const root = path.resolve(c.root);
+  if (!c.auth && !isLoopback(c.host) && !c.insecure) {
+    throw new ConfigError(
+      `refusing to listen on ${c.host} with authentication off: anyone who reaches it could run code on this machine. ` +
+        'Turn authentication on (remove `auth: false` / JINAD_AUTH=off), listen on 127.0.0.1, or pass --insecure to run anyway',
+    );
+  }
   return Object.freeze({
     ...c,
     root,
     databaseUrl: c.databaseUrl ?? `file:${path.join(root, 'jinad.db')}`,
     limits: Object.freeze(c.limits as Required<typeof c.limits>),
+    containerLimits: Object.freeze(containerLimitsOf(c.containerLimits)),
+    authThrottle: Object.freeze(c.authThrottle as Required<typeof c.authThrottle>),
     logFiles: Object.freeze(c.logFiles as Required<typeof c.logFiles>),
     slices: Object.freeze(slices),
     env: Object.freeze(jinaEnv(raw.env ?? {})),

@@ -15,6 +15,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import { eq } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { WebSocketServer } from 'ws';
+import { hostGuard, setupAuth } from './auth/index.ts';
 import { createBackend } from './backend/index.ts';
 import type { Backend } from './backend/types.ts';
 import type { JinadConfig } from './config.ts';
@@ -180,9 +181,18 @@ export async function createDaemon(config: JinadConfig, opts: DaemonOptions = {}
     inflight++;
     return next().finally(() => inflight--);
   });
+  app.use(hostGuard(config.publicNames));
   app.use(originGuard(config.corsOrigins));
   app.onError((err, c) => errorResponse(c, err, (m, e) => log.error(`${c.req.method} ${c.req.path}: ${m}`, e)));
   app.notFound((c) => c.json({ detail: `${c.req.method} ${c.req.path} not found` }, 404));
+  // Before every route: a route registered earlier would answer without passing the gate.
+  try {
+    await setupAuth(app, { config, store, log: log.child('auth') });
+  } catch (err) {
+    await backend.close();
+    store.close();
+    throw err;
+  }
 
   const live = createLiveStates(backend, log.child('live'));
   const services = new Map<string, unknown>([
@@ -255,6 +265,7 @@ export async function createDaemon(config: JinadConfig, opts: DaemonOptions = {}
     mountOpenApi(
       app,
       plugins.filter((p) => p.prefix).map((p) => ({ name: p.name, description: p.description })),
+      { auth: config.auth },
     );
   } catch (err) {
     // Nothing serves yet: release what was opened (plugins set up so far included), then say why.

@@ -11,6 +11,13 @@ export const ERROR_STATUS = {
   invalid_request: 422,
   malformed_body: 400,
   forbidden_origin: 403,
+  misdirected_host: 421,
+  // authentication and tokens
+  unauthorized: 401,
+  forbidden: 403,
+  too_many_requests: 429,
+  token_exists: 409,
+  token_not_found: 404,
   // workspaces and uploads
   workspace_not_found: 404,
   workspace_not_active: 400,

@@ -10,7 +10,7 @@ import { startFakeDaemon, type TestDaemon } from './helpers.ts';
 let d: TestDaemon;
 let browser: Browser;
 before(async () => {
-  d = await startFakeDaemon(); // the page needs the API, not an engine
+  d = await startFakeDaemon({ config: { auth: true } }); // the page needs the API, not an engine
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -27,6 +27,12 @@ describe('/docs', () => {
     const requested: string[] = [];
     page.on('request', (r) => requested.push(r.url()));
     await page.goto(`${d.url}/docs`);
+    // It asks for a token first; a wrong one is refused with the daemon's words.
+    await page.getByLabel('API token').fill('not-a-token');
+    await page.getByRole('button', { name: 'Open the API docs' }).click();
+    await page.waitForFunction(() => document.getElementById('signin-error')?.textContent?.includes('not valid'));
+    await page.getByLabel('API token').fill(d.adminToken!);
+    await page.getByRole('button', { name: 'Open the API docs' }).click();
     await page.waitForSelector('.opblock', { timeout: 20_000 });
     assert.match((await page.textContent('.info .title')) ?? '', /JinaD \(Daemon\)/);
     const paths = await page.$$eval('.opblock-summary-path', (els) => els.map((e) => e.getAttribute('data-path') ?? e.textContent ?? ''));

@@ -4,7 +4,7 @@
  * multipart forms and zip archives.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { deflateRawSync } from 'node:zlib';
@@ -20,6 +20,8 @@ export interface TestDaemon {
   daemon: Daemon;
   root: string;
   instance: string;
+  /** The admin token the daemon made (authentication on), else undefined. */
+  adminToken?: string;
   /** The log receiver's port: give it again to a daemon restarted on the same root. */
   logsPort: number;
   /** Stop the daemon (jobs stop and resume at the next start on the same root). */
@@ -51,7 +53,8 @@ export async function startDaemon(
   const instance = opts.instance ?? `test-${randomUUID().slice(0, 8)}`;
   const logs = (opts.config?.logs ?? {}) as { port?: number };
   const logsPort = opts.logsPort ?? logs.port ?? (await freePort());
-  const config = resolveConfig({ root, port: 0, instance, logLevel: 'warn', ...opts.config, logs: { ...logs, port: logsPort } });
+  // Authentication is off unless a test turns it on: the suites in test/security/auth* test it.
+  const config = resolveConfig({ root, port: 0, instance, logLevel: 'warn', auth: false, ...opts.config, logs: { ...logs, port: logsPort } });
   const daemon = await createDaemon(config, { backend: opts.backend });
   const { url } = await daemon.start();
   let stopped = false;
@@ -60,9 +63,11 @@ export async function startDaemon(
     stopped = true;
     await daemon.close();
   };
+  const tokenFile = path.join(root, 'admin.token');
   return {
     url,
     daemon,
+    adminToken: config.auth && existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : undefined,
     root,
     instance,
     logsPort,
@@ -82,11 +87,13 @@ export function filesForm(files: Record<string, string | Buffer>): FormData {
   return form;
 }
 
-export async function waitForState(url: string, id: string, states: string[], timeoutMs = 120_000): Promise<Record<string, any>> {
+const bearer = (token?: string): Record<string, string> => (token ? { authorization: `Bearer ${token}` } : {});
+
+export async function waitForState(url: string, id: string, states: string[], timeoutMs = 120_000, token?: string): Promise<Record<string, any>> {
   const deadline = Date.now() + timeoutMs;
   let last: Record<string, any> = {};
   while (Date.now() < deadline) {
-    const res = await fetch(`${url}/workspaces/${id}`);
+    const res = await fetch(`${url}/workspaces/${id}`, { headers: bearer(token) });
     last = (await res.json()) as Record<string, any>;
     if (states.includes(last.state)) return last;
     await new Promise((r) => setTimeout(r, 150));
@@ -95,16 +102,17 @@ export async function waitForState(url: string, id: string, states: string[], ti
 }
 
 /** POST a workspace and wait until it is ACTIVE or FAILED. */
-export async function createWorkspace(url: string, files: Record<string, string | Buffer>, query = ''): Promise<{ id: string; item: Record<string, any> }> {
-  const res = await fetch(`${url}/workspaces${query}`, { method: 'POST', body: filesForm(files) });
+export async function createWorkspace(url: string, files: Record<string, string | Buffer>, query = '', opts: { token?: string } = {}): Promise<{ id: string; item: Record<string, any> }> {
+  const res = await fetch(`${url}/workspaces${query}`, { method: 'POST', body: filesForm(files), headers: bearer(opts.token) });
   if (res.status !== 201) throw new Error(`POST /workspaces → ${res.status} ${await res.text()}`);
   const id = Object.keys((await res.json()) as object)[0]!;
-  return { id, item: await waitForState(url, id, ['ACTIVE', 'FAILED']) };
+  return { id, item: await waitForState(url, id, ['ACTIVE', 'FAILED'], 120_000, opts.token) };
 }
 
 /** Call a daemon's API with an optional JSON body; the answer's status and parsed JSON. */
-export async function callJson(base: string, method: string, route: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${base}${route}`, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+export async function callJson(base: string, method: string, route: string, body?: unknown, token?: string): Promise<{ status: number; body: any }> {
+  const headers = { ...bearer(token), ...(body === undefined ? {} : { 'content-type': 'application/json' }) };
+  const res = await fetch(`${base}${route}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   return { status: res.status, body: (await res.json()) as any };
 }
 

@@ -5,7 +5,7 @@ import { createDaemon, type Daemon } from '../src/daemon.ts';
 
 let d: Daemon;
 before(async () => {
-  d = await createDaemon(resolveConfig({ root: `/tmp/jinad-http-${process.pid}`, databaseUrl: ':memory:', backend: { kind: 'fake' }, logLevel: 'silent', instance: `http-${process.pid}` }));
+  d = await createDaemon(resolveConfig({ root: `/tmp/jinad-http-${process.pid}`, databaseUrl: ':memory:', backend: { kind: 'fake' }, auth: false, logLevel: 'silent', instance: `http-${process.pid}` }));
 });
 after(() => d.close());
 const json = async (path: string, init?: RequestInit) => {
@@ -92,7 +92,7 @@ describe('cross-origin requests', () => {
     assert.equal((await d.app.request('/')).status, 200);
   });
   it('origins listed in corsOrigins get CORS headers and preflight answers', async () => {
-    const d2 = await createDaemon(resolveConfig({ root: `/tmp/jinad-http2-${process.pid}`, databaseUrl: ':memory:', backend: { kind: 'fake' }, logLevel: 'silent', corsOrigins: ['https://ui.example'] }));
+    const d2 = await createDaemon(resolveConfig({ root: `/tmp/jinad-http2-${process.pid}`, databaseUrl: ':memory:', backend: { kind: 'fake' }, auth: false, logLevel: 'silent', corsOrigins: ['https://ui.example'] }));
     try {
       const pre = await d2.app.request('/workspaces', { method: 'OPTIONS', headers: { origin: 'https://ui.example', 'access-control-request-headers': 'content-type' } });
       assert.equal(pre.status, 204);

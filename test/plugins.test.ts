@@ -15,7 +15,7 @@ import type { PluginDefinition } from '../src/plugin/define.ts';
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/plugins/${name}`, import.meta.url));
 const p = (name: string, dependsOn: string[] = []): PluginDefinition => ({ name, dependsOn, setup() {} });
-const config = (plugins: string[]) => resolveConfig({ root: `/tmp/jinad-plugins-${process.pid}`, databaseUrl: ':memory:', backend: { kind: 'fake' }, plugins, logLevel: 'silent' });
+const config = (plugins: string[]) => resolveConfig({ root: `/tmp/jinad-plugins-${process.pid}`, databaseUrl: ':memory:', backend: { kind: 'fake' }, auth: false, plugins, logLevel: 'silent' });
 
 describe('plugin graph', () => {
   it('orders dependencies first', () => {
@@ -67,7 +67,7 @@ describe('plugin loading', () => {
 
 describe('plugin options and lifecycle', () => {
   const withSlice = (slice: Record<string, unknown>, raw: { env?: Record<string, string>; flags?: Record<string, string> } = {}) =>
-    resolveConfig([{ root: `/tmp/jinad-plugins-${process.pid}`, databaseUrl: ':memory:', backend: { kind: 'fake' }, plugins: ['workspace', fixture('hello')], logLevel: 'silent' }, slice], raw);
+    resolveConfig([{ root: `/tmp/jinad-plugins-${process.pid}`, databaseUrl: ':memory:', backend: { kind: 'fake' }, auth: false, plugins: ['workspace', fixture('hello')], logLevel: 'silent' }, slice], raw);
   const greeting = async (cfg: ReturnType<typeof withSlice>) => {
     const d = await createDaemon(cfg);
     try {

@@ -9,3 +9,4 @@ export * from './kv.ts';
 export * from './logs.ts';
 export * from './objects.ts';
 export * from './workspace.ts';
+export * from './resources.ts';

@@ -1,0 +1,111 @@
+/**
+ * The gate in front of every route: the Host check (DNS rebinding), then the token and its
+ * scope, then the audit record of every mutating call. GET / (liveness) and the /docs page with
+ * its assets are open; everything else needs a token when authentication is on.
+ *
+ * Scopes: `read` for GET (logs and WebSocket streams included), `write` for every other method,
+ * `admin` for /tokens and /audit. A token comes in `Authorization: Bearer <token>`, or, from a
+ * browser's WebSocket (which cannot set headers), as a `jinad.bearer.<token>` subprotocol.
+ * Fast path (a GET with a good token) is synchronous: a map lookup and one SHA-256.
+ */
+import { isIP } from 'node:net';
+import { lte } from 'drizzle-orm';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import type { Context, MiddlewareHandler } from 'hono';
+import { fail } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import type { Store } from '../store/db.ts';
+import { audit } from './schema.ts';
+import type { Throttle } from './throttle.ts';
+import { allows, type Scope, type TokenInfo, type TokenService } from './tokens.ts';
+
+/** What a request was authenticated as; `undefined` when authentication is off. */
+export const tokenOf = (c: Context): TokenInfo | undefined => c.get('token' as never);
+
+export function addressOf(c: Context): string {
+  try {
+    return getConnInfo(c).remote.address ?? 'unknown';
+  } catch {
+    return 'unknown'; // called without a socket (app.fetch in tests)
+  }
+}
+
+/**
+ * Hosts a browser may name: loopback names, IP literals (a rebinding attack needs a DNS name
+ * it controls, so an address typed as such is safe) and the configured public names.
+ */
+export function hostGuard(publicNames: readonly string[]): MiddlewareHandler {
+  const names = new Set(publicNames.map((n) => n.toLowerCase().replace(/\.$/, '')));
+  const allowed = (header: string) => {
+    let host = header.toLowerCase();
+    if (host.startsWith('[')) return isIP(host.slice(1, host.indexOf(']'))) === 6;
+    host = host.replace(/:\d*$/, '').replace(/\.$/, '');
+    return isIP(host) !== 0 || host === 'localhost' || host.endsWith('.localhost') || names.has(host);
+  };
+  return (c, next) => {
+    const host = c.req.header('host');
+    if (host === undefined || allowed(host)) return next();
+    throw fail('misdirected_host', `this daemon does not answer to the host name '${host}'; list it in publicNames (JINAD_PUBLIC_NAMES) to allow it`);
+  };
+}
+
+const PUBLIC = (method: string, path: string) => (method === 'GET' || method === 'HEAD') && (path === '/' || path === '/docs' || path.startsWith('/docs/'));
+const scopeFor = (method: string, path: string): Scope =>
+  path === '/tokens' || path.startsWith('/tokens/') || path === '/audit' ? 'admin' : method === 'GET' || method === 'HEAD' ? 'read' : 'write';
+
+function presented(c: Context): string | undefined {
+  const header = c.req.header('authorization');
+  if (header) return /^Bearer\s+(\S+)$/i.exec(header)?.[1] ?? '';
+  const protocols = c.req.header('sec-websocket-protocol');
+  return protocols?.split(',').map((p) => p.trim()).find((p) => p.startsWith('jinad.bearer.'))?.slice('jinad.bearer.'.length);
+}
+
+export function authGuard(opts: { tokens: TokenService; throttle: Throttle }): MiddlewareHandler {
+  const { tokens, throttle } = opts;
+  return (c, next) => {
+    const method = c.req.method;
+    const path = c.req.path;
+    if (method === 'OPTIONS' || PUBLIC(method, path)) return next();
+    const address = addressOf(c);
+    const wait = throttle.retryAfter(address);
+    if (wait) {
+      c.header('retry-after', String(wait));
+      throw fail('too_many_requests', `too many failed authentications from ${address}; retry in ${wait} s`);
+    }
+    const given = presented(c);
+    const token = given ? tokens.verify(given) : undefined;
+    if (!token) {
+      throttle.fail(address);
+      c.header('www-authenticate', 'Bearer realm="jinad"');
+      throw fail(
+        'unauthorized',
+        given === undefined
+          ? 'authentication required: send `Authorization: Bearer <token>` (see `jinad token create`, or the admin token in <root>/admin.token)'
+          : 'the token is not valid (unknown, removed or expired)',
+      );
+    }
+    const need = scopeFor(method, path);
+    if (!allows(token.scope, need)) throw fail('forbidden', `token '${token.name}' has the '${token.scope}' scope; ${method} ${path} needs '${need}'`);
+    c.set('token' as never, token as never);
+    return next();
+  };
+}
+
+/** Every call that may change something is recorded after it is answered (rejections too). */
+export function auditTrail(store: Store, log: Logger, keep = 100_000): MiddlewareHandler {
+  let written = 0;
+  return (c, next) => {
+    const method = c.req.method;
+    if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return next();
+    return next().finally(async () => {
+      try {
+        const row = { time: new Date().toISOString(), token: tokenOf(c)?.name ?? null, address: addressOf(c), method, path: c.req.path, status: c.res.status };
+        const [{ seq }] = await store.db.insert(audit).values(row).returning({ seq: audit.seq });
+        // The trail is bounded: now and then, rows beyond the newest `keep` go.
+        if (++written % 1000 === 0) await store.db.delete(audit).where(lte(audit.seq, seq! - keep));
+      } catch (err) {
+        log.warn('cannot write the audit record', err);
+      }
+    });
+  };
+}
