@@ -18,7 +18,7 @@ const fixture = (f: string) => fileURLToPath(new URL(`./fixtures/runtime/${f}`, 
 let d: TestDaemon;
 let project: string;
 before(async () => {
-  d = await startDaemon();
+  d = await startDaemon({ config: { auth: true } });
   // A project folder with a sub-folder, as a user would upload it.
   project = path.join(mkdtempSync(path.join(tmpdir(), 'jinad-cli-')), 'project');
   mkdirSync(path.join(project, 'execs'), { recursive: true });
@@ -28,8 +28,9 @@ before(async () => {
 });
 after(() => d?.cleanup());
 
-function cli(args: string[]) {
-  const child = spawn(process.execPath, [BIN, '--host', d.url, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** The CLI as a user on the daemon's machine runs it: it finds the admin token in the daemon's root by itself. */
+function cli(args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [BIN, '--host', d.url, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, JINAD_TOKEN: '', JINAD_ROOT: d.root, ...env } });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c) => (stdout += c));
@@ -44,7 +45,7 @@ function cli(args: string[]) {
   };
   return { child, done, seen };
 }
-const run = (args: string[]) => cli(args).done;
+const run = (args: string[], env?: Record<string, string>) => cli(args, env).done;
 
 describe('jinad CLI', () => {
   it('ws create of a folder keeps its paths, shows the upload and the build live, ends with the state', async () => {
@@ -108,9 +109,31 @@ describe('jinad CLI', () => {
   });
 });
 
+describe('tokens from the CLI', () => {
+  it('token create (--json), a read token cannot write (exit 7), ls, rm, audit', async () => {
+    const made = await run(['--json', 'token', 'create', '--name', 'ci-read', '--scope', 'read', '--expires', '30d']);
+    assert.equal(made.code, 0, made.stderr);
+    const { token, scope, expires } = JSON.parse(made.stdout);
+    assert.equal(scope, 'read');
+    assert.ok(Date.parse(expires) > Date.now());
+    assert.equal((await run(['ws', 'ls'], { JINAD_TOKEN: token })).code, 0);
+    const denied = await run(['ws', 'rm', 'jworkspace-1a2b3c4d-0000-4000-8000-000000000000'], { JINAD_TOKEN: token });
+    assert.equal(denied.code, 7);
+    assert.match(denied.stderr, /'read' scope; DELETE \/workspaces\/\S+ needs 'write'/);
+    const bad = await run(['ws', 'ls'], { JINAD_TOKEN: 'nonsense' });
+    assert.equal(bad.code, 7);
+    assert.match(bad.stderr, /not valid/);
+    assert.match((await run(['token', 'ls'])).stdout, /ci-read\s+read/);
+    assert.equal((await run(['token', 'rm', 'ci-read'])).code, 0);
+    assert.equal((await run(['ws', 'ls'], { JINAD_TOKEN: token })).code, 7);
+    assert.match((await run(['audit', '-n', '5'])).stdout, /admin\s+127\.0\.0\.1\s+DELETE \/tokens\/ci-read\s+200/);
+    assert.match((await run(['audit'])).stdout, /-\s+127\.0\.0\.1\s+DELETE \/workspaces\/\S+\s+403/);
+  });
+});
+
 describe('client library', () => {
   it('the whole lifecycle, with typed errors', async () => {
-    const jinad = new JinaDClient(d.url);
+    const jinad = new JinaDClient(d.url, { root: d.root }); // the local admin token, found by itself
     assert.equal(await jinad.alive(), true);
     assert.equal(await new JinaDClient('http://127.0.0.1:1').alive(), false);
     const lines: string[] = [];

@@ -9,18 +9,11 @@ import { fail } from '../errors.ts';
 import type { Store } from '../store/db.ts';
 import { tokens } from './schema.ts';
 
-export const SCOPES = ['read', 'write', 'admin'] as const;
-export type Scope = (typeof SCOPES)[number];
+import { type NewToken, SCOPES, type Scope, type TokenInfo } from '../contract/auth.ts';
+
+export { SCOPES, type Scope, type TokenInfo };
 /** Each scope allows what the ones before it allow. */
 export const allows = (have: Scope, need: Scope) => SCOPES.indexOf(have) >= SCOPES.indexOf(need);
-
-export interface TokenInfo {
-  name: string;
-  scope: Scope;
-  created: string;
-  /** null: never expires. */
-  expires: string | null;
-}
 
 type Row = typeof tokens.$inferSelect;
 const TOKEN = /^jinad_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
@@ -57,7 +50,7 @@ export interface TokenService {
   load(): Promise<void>;
   count(): number;
   /** A new token: the full token text is only in this answer. */
-  create(input: { name: string; scope: Scope; expires?: string }): Promise<TokenInfo & { token: string }>;
+  create(input: { name: string; scope: Scope; expires?: string }): Promise<NewToken>;
   list(): TokenInfo[];
   /** Removes it; false when there is no token of that name. */
   remove(name: string): Promise<boolean>;

@@ -5,24 +5,28 @@
  *
  * Results go to stdout (tables, or JSON with --json); progress and build lines to stderr.
  * Exit codes: 0 ok, 1 unexpected, 2 usage, 3 not found, 4 invalid input, 5 failed (a build or
- * an object that did not start; the daemon's reason is printed), 6 daemon or engine unreachable.
+ * an object that did not start; the daemon's reason is printed), 6 daemon or engine unreachable,
+ * 7 no valid token, or one whose scope does not allow the call.
  */
 import { Command, CommanderError } from 'commander';
-import { FailedError, InvalidError, JinaDClient, JinaDError, NotFoundError, UnreachableError, WorkspaceFailedError } from '../client/index.ts';
+import { FailedError, InvalidError, JinaDClient, JinaDError, NotFoundError, UnauthorizedError, UnreachableError, WorkspaceFailedError } from '../client/index.ts';
 import { objectCommands } from './objects.ts';
 import { type Cli, err, out, table } from './output.ts';
+import { tokenCommands } from './tokens.ts';
 import { workspaceCommands } from './workspaces.ts';
 
-export const EXIT = { ok: 0, unexpected: 1, usage: 2, notFound: 3, invalid: 4, failed: 5, unreachable: 6 } as const;
+export const EXIT = { ok: 0, unexpected: 1, usage: 2, notFound: 3, invalid: 4, failed: 5, unreachable: 6, unauthorized: 7 } as const;
 
 export function program(): Command {
   const p = new Command('jinad')
     .description('Deploy and manage Jina Flows, Pods and Peas on a JinaD daemon')
     .option('--host <url>', 'the JinaD to talk to', process.env.JINAD_URL ?? 'http://127.0.0.1:8000')
+    .option('--token <token>', 'API token (default: JINAD_TOKEN, else a local daemon’s admin.token)')
+    .option('--cacert <file>', 'CA certificate to trust for an https:// daemon (default: JINAD_CACERT)')
     .option('--json', 'print JSON (for scripts)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  const client = () => new JinaDClient(p.opts().host);
+  const client = () => new JinaDClient(p.opts().host, { token: p.opts().token, cacert: p.opts().cacert });
   const json = () => Boolean(p.opts().json);
   const show = (value: unknown, human: () => string) => out(json() ? JSON.stringify(value, null, 2) : human());
   const cli: Cli = { client, json, show };
@@ -52,6 +56,7 @@ export function program(): Command {
 
   workspaceCommands(p, cli);
   objectCommands(p, cli);
+  tokenCommands(p, cli);
 
   p.command('logs')
     .description('the log of a workspace build, Flow, Pod or Pea')
@@ -98,6 +103,7 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof InvalidError) return EXIT.invalid;
     if (e instanceof FailedError) return EXIT.failed;
     if (e instanceof UnreachableError) return EXIT.unreachable;
+    if (e instanceof UnauthorizedError) return EXIT.unauthorized;
     if (e instanceof JinaDError) return EXIT.failed;
     return EXIT.unexpected;
   }

@@ -10,11 +10,12 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { zipSync } from 'fflate';
+import { Agent, fetch as fetchWith } from 'undici';
 import type { StoreStatus } from '../contract/common.ts';
 import type { LogRecord } from '../contract/logs.ts';
-import type { ObjectItem, WorkspaceItem } from '../contract/index.ts';
+import type { AuditRecord, NewToken, ObjectItem, Scope, TokenInfo, WorkspaceItem } from '../contract/index.ts';
 
-export type { ObjectItem, StoreStatus, WorkspaceItem };
+export type { AuditRecord, NewToken, ObjectItem, Scope, StoreStatus, TokenInfo, WorkspaceItem };
 /** One line of a log, as the daemon writes it. */
 export type LogLine = LogRecord;
 
@@ -29,6 +30,8 @@ export class InvalidError extends JinaDError {}
 /** A 400: the object could not be made; `body` has the cause and the container's last lines. */
 export class FailedError extends JinaDError {}
 export class UnreachableError extends JinaDError {}
+/** 401 (no token, or not a valid one) or 403 (the token's scope does not allow the call). */
+export class UnauthorizedError extends JinaDError {}
 /** A workspace whose build failed: `reason` and the last build lines. */
 export class WorkspaceFailedError extends JinaDError {
   constructor(readonly workspaceId: string, readonly reason: string, readonly logTail: string[]) {
@@ -43,9 +46,30 @@ function detailText(detail: unknown): string {
 }
 
 export interface ClientOptions {
-  /** Bearer token (sent as `Authorization`); default: JINAD_TOKEN. */
+  /**
+   * Bearer token (sent as `Authorization`). Default: JINAD_TOKEN, else, for a daemon on this
+   * machine, the admin token it wrote to `<root>/admin.token` (root: `root`, JINAD_ROOT, /tmp/jinad).
+   */
   token?: string;
+  /** A CA certificate (PEM file) to trust for an `https://` daemon; default: JINAD_CACERT. */
+  cacert?: string;
+  /** The daemon's root, where a local daemon keeps `admin.token`. */
+  root?: string;
   timeoutMs?: number;
+}
+
+const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\]|::1)$/;
+
+/** The token to send: given, JINAD_TOKEN, or a local daemon's admin token file when readable. */
+export function defaultToken(url: string, opts: { token?: string; root?: string } = {}): string | undefined {
+  if (opts.token) return opts.token;
+  if (process.env.JINAD_TOKEN) return process.env.JINAD_TOKEN.trim();
+  if (!LOOPBACK.test(new URL(url).hostname)) return undefined;
+  try {
+    return readFileSync(path.join(opts.root ?? process.env.JINAD_ROOT ?? '/tmp/jinad', 'admin.token'), 'utf8').trim() || undefined;
+  } catch {
+    return undefined; // no local daemon's file, or not ours to read
+  }
 }
 
 export interface CreateWorkspaceOptions {
@@ -92,21 +116,40 @@ export class JinaDClient {
   readonly url: string;
   private token?: string;
   private timeoutMs: number;
+  /** fetch, trusting the given CA when there is one. */
+  private fetch: typeof fetch;
 
   constructor(url = 'http://127.0.0.1:8000', opts: ClientOptions = {}) {
     this.url = url.replace(/\/+$/, '').replace(/^(?!https?:\/\/)/, 'http://');
-    this.token = opts.token ?? process.env.JINAD_TOKEN;
+    this.token = defaultToken(this.url, opts);
     this.timeoutMs = opts.timeoutMs ?? 600_000;
+    const cacert = opts.cacert ?? process.env.JINAD_CACERT;
+    if (cacert) {
+      let ca: string;
+      try {
+        ca = readFileSync(cacert, 'utf8');
+      } catch (err) {
+        throw new JinaDError(`cannot read the CA certificate ${cacert}: ${(err as Error).message}`);
+      }
+      const dispatcher = new Agent({ connect: { ca } });
+      this.fetch = ((input: string, init?: RequestInit) => fetchWith(input, { ...(init as object), dispatcher })) as unknown as typeof fetch;
+    } else {
+      this.fetch = globalThis.fetch;
+    }
+  }
+
+  /** Headers every call carries. */
+  private headers(): Record<string, string> {
+    return this.token ? { authorization: `Bearer ${this.token}` } : {};
   }
 
   /** One request; a non-2xx answer becomes the matching typed error. */
   async request<T>(method: string, route: string, init: { json?: unknown; body?: BodyInit; signal?: AbortSignal } = {}): Promise<T> {
-    const headers: Record<string, string> = {};
-    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    const headers = this.headers();
     if (init.json !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
     try {
-      res = await fetch(`${this.url}${route}`, {
+      res = await this.fetch(`${this.url}${route}`, {
         method,
         headers,
         body: init.json !== undefined ? JSON.stringify(init.json) : init.body,
@@ -125,6 +168,8 @@ export class JinaDClient {
     if (res.ok) return body as T;
     const detail = detailText((body as { detail?: unknown })?.detail ?? body);
     const extra = (body as { body?: unknown })?.body;
+    if (res.status === 401) throw new UnauthorizedError(`${detail} (JinaD at ${this.url}; set JINAD_TOKEN or --token)`, 401, extra);
+    if (res.status === 403) throw new UnauthorizedError(detail, 403, extra);
     if (res.status === 404) throw new NotFoundError(detail, 404, extra);
     if (res.status === 422) throw new InvalidError(detail, 422, extra);
     if (res.status === 400) throw new FailedError(detail, 400, extra);
@@ -155,13 +200,18 @@ export class JinaDClient {
     if (!opts.follow && opts.tail === undefined && !opts.since) q.set('tail', '1000000');
     let res: Response;
     try {
-      res = await fetch(`${this.url}/logs/${id}?${q}`, { signal: opts.signal, headers: this.token ? { authorization: `Bearer ${this.token}` } : {} });
+      res = await this.fetch(`${this.url}/logs/${id}?${q}`, { signal: opts.signal, headers: this.headers() });
     } catch (err) {
       if (opts.signal?.aborted) return;
       throw new UnreachableError(`cannot reach JinaD at ${this.url}: ${(err as Error).message}`);
     }
-    if (res.status === 404) throw new NotFoundError(detailText(((await res.json()) as { detail: unknown }).detail), 404);
-    if (!res.ok) throw new JinaDError(await res.text(), res.status);
+    if (!res.ok) {
+      const body = (await res.json().catch(() => ({}))) as { detail?: unknown };
+      const detail = detailText(body.detail ?? `HTTP ${res.status}`);
+      if (res.status === 404) throw new NotFoundError(detail, 404);
+      if (res.status === 401 || res.status === 403) throw new UnauthorizedError(detail, res.status);
+      throw new JinaDError(detail, res.status);
+    }
     const decoder = new TextDecoder();
     let buf = '';
     try {
@@ -178,6 +228,19 @@ export class JinaDClient {
     } catch (err) {
       if (!opts.signal?.aborted) throw err;
     }
+  }
+
+  /** Tokens (admin scope): make one (its text is in this answer only), list, remove. */
+  readonly tokens = {
+    list: () => this.request<TokenInfo[]>('GET', '/tokens'),
+    create: (name: string, scope: Scope, expires?: string) => this.request<NewToken>('POST', '/tokens', { json: { name, scope, expires } }),
+    remove: (name: string) => this.request<{ name: string }>('DELETE', `/tokens/${encodeURIComponent(name)}`),
+  };
+
+  /** The audit trail (admin scope), newest first; `before` pages back by `seq`. */
+  audit(opts: { limit?: number; before?: number } = {}): Promise<AuditRecord[]> {
+    const q = new URLSearchParams(Object.entries(opts).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]));
+    return this.request<AuditRecord[]>('GET', `/audit?${q}`);
   }
 
   readonly workspaces = {

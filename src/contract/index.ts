@@ -10,3 +10,4 @@ export * from './logs.ts';
 export * from './objects.ts';
 export * from './workspace.ts';
 export * from './resources.ts';
+export * from './auth.ts';
