@@ -7,7 +7,8 @@
  * backend agree; a failure is logged and start-up goes on) → jobs resume → listen → base images
  * of other versions pruned → `onReady`. Close: stop serving, stop jobs (they resume next start), `onClose` in reverse.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import path from 'node:path';
@@ -18,7 +19,7 @@ import { WebSocketServer } from 'ws';
 import { hostGuard, setupAuth } from './auth/index.ts';
 import { createBackend } from './backend/index.ts';
 import type { Backend } from './backend/types.ts';
-import type { JinadConfig } from './config.ts';
+import { ConfigError, isLoopback, type JinadConfig } from './config.ts';
 import { parseDaemonId } from './contract/ids.ts';
 import { describe } from './http/describe.ts';
 import { errorResponse } from './http/errors.ts';
@@ -64,6 +65,14 @@ async function instanceId(store: Store, configured?: string): Promise<string> {
   const value = `jinad-${crypto.randomUUID().slice(0, 8)}`;
   await store.db.insert(meta).values({ key: 'instance', value }).onConflictDoNothing();
   return value;
+}
+
+function readPem(file: string, what: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new ConfigError(`${what}: cannot read ${file}: ${(err as Error).message}`);
+  }
 }
 
 function humanBytes(n: number): string {
@@ -165,6 +174,8 @@ function coreRoutes(app: Hono, d: { config: JinadConfig; backend: Backend; insta
 
 export async function createDaemon(config: JinadConfig, opts: DaemonOptions = {}): Promise<Daemon> {
   const log = createLogger(config.logLevel);
+  // Read first: a missing or unreadable certificate stops start-up before anything is opened.
+  const tls = config.tls && { cert: readPem(config.tls.cert, 'tls.cert'), key: readPem(config.tls.key, 'tls.key') };
   mkdirSync(config.root, { recursive: true });
   const store = await openStore(config.databaseUrl, config.databaseAuthToken);
   const instance = await instanceId(store, config.instance);
@@ -296,17 +307,23 @@ export async function createDaemon(config: JinadConfig, opts: DaemonOptions = {}
       const resumed = await jobs.resume();
       if (resumed) log.info(`resumed ${resumed} unfinished job(s)`);
       const info = await new Promise<AddressInfo>((resolve, reject) => {
-        server = serve({ fetch: app.fetch, hostname: config.host, port: config.port, websocket: { server: wss } }, (addr) => resolve(addr));
+        const base = { fetch: app.fetch, hostname: config.host, port: config.port, websocket: { server: wss } };
+        server = serve(tls ? { ...base, createServer: createHttpsServer, serverOptions: tls } : base, (addr) => resolve(addr));
         server.once('error', reject);
         server.on('clientError', onClientError);
       });
       const host = info.address.includes(':') ? `[${info.address}]` : info.address;
-      log.info(`JinaD ${VERSION} listening on http://${host}:${info.port} (docs at /docs, instance ${instance}, ${backend.kind} backend)`);
+      const scheme = tls ? 'https' : 'http';
+      log.info(`JinaD ${VERSION} listening on ${scheme}://${host}:${info.port} (docs at /docs, instance ${instance}, ${backend.kind} backend)`);
+      if (!config.auth) {
+        const where = isLoopback(config.host) ? 'loopback only, as JinaD 2.0 ran' : 'NOT loopback (--insecure): anyone who reaches this port can run code on this machine';
+        log.warn(`authentication is off (${where})`);
+      }
       // Base images of other versions go once the daemon answers: requests do not wait for this.
       const pruned = await backend.pruneBaseImages().catch(() => 0);
       if (pruned) log.info(`removed ${pruned} runtime base image(s) of other versions that nothing used`);
       await runHooks(readyHooks, log, 'get ready', false);
-      return { host: info.address, port: info.port, url: `http://${host}:${info.port}` };
+      return { host: info.address, port: info.port, url: `${scheme}://${host}:${info.port}` };
     },
     async close() {
       if (server) {

@@ -5,22 +5,32 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { JinaDClient } from '../src/client/index.ts';
 import { Flow, parseFlow } from '../src/runtime/index.ts';
 import { startDaemon, type TestDaemon } from './helpers.ts';
+import { makeTestPki, type TestPki } from './tls.ts';
 
 const dir = fileURLToPath(new URL('./fixtures/runtime/', import.meta.url));
 let a: TestDaemon;
 let b: TestDaemon;
+let pki: TestPki;
+/** What the Flow YAML's `${{ ENV.X }}` see: each daemon's token, and the CA of b's certificate. */
+let env: Record<string, string>;
 before(async () => {
-  [a, b] = await Promise.all([startDaemon(), startDaemon()]);
+  pki = makeTestPki();
+  // a asks for a token; b also serves HTTPS only.
+  [a, b] = await Promise.all([startDaemon({ config: { auth: true } }), startDaemon({ config: { auth: true, tls: { cert: pki.cert, key: pki.key } } })]);
+  env = { TOKEN_A: a.adminToken!, TOKEN_B: b.adminToken!, CA_B: pki.ca };
 });
 after(async () => {
   await a?.cleanup();
   await b?.cleanup();
+  rmSync(pki.dir, { recursive: true, force: true });
 });
+const clientOf = (d: TestDaemon) => new JinaDClient(d.url, { token: d.adminToken, cacert: pki.ca });
 
 const yaml = (replicas: number, workspaceId: string) => `jtype: Flow
 executors:
@@ -33,12 +43,16 @@ executors:
     py_modules: [executors.ts]
     uses_with: {tag: through-daemon-a}
     host: 127.0.0.1:${a.url.split(':').pop()}
+    token: \${{ ENV.TOKEN_A }}
     workspace_id: ${workspaceId}
   - name: scalable
     uses: tagger.yml
     upload_files: [executors.ts]
     host: 127.0.0.1
     port_jinad: ${b.url.split(':').pop()}
+    https: true
+    cacert: \${{ ENV.CA_B }}
+    token: \${{ ENV.TOKEN_B }}
     replicas: ${replicas}
   - name: last
     uses: ReplicaTagger
@@ -52,28 +66,28 @@ const index = async (flow: Flow, n: number) => {
 describe('remote Executors', () => {
   for (const replicas of [1, 2]) {
     it(`a local Flow routes through executors on two daemons (replicas ${replicas}); closing it removes the remote Pods`, async () => {
-      const flow = await new Flow(parseFlow(yaml(replicas, randomUUID()), { where: 'remote.yml', dir }), { host: '127.0.0.1' }).start();
+      const flow = await new Flow(parseFlow(yaml(replicas, randomUUID()), { where: 'remote.yml', dir, env }), { host: '127.0.0.1' }).start();
       try {
         const docs = await index(flow, 100);
         assert.equal(docs.length, 100);
         for (const d of docs) assert.deepEqual([d.tags.first, d.tags.middle, d.tags.scalable], ['local', 'through-daemon-a', 'from-executor-yaml']);
-        const podsOnB = await new JinaDClient(b.url).pods.list();
+        const podsOnB = await clientOf(b).pods.list();
         const [pod] = Object.values(podsOnB.items);
         assert.equal(pod!.arguments.object.arguments && (pod!.arguments.object.arguments as any).replicas, replicas);
       } finally {
         await flow.close();
       }
-      for (const d of [a, b]) assert.deepEqual((await new JinaDClient(d.url).pods.list()).items, {}, 'the remote Pods are gone');
+      for (const d of [a, b]) assert.deepEqual((await clientOf(d).pods.list()).items, {}, 'the remote Pods are gone');
     });
   }
 
   it('a second Flow with the same workspace_id reuses the remote workspace (no upload, no rebuild)', async () => {
     const wsId = randomUUID();
-    const client = new JinaDClient(a.url);
-    const first = await new Flow(parseFlow(yaml(1, wsId), { where: 'remote.yml', dir }), { host: '127.0.0.1' }).start();
+    const client = clientOf(a);
+    const first = await new Flow(parseFlow(yaml(1, wsId), { where: 'remote.yml', dir, env }), { host: '127.0.0.1' }).start();
     await first.close();
     const before = await client.workspaces.get(`jworkspace-${wsId}`);
-    const second = await new Flow(parseFlow(yaml(1, wsId), { where: 'remote.yml', dir }), { host: '127.0.0.1' }).start();
+    const second = await new Flow(parseFlow(yaml(1, wsId), { where: 'remote.yml', dir, env }), { host: '127.0.0.1' }).start();
     try {
       assert.equal((await index(second, 3))[0].tags.middle, 'through-daemon-a');
     } finally {
@@ -85,9 +99,12 @@ describe('remote Executors', () => {
   });
 
   it("an unreachable daemon stops the Flow's start with its message", async () => {
-    const spec = parseFlow('executors:\n  - name: far\n    uses: Tagger\n    py_modules: [executors.ts]\n    host: 127.0.0.1:1\n', { where: 'remote.yml', dir });
+    const spec = parseFlow('executors:\n  - name: far\n    uses: Tagger\n    py_modules: [executors.ts]\n    host: 127.0.0.1:1\n', { where: 'remote.yml', dir, env });
     await assert.rejects(new Flow(spec, { host: '127.0.0.1' }).start(), /far: the JinaD at http:\/\/127\.0\.0\.1:1 cannot be reached/);
-    const failing = parseFlow(`executors:\n  - name: broken\n    uses: Nothing\n    py_modules: [executors.ts]\n    host: 127.0.0.1:${a.url.split(':').pop()}\n`, { where: 'remote.yml', dir });
+    const failing = parseFlow(`executors:\n  - name: broken\n    uses: Nothing\n    py_modules: [executors.ts]\n    host: 127.0.0.1:${a.url.split(':').pop()}\n    token: \${{ ENV.TOKEN_A }}\n`, { where: 'remote.yml', dir, env });
     await assert.rejects(new Flow(failing, { host: '127.0.0.1' }).start(), /executor class 'Nothing' is not exported by executors\.ts/);
+    // Without its token, the daemon refuses the step, and the Flow says so.
+    const noToken = parseFlow(`executors:\n  - name: anon\n    uses: Tagger\n    py_modules: [executors.ts]\n    host: 127.0.0.1:${a.url.split(':').pop()}\n`, { where: 'remote.yml', dir, env: {} });
+    await assert.rejects(new Flow(noToken, { host: '127.0.0.1' }).start(), /authentication required/);
   });
 });

@@ -34,6 +34,10 @@ export interface ExecutorSpec {
   /** Remote: deployed through the JinaD at this host. */
   host?: string;
   portJinad?: number;
+  /** Remote: the token sent to that JinaD, `https` to reach it over TLS trusting `cacert` (a PEM file). */
+  token?: string;
+  https?: boolean;
+  cacert?: string;
   uploadFiles: string[];
   workspaceId?: string;
   /** Fixed port of the Pod's head (otherwise chosen when it starts). */
@@ -148,6 +152,9 @@ const ExecutorEntry = v.looseObject({
   env: v.optional(v.record(v.string(), v.union([v.string(), v.number(), v.boolean()]), 'expected a mapping of names to values')),
   host: v.optional(v.string()),
   port_jinad: v.optional(Port),
+  token: v.optional(v.string()),
+  https: v.optional(v.boolean()),
+  cacert: v.optional(v.string()),
   port_in: v.optional(Port),
   upload_files: v.optional(StrList),
   workspace_id: v.optional(v.string()),
@@ -242,6 +249,9 @@ export function executorSpec(raw: unknown, opts: { dir: string; where: string; f
     // Remote when it names a JinaD: a port (`host: 1.2.3.4:8000` or `port_jinad`) or a host that is not this one.
     host: e.host && (e.port_jinad !== undefined || e.host.includes(':') || !['localhost', '127.0.0.1', '0.0.0.0'].includes(e.host)) ? e.host : undefined,
     portJinad: e.port_jinad,
+    token: e.token || undefined,
+    https: e.https,
+    cacert: e.cacert === undefined ? undefined : resolved(e.cacert, 'cacert'),
     uploadFiles: list(e.upload_files).map((f) => (opts.root ? (confined(opts, path.resolve(opts.dir, f), f, opts.where, at('upload_files')), f) : f)),
     workspaceId: e.workspace_id,
     portIn: e.port_in,

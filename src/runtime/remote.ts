@@ -31,7 +31,7 @@ export class RemotePod {
   ) {
     const [host, port] = spec.host!.split(':');
     this.host = host!;
-    this.client = new JinaDClient(`http://${host}:${spec.portJinad ?? port ?? 8000}`);
+    this.client = new JinaDClient(`${spec.https ? 'https' : 'http'}://${host}:${spec.portJinad ?? port ?? 8000}`, { token: spec.token, cacert: spec.cacert });
     this.replicaCount = spec.replicas;
   }
 
