@@ -9,7 +9,7 @@
  *  - with an external Fluentd, the daemon reads the lines back through the backend instead.
  */
 import path from 'node:path';
-import { type LogRecord, msIso, nanoIso, normalizeTime, type PluginApi } from 'jinad/plugin';
+import { type LogRecord, msIso, nanoIso, normalizeTime, type ObjectState, type PluginApi } from 'jinad/plugin';
 import type { LogsOptions } from './options.ts';
 import { type Entry, ForwardReceiver } from './receiver.ts';
 
@@ -71,6 +71,14 @@ export function createCollector(api: PluginApi<LogsOptions>) {
     return n;
   }
 
+  /** An object killed over its memory limit says so in its own log, where its last lines are. */
+  function onStop(state: ObjectState): void {
+    if (!state.oomKilled || !workspaces.has(state.workspaceId)) return;
+    if (state.id !== state.workspaceId && api.kinds.resolve(state.id)?.workspaceId !== state.workspaceId) return;
+    const message = `jinad: ${state.id} was killed for going over its memory limit (OOM, exit code ${state.exitCode}); give it more with \`memory\` in its create arguments or in the workspace's .jinad`;
+    write(state.workspaceId, state.id, { source_time: msIso(), stream: 'stderr', message });
+  }
+
   async function syncAll(): Promise<number> {
     let n = 0;
     for (const o of (await backend.listOwned()).objects) {
@@ -94,6 +102,7 @@ export function createCollector(api: PluginApi<LogsOptions>) {
         }
       }
       backend.routeLogs({ address });
+      api.use('live').onStop(onStop);
     },
 
     /** Backfill what the backend kept while the daemon was away; with an external Fluentd, keep reading it back. */

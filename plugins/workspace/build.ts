@@ -5,11 +5,11 @@
 import { closeSync, lstatSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { backendUnavailable, BuildError, DaemonError, fail, isUnreachable, type JobContext, openInside, readInside, RetryLater, UnsafePathError } from 'jinad/plugin';
+import { backendUnavailable, BuildError, DaemonError, fail, isUnreachable, type JobContext, mergeResources, openInside, readInside, RetryLater, UnsafePathError } from 'jinad/plugin';
 import { BuildLog } from './buildlog.ts';
 import { buildLogOf, imageTagOf, short, stagingDirOf, type WorkspaceCtx, workdirOf } from './context.ts';
 import { excludedFromBuild, generateDockerfile, requirementFiles } from './dockerfile.ts';
-import { type JinadFile, JinadFileError, parseJinadFile } from './jinadfile.ts';
+import { type JinadFile, JinadFileError, parseJinadFile, resourcesOf } from './jinadfile.ts';
 import { applyUploads, type BuildPayload } from './upload.ts';
 
 /** A reason a person can act on, from whatever went wrong during a build. */
@@ -64,6 +64,7 @@ export function startRunObject(ctx: WorkspaceCtx, id: string, image: string, jin
     workdir: workdirOf(ctx, id),
     ports: jinad.ports.map((p) => ({ container: p, host: p })),
     gpus: jinad.gpus,
+    resources: mergeResources(resourcesOf(jinad as unknown as Record<string, unknown>), ctx.api.config.containerLimits),
   });
 }
 
@@ -87,6 +88,8 @@ export async function build(ctx: WorkspaceCtx, p: BuildPayload, job: JobContext)
     await mkdir(wd, { recursive: true });
     const uploaded = await applyUploads(ctx, p);
     blog.line(`${uploaded.length} file(s) stored in the workspace`);
+    // Objects run unprivileged: the work directory must be theirs to write (logs, caches).
+    await backend.prepareWorkdir(wd);
     const { file: jinad, warnings } = readJinad(wd);
     for (const w of warnings) blog.line(w, 'warning');
     const base = await backend.ensureBaseImage((l) => blog.line(`[base image] ${l}`));

@@ -3,7 +3,7 @@
  * An invalid value is an error naming the key; an unknown key is a warning.
  */
 import ini from 'ini';
-import { JINA_COMPAT } from 'jinad/plugin';
+import { JINA_COMPAT, parseResource, type Resources } from 'jinad/plugin';
 
 export interface JinadFile {
   /** A Dockerfile in the workspace (relative path), or undefined for the generated one. */
@@ -15,6 +15,10 @@ export interface JinadFile {
   /** Jina version the workspace expects. */
   jina?: string;
   gpus?: { count?: number; deviceIds?: string[] };
+  /** Limits of the workspace's containers (memory in bytes), unless an object's arguments set its own. */
+  memory?: number;
+  cpus?: number;
+  pids?: number;
   /** Accepted for compatibility with JinaD 2.0; no effect. */
   build?: string;
   python?: string;
@@ -26,7 +30,7 @@ export class JinadFileError extends Error {
   }
 }
 
-const KNOWN = new Set(['dockerfile', 'ports', 'run', 'jina', 'gpus', 'build', 'python']);
+const KNOWN = new Set(['dockerfile', 'ports', 'run', 'jina', 'gpus', 'memory', 'cpus', 'pids', 'build', 'python']);
 const GENERATED_DOCKERFILES = new Set(['default', 'devel', 'cpu']);
 
 function text(key: string, raw: unknown): string {
@@ -89,6 +93,14 @@ export function parseJinadFile(source: string): { file: JinadFile; warnings: str
         else throw new JinadFileError(key, `'${v}' is not 'all', a count, or 'device=0,1'`);
         break;
       }
+      case 'memory':
+      case 'cpus':
+      case 'pids': {
+        const r = parseResource(key, text(key, raw));
+        if ('problem' in r) throw new JinadFileError(key, r.problem);
+        file[key] = r.value;
+        break;
+      }
       case 'build': {
         const v = text(key, raw);
         if (!['devel', 'default', 'cpu', 'gpu'].includes(v)) throw new JinadFileError(key, `'${v}' is not one of devel, default, cpu, gpu`);
@@ -106,4 +118,11 @@ export function parseJinadFile(source: string): { file: JinadFile; warnings: str
     }
   }
   return { file, warnings };
+}
+
+/** The container limits kept from a parsed `.jinad` (as stored with the workspace). */
+export function resourcesOf(jinad: Record<string, unknown> | undefined): Resources {
+  const out: Resources = {};
+  for (const key of ['memory', 'cpus', 'pids'] as const) if (typeof jinad?.[key] === 'number') out[key] = jinad[key] as number;
+  return out;
 }

@@ -1,13 +1,14 @@
 /** The workspace items, as the routes serve them, and the `workspaces` service other plugins use. */
 import { fail, type WorkspaceItem, type WorkspaceService } from 'jinad/plugin';
 import { buildLogOf, KIND, mustRow, type WorkspaceCtx, workdirOf } from './context.ts';
+import { resourcesOf } from './jinadfile.ts';
 import type { WorkspaceRow } from './schema.ts';
 
 /** The `run` object's live state: a `run` command that died shows, with its exit code. */
-function runState(ctx: WorkspaceCtx, r: WorkspaceRow): { container_status: string | null; container_exit_code: number | null } {
-  if (!r.metadata.container_id) return { container_status: null, container_exit_code: null };
+function runState(ctx: WorkspaceCtx, r: WorkspaceRow): { container_status: string | null; container_exit_code: number | null; container_oom_killed: boolean | null } {
+  if (!r.metadata.container_id) return { container_status: null, container_exit_code: null, container_oom_killed: null };
   const live = ctx.api.use('live').get(r.id);
-  return { container_status: live?.status ?? 'missing', container_exit_code: live ? live.exitCode : null };
+  return { container_status: live?.status ?? 'missing', container_exit_code: live ? live.exitCode : null, container_oom_killed: live ? live.oomKilled : null };
 }
 
 export function toItem(ctx: WorkspaceCtx, r: WorkspaceRow): WorkspaceItem {
@@ -46,7 +47,7 @@ export function workspaceService(ctx: WorkspaceCtx): WorkspaceService {
     requireActive(id) {
       const r = mustRow(ctx, id);
       if (r.state !== 'ACTIVE') throw fail('workspace_not_active', `${id} is not ACTIVE yet (it is ${r.state}). Please retry once it becomes ACTIVE`);
-      return { image: r.metadata.image_name!, imageId: r.metadata.image_id ?? '', network: r.metadata.network ?? '' };
+      return { image: r.metadata.image_name!, imageId: r.metadata.image_id ?? '', network: r.metadata.network ?? '', resources: resourcesOf(r.arguments?.jinad) };
     },
     workdir: (id) => workdirOf(ctx, id),
     buildLog: (id) => buildLogOf(ctx, id),

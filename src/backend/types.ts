@@ -9,6 +9,7 @@
  * Implementations: `docker/` (the local Docker Engine; the only place dockerode is imported)
  * and `fake/` (in memory, for tests that need no engine).
  */
+import type { Resources } from '../contract/resources.ts';
 import type { Logger } from '../logger.ts';
 
 /** GPU device requests (`.jinad` gpus): a count (-1 = all) or device ids. */
@@ -62,6 +63,8 @@ export interface ObjectSpec {
   /** The daemon-side work directory, mounted read-write at `/workspace`. */
   workdir: string;
   gpus?: GpuRequest;
+  /** Memory (bytes), CPUs and processes the object may use; unset keys are unlimited. */
+  resources: Resources;
 }
 
 export interface ObjectState {
@@ -74,6 +77,8 @@ export interface ObjectState {
   status: string;
   running: boolean;
   exitCode: number;
+  /** It was killed for going over its memory limit. */
+  oomKilled: boolean;
   startedAt: string;
   /** `"<port inside>/tcp"` → the published port. */
   ports: Record<string, number>;
@@ -156,6 +161,12 @@ export interface Backend {
    * untagged for a moment before its tag lands.
    */
   pruneImages(): Promise<number>;
+
+  /**
+   * Make a work directory (and everything in it) writable by the unprivileged user objects run
+   * as. Call it after the daemon wrote files there, before objects mount it.
+   */
+  prepareWorkdir(dir: string): Promise<void>;
 
   /** Make (or find) the workspace's isolated network; returns its id. */
   isolate(workspaceId: string): Promise<string>;

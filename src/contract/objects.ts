@@ -3,6 +3,7 @@
  * names, as valibot schemas: they validate requests, generate /openapi.json and type the client.
  */
 import * as v from 'valibot';
+import { ResourceFields } from './resources.ts';
 import { storeStatus } from './common.ts';
 import { KeyValueError, parseKeyValues } from './kv.ts';
 
@@ -41,6 +42,7 @@ export const ObjectItem = v.object({
     uri: v.string(),
     status: v.pipe(v.string(), v.description('live container state: running, exited, restarting, … or missing')),
     exit_code: v.nullable(v.number()),
+    oom_killed: v.pipe(v.boolean(), v.description('the container was killed for going over its memory limit')),
   }),
   arguments: v.object({
     object: v.record(v.string(), v.unknown()),
@@ -65,6 +67,9 @@ export const PodArguments = v.looseObject({
   replicas: v.optional(arg(v.number(), 'Replicas', 'Copies of the executor behind a round-robin head (pods)')),
   port_in: v.optional(arg(v.number(), 'Port In', 'Port the object listens on, published on the host with the same number; chosen by Docker if unset')),
   env: v.optional(arg(v.record(v.string(), v.string()), 'Env', 'Environment of the executor process')),
+  memory: arg(ResourceFields.memory, 'Memory', "Memory limit of the object's container, e.g. 512m (default: the workspace's .jinad, then the daemon's)"),
+  cpus: arg(ResourceFields.cpus, 'CPUs', "CPUs the object's container may use, e.g. 1.5"),
+  pids: arg(ResourceFields.pids, 'Pids', "Processes the object's container may run"),
 });
 
 /** What a Flow accepts, beside its YAML. */

@@ -38,6 +38,7 @@ export const WorkspaceItem = v.object({
     container_id: v.nullable(v.string()),
     container_status: v.pipe(v.nullable(v.string()), v.description('live state of the `run` container: running, exited, … (null without one)')),
     container_exit_code: v.pipe(v.nullable(v.number()), v.description('its exit code once it stopped')),
+    container_oom_killed: v.pipe(v.nullable(v.boolean()), v.description('it was killed for going over its memory limit')),
     ports: v.array(v.number()),
     managed_objects: v.array(v.string()),
   }),

@@ -108,6 +108,7 @@ export function defineObjectKind(spec: ObjectKindSpec): PluginDefinition {
         readyTimeoutMs: api.config.readyTimeoutMs,
         jinaLogLevel: api.config.jinaLogLevel,
         limits: api.config.limits,
+        containerLimits: api.config.containerLimits,
         replicaCounts: api.use('replicas'),
         starts: api.use('starts'),
         live: api.use('live'),

@@ -10,6 +10,7 @@ import type { Backend, ObjectState } from '../backend/types.ts';
 import { endpointOf } from '../backend/types.ts';
 import type { ObjectItem } from '../contract/objects.ts';
 import { newId } from '../contract/ids.ts';
+import { mergeResources, type Resources } from '../contract/resources.ts';
 import { DaemonError, fail } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { WorkspaceService } from '../plugin/define.ts';
@@ -31,6 +32,8 @@ export interface ObjectDeps {
   readyTimeoutMs: number;
   jinaLogLevel: string;
   limits: { replicas: number; workspaceReplicas: number; daemonReplicas: number };
+  /** The daemon's default container limits. */
+  containerLimits: Resources;
   replicaCounts: ReplicaLedger;
   starts: StartSlots;
   live: LiveStates;
@@ -75,7 +78,7 @@ export async function objectItem(d: ObjectDeps, r: ObjectRow): Promise<ObjectIte
     time_created: r.timeCreated,
     time_updated: r.timeUpdated,
     workspace_id: r.workspaceId,
-    metadata: { ...r.metadata, ports: live?.ports ?? r.metadata.ports, status: live?.status ?? 'missing', exit_code: live ? live.exitCode : null },
+    metadata: { ...r.metadata, ports: live?.ports ?? r.metadata.ports, status: live?.status ?? 'missing', exit_code: live ? live.exitCode : null, oom_killed: live?.oomKilled ?? false },
     arguments: r.arguments as ObjectItem['arguments'],
   };
 }
@@ -116,8 +119,13 @@ async function startInside(d: ObjectDeps, id: string, uri: string, partialBody: 
   return res.json as Record<string, unknown>;
 }
 
+/** The object's limits: its create arguments (query, then body), its workspace's `.jinad`, the daemon's defaults. */
+function resourcesFor(d: ObjectDeps, input: CreateInput, workspace: Resources): Resources {
+  return mergeResources(input.query as Partial<Resources>, input.body as Partial<Resources> | undefined, workspace, d.containerLimits);
+}
+
 /** Run the object, wait for its partial daemon and start the object in it; returns the partial daemon's item. */
-async function start(d: ObjectDeps, id: string, input: CreateInput, prepared: { ports: { container: number; host?: number }[]; partialBody: Record<string, unknown> }, env: Record<string, string>, image: string) {
+async function start(d: ObjectDeps, id: string, input: CreateInput, prepared: { ports: { container: number; host?: number }[]; partialBody: Record<string, unknown> }, env: Record<string, string>, ws: { image: string; resources: Resources }) {
   const { kind } = d.spec;
   let state: ObjectState;
   try {
@@ -125,11 +133,12 @@ async function start(d: ObjectDeps, id: string, input: CreateInput, prepared: { 
       id,
       kind,
       workspaceId: input.workspaceId,
-      image,
+      image: ws.image,
       command: commandOf(d.spec),
       env,
       ports: [{ container: PARTIAL_PORT }, ...prepared.ports],
       workdir: d.workspaces.workdir(input.workspaceId),
+      resources: resourcesFor(d, input, ws.resources),
     });
   } catch (err) {
     await d.backend.removeObject(id);
@@ -176,10 +185,10 @@ export async function createObject(d: ObjectDeps, input: CreateInput): Promise<s
   return id;
 }
 
-async function startAndRecord(d: ObjectDeps, id: string, input: CreateInput, prepared: PreparedObject, env: Record<string, string>, ws: { image: string; imageId: string; network: string }): Promise<void> {
+async function startAndRecord(d: ObjectDeps, id: string, input: CreateInput, prepared: PreparedObject, env: Record<string, string>, ws: ReturnType<WorkspaceService['requireActive']>): Promise<void> {
   const { kind } = d.spec;
   // The readiness timeout runs once this start has its slot, not while it waits for one.
-  const { state, uri, object } = await d.starts.run(() => start(d, id, input, prepared, env, ws.image));
+  const { state, uri, object } = await d.starts.run(() => start(d, id, input, prepared, env, ws));
   d.live.set(state);
   try {
     d.workspaces.requireActive(input.workspaceId); // deleted (or rebuilding) while this object started?

@@ -18,6 +18,8 @@ export interface LiveStates {
   readonly synced: boolean;
   /** Called after the event stream came back (the engine restarted, or was out of reach), once resynced. */
   onReconnect(fn: () => Promise<void>): void;
+  /** Called when an object that was running is seen stopped (by an event or a resync). */
+  onStop(fn: (state: ObjectState) => void): void;
   start(): Promise<void>;
   stop(): void;
 }
@@ -33,17 +35,35 @@ export function createLiveStates(backend: Backend, log: Logger, resyncMs = 30_00
   let unwatch: (() => void) | undefined;
   let stopped = false;
   const reconnectHooks: (() => Promise<void>)[] = [];
+  const stopHooks: ((state: ObjectState) => void)[] = [];
 
+  const put = (state: ObjectState) => {
+    const before = states.get(state.id);
+    states.set(state.id, state);
+    if (before?.running && !state.running && before.ref === state.ref) {
+      for (const fn of stopHooks) {
+        try {
+          fn(state);
+        } catch (err) {
+          log.warn(`a stop hook failed for ${state.id}`, err);
+        }
+      }
+    }
+  };
   const refresh = async (id: string) => {
     const state = await backend.inspectObject(id);
-    if (state) states.set(id, state);
+    if (state) put(state);
     else states.delete(id);
     return state;
   };
   const resync = async () => {
     const all = await backend.objectStates();
-    states.clear();
-    for (const s of all) states.set(s.id, s);
+    const seen = new Set<string>();
+    for (const s of all) {
+      put(s);
+      seen.add(s.id);
+    }
+    for (const id of states.keys()) if (!seen.has(id)) states.delete(id);
     synced = true;
   };
   const tick = () => {
@@ -87,7 +107,8 @@ export function createLiveStates(backend: Backend, log: Logger, resyncMs = 30_00
     get: (id) => states.get(id),
     all: () => [...states.values()],
     onReconnect: (fn) => void reconnectHooks.push(fn),
-    set: (state) => void states.set(state.id, state),
+    onStop: (fn) => void stopHooks.push(fn),
+    set: put,
     get synced() {
       return synced;
     },

@@ -9,6 +9,7 @@ import type { Hono } from 'hono';
 import type * as v from 'valibot';
 import type { Backend } from '../backend/types.ts';
 import type { JinadConfig } from '../config.ts';
+import type { Resources } from '../contract/resources.ts';
 import type { WorkspaceItem } from '../contract/workspace.ts';
 import type { JobRunner } from '../jobs.ts';
 import type { LogFiles } from '../logfiles.ts';
@@ -25,7 +26,8 @@ export interface WorkspaceService {
   /** Ids of every workspace. */
   list(): string[];
   /** The workspace's image and network, or 404; 400 unless it is ACTIVE. */
-  requireActive(id: string): { image: string; imageId: string; network: string };
+  /** The workspace's image and network, and the container limits its `.jinad` sets; rejects unless ACTIVE. */
+  requireActive(id: string): { image: string; imageId: string; network: string; resources: Resources };
   /** The daemon-side work directory, mounted at `/workspace` in the workspace's objects. */
   workdir(id: string): string;
   /** The file of its build output (JSON lines), kept by the daemon outside the work directory. */

@@ -136,7 +136,7 @@ describe('objects on the fake backend', () => {
     await d.stop();
     await d.backend.removeObject(vanish);
     const stranger = 'jpea-00000000-0000-4000-8000-0000000000aa';
-    await d.backend.runObject({ id: stranger, kind: 'pea', workspaceId: ws, image: `jworkspace:${ws.slice(11)}`, command: [], env: {}, ports: [], workdir: '/nowhere' });
+    await d.backend.runObject({ id: stranger, kind: 'pea', workspaceId: ws, image: `jworkspace:${ws.slice(11)}`, command: [], env: {}, ports: [], workdir: '/nowhere', resources: {} });
     d = Object.assign(await startFakeDaemon({ root: d.root, instance: d.instance, logsPort: d.logsPort, backend: d.backend, config: { extraPlugins: [worker] } }), { backend: d.backend });
     const flows = (await api('GET', '/flows')).body.items;
     assert.ok(flows[keep]);

@@ -2,6 +2,7 @@
  * Containers: run (with an init, so stop takes milliseconds), inspect, remove, and read what
  * they wrote. Docker's nouns stay here; index.ts maps an ObjectSpec onto a ContainerSpec.
  */
+import type { Resources } from '../../contract/resources.ts';
 import type { GpuRequest, OutputLine } from '../types.ts';
 import { type Engine, idempotent, statusOf } from './engine.ts';
 import type { Labels } from './labels.ts';
@@ -22,6 +23,9 @@ export interface ContainerSpec {
   gpus?: GpuRequest;
   /** Docker log driver (`fluentd`, …) and its options. */
   logConfig?: { type: string; config: Record<string, string> };
+  /** `uid:gid` the process runs as; default: the image's user. */
+  user?: string;
+  resources?: Resources;
 }
 
 export interface ContainerState {
@@ -30,6 +34,7 @@ export interface ContainerState {
   status: string;
   exitCode: number;
   running: boolean;
+  oomKilled: boolean;
   startedAt: string;
   ports: Record<string, number>;
   labels: Labels;
@@ -65,6 +70,7 @@ export async function inspectContainer(docker: Engine, name: string): Promise<Co
       status: info.State.Status,
       exitCode: info.State.ExitCode,
       running: info.State.Running,
+      oomKilled: info.State.OOMKilled === true,
       startedAt: info.State.StartedAt,
       ports,
       labels: info.Config.Labels ?? {},
@@ -88,10 +94,12 @@ export async function runContainer(docker: Engine, spec: ContainerSpec): Promise
   const deviceRequests = spec.gpus
     ? [{ Driver: '', Count: spec.gpus.deviceIds ? 0 : (spec.gpus.count ?? -1), DeviceIDs: spec.gpus.deviceIds, Capabilities: [['gpu']] }]
     : undefined;
+  const { memory, cpus, pids } = spec.resources ?? {};
   const create = (withGpus: boolean) =>
     docker.createContainer({
       name: spec.name,
       Image: spec.image,
+      User: spec.user,
       Entrypoint: spec.entrypoint,
       Env: Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`),
       WorkingDir: spec.workdir,
@@ -105,6 +113,15 @@ export async function runContainer(docker: Engine, spec: ContainerSpec): Promise
         ExtraHosts: ['host.docker.internal:host-gateway'],
         DeviceRequests: withGpus ? deviceRequests : undefined,
         LogConfig: spec.logConfig ? { Type: spec.logConfig.type, Config: spec.logConfig.config } : undefined,
+        // Hardened: no capabilities (ports below 1024 need none: Docker lets any user bind them
+        // inside a container), no gaining privileges through setuid files, bounded processes.
+        CapDrop: ['ALL'],
+        SecurityOpt: ['no-new-privileges:true'],
+        PidsLimit: pids,
+        // No swap beyond the limit: going over it is an OOM kill, reported as such.
+        Memory: memory,
+        MemorySwap: memory,
+        NanoCpus: cpus === undefined ? undefined : Math.round(cpus * 1e9),
       },
     });
   let container = await create(true);

@@ -16,6 +16,7 @@ import { LABEL, type Labels } from './labels.ts';
 import { logConfigFor } from './log-routing.ts';
 import { ensureNetwork, removeNetwork, type SubnetPool } from './networks.ts';
 import { parseCidr } from './subnets.ts';
+import { chownTree, objectUser } from './user.ts';
 
 export interface DockerBackendOptions {
   /** A unix socket path or a tcp URL; default: the local socket. */
@@ -40,6 +41,7 @@ export function createDockerBackend(opts: DockerBackendOptions): Backend {
   let hostRoot = opts.hostRoot ?? opts.root;
   let logRoute: LogRoute | undefined;
   let baseImage: ReturnType<typeof createBaseImage> | undefined;
+  const user = objectUser();
 
   const bound = (): BackendContext => {
     if (!ctx) throw new Error('the Docker backend is used before start()');
@@ -59,6 +61,7 @@ export function createDockerBackend(opts: DockerBackendOptions): Backend {
     status: c.status,
     running: c.running,
     exitCode: c.exitCode,
+    oomKilled: c.oomKilled,
     startedAt: c.startedAt,
     ports: c.ports,
     host: reachHost,
@@ -137,6 +140,10 @@ export function createDockerBackend(opts: DockerBackendOptions): Backend {
       return removed;
     },
 
+    async prepareWorkdir(dir) {
+      if (process.getuid?.() === 0) await chownTree(dir, user.uid, user.gid);
+    },
+
     isolate,
     removeIsolation: (workspaceId) => removeNetwork(docker, workspaceId),
 
@@ -154,6 +161,8 @@ export function createDockerBackend(opts: DockerBackendOptions): Backend {
         labels: labels({ [LABEL.kind]: spec.kind, [LABEL.workspace]: spec.workspaceId, [LABEL.object]: spec.id }),
         gpus: spec.gpus,
         logConfig: logConfigFor(logRoute, spec.workspaceId, spec.id),
+        user: `${user.uid}:${user.gid}`,
+        resources: spec.resources,
       });
       return toState(c);
     },
@@ -173,6 +182,15 @@ export function createDockerBackend(opts: DockerBackendOptions): Backend {
 
     async objectStates() {
       const containers = await docker.listContainers({ all: true, filters: labelFilter(labels({})) });
+      // The list does not say why a container stopped: ask the stopped ones (few) whether it was an OOM kill.
+      const oom = new Set<string>();
+      await Promise.all(
+        containers
+          .filter((c) => c.State === 'exited')
+          .map(async (c) => {
+            if ((await inspectContainer(docker, c.Id).catch(() => undefined))?.oomKilled) oom.add(c.Id);
+          }),
+      );
       return containers.map((c): ObjectState => {
         const ports: Record<string, number> = {};
         for (const p of c.Ports ?? []) if (p.PublicPort) ports[`${p.PrivatePort}/${p.Type}`] = p.PublicPort;
@@ -185,6 +203,7 @@ export function createDockerBackend(opts: DockerBackendOptions): Backend {
           running: c.State === 'running',
           // The list gives "Exited (137) 3 seconds ago"; inspect (on every event) gives the number.
           exitCode: Number(/\((-?\d+)\)/.exec(c.Status)?.[1] ?? 0),
+          oomKilled: oom.has(c.Id),
           startedAt: new Date(c.Created * 1000).toISOString(),
           ports,
           host: reachHost,

@@ -37,8 +37,8 @@ export interface FakeBackend extends Backend {
   readonly objects: ReadonlyMap<string, FakeObject>;
   readonly images: ReadonlyMap<string, string>;
   readonly networks: ReadonlyMap<string, string>;
-  /** Make an object stop as a crash would (exit code), keeping it listed. */
-  crash(id: string, exitCode?: number): Promise<void>;
+  /** Make an object stop as a crash would (exit code; `oom`: killed over its memory limit), keeping it listed. */
+  crash(id: string, exitCode?: number, opts?: { oom?: boolean }): Promise<void>;
   /** Make the backend unreachable (every call rejects as an engine that is down). */
   setReachable(reachable: boolean): void;
   /** An engine restart: every object stops, event streams end, the backend is down for `downMs`, then back. */
@@ -103,10 +103,10 @@ export function createFakeBackend(opts: { program?: FakeProgram } = {}): FakeBac
       throw new Error(taken ? `driver failed programming external connectivity: Bind for 127.0.0.1:${(err as { port?: number }).port} failed: port is already allocated` : (err as Error).message);
     }
   };
-  const stop = async (o: FakeObject, exitCode: number) => {
+  const stop = async (o: FakeObject, exitCode: number, oomKilled = false) => {
     await Promise.all(o.servers.map(close));
     o.servers = [];
-    o.state = { ...o.state, status: 'exited', running: false, exitCode };
+    o.state = { ...o.state, status: 'exited', running: false, exitCode, oomKilled };
     emit('die', o);
   };
 
@@ -175,6 +175,9 @@ export function createFakeBackend(opts: { program?: FakeProgram } = {}): FakeBac
     },
 
     pruneImages: async () => 0, // images are tags here: nothing is left untagged
+    async prepareWorkdir() {
+      down();
+    },
     async isolate(workspaceId) {
       down();
       let id = networks.get(workspaceId);
@@ -198,7 +201,7 @@ export function createFakeBackend(opts: { program?: FakeProgram } = {}): FakeBac
         spec,
         servers: [],
         lines: [],
-        state: { id: spec.id, ref: createHash('sha256').update(spec.id).digest('hex'), kind: spec.kind, workspaceId: spec.workspaceId, status: 'running', running: true, exitCode: 0, startedAt: new Date().toISOString(), ports: {}, host: '127.0.0.1' },
+        state: { id: spec.id, ref: createHash('sha256').update(spec.id).digest('hex'), kind: spec.kind, workspaceId: spec.workspaceId, status: 'running', running: true, exitCode: 0, oomKilled: false, startedAt: new Date().toISOString(), ports: {}, host: '127.0.0.1' },
       };
       await launch(o);
       objects.set(spec.id, o);
@@ -212,7 +215,7 @@ export function createFakeBackend(opts: { program?: FakeProgram } = {}): FakeBac
       if (!o) return undefined;
       if (!o.state.running) {
         await launch(o);
-        o.state = { ...o.state, status: 'running', running: true, exitCode: 0, startedAt: new Date().toISOString() };
+        o.state = { ...o.state, status: 'running', running: true, exitCode: 0, oomKilled: false, startedAt: new Date().toISOString() };
         emit('start', o);
       }
       return { ...o.state, ports: { ...o.state.ports } };
@@ -263,9 +266,9 @@ export function createFakeBackend(opts: { program?: FakeProgram } = {}): FakeBac
       route = r;
     },
 
-    async crash(id, exitCode = 137) {
+    async crash(id, exitCode = 137, crashOpts = {}) {
       const o = objects.get(id);
-      if (o) await stop(o, exitCode);
+      if (o) await stop(o, exitCode, crashOpts.oom);
     },
     setReachable(r) {
       reachable = r;
