@@ -58,8 +58,8 @@ RUN mkdir -p /tmp /root /usr/bin /node_modules && chmod 1777 /tmp \\
 RUN cd /opt/jinad/runtime && node --import ./bootstrap.mjs -e "for (const m of ['./index.ts', './partial.ts', './pea-worker.ts']) await import(m).catch(() => {})" >/dev/null 2>&1 || true
 # Objects run as the unprivileged user ${OBJECT_UID} (named, so tools that look users up work),
 # with the compile cache warm for it too (the loader keeps one per user id).
-RUN printf 'root:x:0:0:root:/root:/bin/sh\njinad:x:${OBJECT_UID}:${OBJECT_UID}:jinad:/workspace:/bin/sh\n' > /etc/passwd \
- && printf 'root:x:0:\njinad:x:${OBJECT_UID}:\n' > /etc/group \
+RUN printf 'root:x:0:0:root:/root:/bin/sh\\njinad:x:${OBJECT_UID}:${OBJECT_UID}:jinad:/workspace:/bin/sh\\n' > /etc/passwd \
+ && printf 'root:x:0:\\njinad:x:${OBJECT_UID}:\\n' > /etc/group \
  && if [ -d /tmp/tsx-0 ]; then cp -a /tmp/tsx-0 /tmp/tsx-${OBJECT_UID} && chown -R ${OBJECT_UID}:${OBJECT_UID} /tmp/tsx-${OBJECT_UID}; fi
 ENV PATH=/usr/local/bin:/usr/bin:/bin HOME=/root \\
     NODE_EXTRA_CA_CERTS=${CA_BUNDLE} NPM_CONFIG_CAFILE=${CA_BUNDLE} \\
