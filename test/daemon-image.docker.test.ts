@@ -49,12 +49,16 @@ describe('the daemon image', () => {
     });
     const url = `http://127.0.0.1:${apiPort}`;
     assert.deepEqual(await (await retryFetch(`${url}/`, 30_000)).json(), {});
+    // Listening on every address in its container, it made an admin token in the mounted root.
+    assert.equal((await fetch(`${url}/workspaces`)).status, 401);
+    const token = readFileSync(`${hostRoot}/admin.token`, 'utf8').trim();
+    const headers = { authorization: `Bearer ${token}` };
 
     const serve = `require('node:http').createServer((q, s) => s.end(require('node:fs').readFileSync('/workspace/msg.txt'))).listen(${appPort})`;
-    const res = await fetch(`${url}/workspaces`, { method: 'POST', body: filesForm({ 'msg.txt': 'from the upload', 'app.cjs': serve, '.jinad': `run = node app.cjs\nports = ${appPort}\n` }) });
+    const res = await fetch(`${url}/workspaces`, { method: 'POST', headers, body: filesForm({ 'msg.txt': 'from the upload', 'app.cjs': serve, '.jinad': `run = node app.cjs\nports = ${appPort}\n` }) });
     assert.equal(res.status, 201);
     const id = Object.keys((await res.json()) as object)[0]!;
-    const item = await waitForState(url, id, ['ACTIVE', 'FAILED']);
+    const item = await waitForState(url, id, ['ACTIVE', 'FAILED'], 120_000, token);
     assert.equal(item.state, 'ACTIVE', item.reason);
     assert.equal(await (await retryFetch(`http://127.0.0.1:${appPort}/`)).text(), 'from the upload');
     const binds = execFileSync('docker', ['inspect', '-f', '{{json .HostConfig.Binds}}', id]).toString();
@@ -66,18 +70,18 @@ describe('the daemon image', () => {
       'talkers.ts': readFileSync(fileURLToPath(new URL('./fixtures/runtime/talkers.ts', import.meta.url))),
       'talk.yml': readFileSync(fileURLToPath(new URL('./fixtures/runtime/talk.yml', import.meta.url))),
     });
-    assert.equal((await fetch(`${url}/workspaces/${id}`, { method: 'PUT', body: flowFiles })).status, 200);
-    assert.equal((await waitForState(url, id, ['ACTIVE', 'FAILED'])).state, 'ACTIVE');
-    const created = await fetch(`${url}/flows?workspace_id=${id}&filename=talk.yml`, { method: 'POST' });
+    assert.equal((await fetch(`${url}/workspaces/${id}`, { method: 'PUT', headers, body: flowFiles })).status, 200);
+    assert.equal((await waitForState(url, id, ['ACTIVE', 'FAILED'], 120_000, token)).state, 'ACTIVE');
+    const created = await fetch(`${url}/flows?workspace_id=${id}&filename=talk.yml`, { method: 'POST', headers });
     assert.equal(created.status, 201, await created.clone().text());
     const flowId = (await created.json()) as string;
-    const gateway = ((await (await fetch(`${url}/flows/${flowId}`)).json()) as any).metadata.ports['8080/tcp'];
+    const gateway = ((await (await fetch(`${url}/flows/${flowId}`, { headers })).json()) as any).metadata.ports['8080/tcp'];
     const answer = await fetch(`http://127.0.0.1:${gateway}/index`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ data: ['in docker'] }) });
     assert.equal(answer.status, 200);
     let logged = '';
     for (let i = 0; i < 50 && !logged.includes('talk: in docker'); i++) {
       await new Promise((r) => setTimeout(r, 100));
-      logged = await (await fetch(`${url}/logs/${flowId}`)).text();
+      logged = await (await fetch(`${url}/logs/${flowId}`, { headers })).text();
     }
     assert.match(logged, /talk: in docker/);
   });

@@ -25,6 +25,8 @@ export interface ContainerSpec {
   logConfig?: { type: string; config: Record<string, string> };
   /** `uid:gid` the process runs as; default: the image's user. */
   user?: string;
+  /** No capabilities, no gaining privileges (objects: always; the daemon's own container in tests: not). */
+  hardened?: boolean;
   resources?: Resources;
 }
 
@@ -115,8 +117,8 @@ export async function runContainer(docker: Engine, spec: ContainerSpec): Promise
         LogConfig: spec.logConfig ? { Type: spec.logConfig.type, Config: spec.logConfig.config } : undefined,
         // Hardened: no capabilities (ports below 1024 need none: Docker lets any user bind them
         // inside a container), no gaining privileges through setuid files, bounded processes.
-        CapDrop: ['ALL'],
-        SecurityOpt: ['no-new-privileges:true'],
+        CapDrop: spec.hardened ? ['ALL'] : undefined,
+        SecurityOpt: spec.hardened ? ['no-new-privileges:true'] : undefined,
         PidsLimit: pids,
         // No swap beyond the limit: going over it is an OOM kill, reported as such.
         Memory: memory,

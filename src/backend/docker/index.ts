@@ -162,6 +162,7 @@ export function createDockerBackend(opts: DockerBackendOptions): Backend {
         gpus: spec.gpus,
         logConfig: logConfigFor(logRoute, spec.workspaceId, spec.id),
         user: `${user.uid}:${user.gid}`,
+        hardened: true,
         resources: spec.resources,
       });
       return toState(c);
