@@ -1,6 +1,6 @@
 /** Shared bench helpers: a daemon in its own process (as `npm start` runs it), stats, cleanup. */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +32,8 @@ export async function stopProcess(child: ChildProcess): Promise<void> {
 export interface BenchDaemon {
   url: string;
   root: string;
+  /** The admin token it made (authentication on), else undefined. */
+  token?: string;
   pid: number;
   /** SIGTERM, then a new process on the same root, port and instance (what it made stays). */
   restart(): Promise<BenchDaemon & { stopMs: number }>;
@@ -39,15 +41,21 @@ export interface BenchDaemon {
   close(): Promise<void>;
 }
 
-/** A daemon on a free port with its own root and instance label; `close` removes all it made. */
+/**
+ * A daemon on a free port with its own root and instance label; `close` removes all it made.
+ * Authentication is off unless `JINAD_AUTH: 'on'` is given: the benches measure the work, and
+ * bench/auth.ts measures what a token check adds.
+ */
 export async function benchDaemon(extraEnv: Record<string, string> = {}): Promise<BenchDaemon> {
   const port = await freePort();
   const root = mkdtempSync(path.join(tmpdir(), 'jinad-bench-'));
-  const instance = `bench-${process.pid}`;
-  const env = { JINAD_PORT: String(port), JINAD_ROOT: root, JINAD_INSTANCE: instance, JINAD_LOG_LEVEL: 'warn', JINAD_LOGS_PORT: String(await freePort()), ...extraEnv };
+  const instance = `bench-${process.pid}-${port}`;
+  const env = { JINAD_PORT: String(port), JINAD_ROOT: root, JINAD_INSTANCE: instance, JINAD_LOG_LEVEL: 'warn', JINAD_LOGS_PORT: String(await freePort()), JINAD_AUTH: 'off', ...extraEnv };
+  const tokenFile = path.join(root, 'admin.token');
   const handle = (child: ChildProcess): BenchDaemon => ({
     url: `http://127.0.0.1:${port}`,
     root,
+    token: existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : undefined,
     pid: child.pid!,
     async restart() {
       const t0 = performance.now();

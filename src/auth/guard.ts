@@ -10,7 +10,7 @@
  */
 import { isIP } from 'node:net';
 import { lte } from 'drizzle-orm';
-import { getConnInfo } from '@hono/node-server/conninfo';
+import type { IncomingMessage } from 'node:http';
 import type { Context, MiddlewareHandler } from 'hono';
 import { fail } from '../errors.ts';
 import type { Logger } from '../logger.ts';
@@ -22,12 +22,9 @@ import { allows, type Scope, type TokenInfo, type TokenService } from './tokens.
 /** What a request was authenticated as; `undefined` when authentication is off. */
 export const tokenOf = (c: Context): TokenInfo | undefined => c.get('token' as never);
 
+/** The peer's address (`unknown` without a socket, as with app.fetch in tests). */
 export function addressOf(c: Context): string {
-  try {
-    return getConnInfo(c).remote.address ?? 'unknown';
-  } catch {
-    return 'unknown'; // called without a socket (app.fetch in tests)
-  }
+  return (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket?.remoteAddress ?? 'unknown';
 }
 
 /**
@@ -55,7 +52,7 @@ const scopeFor = (method: string, path: string): Scope =>
 
 function presented(c: Context): string | undefined {
   const header = c.req.header('authorization');
-  if (header) return /^Bearer\s+(\S+)$/i.exec(header)?.[1] ?? '';
+  if (header) return header.length > 7 && header.slice(0, 7).toLowerCase() === 'bearer ' ? header.slice(7).trim() : '';
   const protocols = c.req.header('sec-websocket-protocol');
   return protocols?.split(',').map((p) => p.trim()).find((p) => p.startsWith('jinad.bearer.'))?.slice('jinad.bearer.'.length);
 }

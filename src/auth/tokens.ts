@@ -3,7 +3,7 @@
  * every request's check without a query (verification is a map lookup and one SHA-256), and is
  * changed only through this service, so the two never disagree within one daemon.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { fail } from '../errors.ts';
 import type { Store } from '../store/db.ts';
@@ -17,9 +17,18 @@ export const allows = (have: Scope, need: Scope) => SCOPES.indexOf(have) >= SCOP
 
 type Row = typeof tokens.$inferSelect;
 const TOKEN = /^jinad_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
+const TOKEN_LENGTH = 'jinad_'.length + 16 + 1 + 43;
+
+/** Equal strings of one length, in time that depends on the length only. */
+function sameText(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
 export const TOKEN_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
-const sha256 = (s: string) => createHash('sha256').update(s).digest();
+const sha256 = (s: string) => hash('sha256', s, 'buffer') as unknown as Buffer;
 const infoOf = (r: Row): TokenInfo => ({ name: r.name, scope: r.scope as Scope, created: r.createdAt, expires: r.expiresAt });
 
 /** `30d`, `12h`, `90m`, `45s`, `2w` → milliseconds; undefined for anything else. */
@@ -58,39 +67,63 @@ export interface TokenService {
   verify(presented: string): TokenInfo | undefined;
 }
 
+/**
+ * A row as the hot path wants it: the hash as bytes, the expiry as a number, the info made
+ * once, and the secret once it was presented and matched the hash (kept in this process's
+ * memory only, like the requests that carry it): later requests compare with it in constant
+ * time, without hashing or allocating.
+ */
+interface Entry {
+  row: Row;
+  hash: Buffer;
+  expiresMs: number;
+  info: TokenInfo;
+  secret?: string;
+}
+const entryOf = (row: Row): Entry => ({ row, hash: Buffer.from(row.secretHash, 'hex'), expiresMs: row.expiresAt ? Date.parse(row.expiresAt) : Infinity, info: Object.freeze(infoOf(row)) });
+
+/** The first time a token is presented: its form, then its secret's hash (constant time). */
+function matchesHash(presented: string, entry: Entry): boolean {
+  const m = TOKEN.exec(presented);
+  if (!m || !timingSafeEqual(sha256(m[2]!), entry.hash)) return false;
+  entry.secret = m[2]!;
+  return true;
+}
+
 export function createTokenService(store: Store): TokenService {
-  const byId = new Map<string, Row>();
+  const byId = new Map<string, Entry>();
   return {
     async load() {
       byId.clear();
-      for (const row of await store.db.select().from(tokens)) byId.set(row.id, row);
+      for (const row of await store.db.select().from(tokens)) byId.set(row.id, entryOf(row));
     },
     count: () => byId.size,
     async create({ name, scope, expires }) {
       if (!TOKEN_NAME.test(name)) throw fail('invalid_request', `token name '${name}' must be 1–64 letters, digits, '.', '_' or '-'`, [`name: invalid`]);
-      if ([...byId.values()].some((r) => r.name === name)) throw fail('token_exists', `a token named '${name}' already exists; remove it first or pick another name`);
+      if ([...byId.values()].some((e) => e.row.name === name)) throw fail('token_exists', `a token named '${name}' already exists; remove it first or pick another name`);
       const id = randomBytes(8).toString('hex');
       const secret = randomBytes(32).toString('base64url');
       const row: Row = { id, name, scope, secretHash: sha256(secret).toString('hex'), createdAt: new Date().toISOString(), expiresAt: expires ? expiryOf(expires) : null };
       await store.db.insert(tokens).values(row);
-      byId.set(id, row);
+      byId.set(id, entryOf(row));
       return { ...infoOf(row), token: `jinad_${id}_${secret}` };
     },
-    list: () => [...byId.values()].map(infoOf).sort((a, b) => a.created.localeCompare(b.created)),
+    list: () => [...byId.values()].map((e) => infoOf(e.row)).sort((a, b) => a.created.localeCompare(b.created)),
     async remove(name) {
-      const row = [...byId.values()].find((r) => r.name === name);
-      if (!row) return false;
-      await store.db.delete(tokens).where(eq(tokens.id, row.id));
-      byId.delete(row.id);
+      const entry = [...byId.values()].find((e) => e.row.name === name);
+      if (!entry) return false;
+      await store.db.delete(tokens).where(eq(tokens.id, entry.row.id));
+      byId.delete(entry.row.id);
       return true;
     },
     verify(presented) {
-      const m = TOKEN.exec(presented);
-      const row = m ? byId.get(m[1]!) : undefined;
-      if (!m || !row) return undefined;
-      if (!timingSafeEqual(sha256(m[2]!), Buffer.from(row.secretHash, 'hex'))) return undefined;
-      if (row.expiresAt && Date.parse(row.expiresAt) <= Date.now()) return undefined;
-      return infoOf(row);
+      if (presented.length !== TOKEN_LENGTH) return undefined;
+      const entry = byId.get(presented.slice(6, 22));
+      if (!entry) return undefined;
+      const secret = presented.slice(23);
+      if (!(entry.secret !== undefined ? sameText(secret, entry.secret) : matchesHash(presented, entry))) return undefined;
+      if (entry.expiresMs <= Date.now()) return undefined;
+      return entry.info;
     },
   };
 }

@@ -52,7 +52,7 @@ describe('forged records', () => {
     const sock = net.connect(d.logsPort, '127.0.0.1');
     await new Promise((r) => sock.once('connect', r));
     const unknown = 'jpea-00000000-0000-4000-8000-00000000dead';
-    for (const tag of [`jinad.${ws}.${unknown}`, `jinad.${other}.${pod}`, `jinad.${ws}.${pod}.extra`, `jinad.${ws}./etc`, `jinad.${ws}.`]) {
+    for (const tag of [`jinad.${ws}.${unknown}`, `jinad.${other}.${pod}`, `jinad.${ws}.${pod}.extra`, `jinad.${ws}./etc`, `jinad.${ws}.`, `jinad.${ws}.../../../tmp`, `jinad.../${ws}.${pod}`, `jinad.${ws}.${pod}/../../x`, `docker.${ws}.${pod}`]) {
       sock.write(encode([tag, Date.now() / 1000, { log: `forged via ${tag}`, source: 'stdout' }, {}]));
     }
     sock.write(encode([`jinad.${ws}.${pod}`, Date.now() / 1000, { log: 'the real one', source: 'stdout' }, {}]));
@@ -61,6 +61,7 @@ describe('forged records', () => {
     assert.doesNotMatch(log, /forged via/);
     const daemonFiles = (dir: string): string[] => readdirSync(dir).flatMap((f) => (statSync(`${dir}/${f}`).isDirectory() ? daemonFiles(`${dir}/${f}`) : [`${dir}/${f}`]));
     const files = daemonFiles(`${d.root}/.daemon`).map((f) => f.slice(d.root.length));
+    assert.ok(!files.some((f) => !/^\/\.daemon\/jworkspace-[0-9a-f-]{36}\/(logging\.log|logs\/j[a-z]+-[0-9a-f-]{36}\/logging\.log)$/.test(f)), files.join('\n'));
     const mine = files.filter((f) => f.includes('/logs/') && (f.includes(ws) || f.includes(other)));
     assert.deepEqual(mine, [`/.daemon/${ws}/logs/${pod}/logging.log`]);
     assert.equal((await fetch(`${d.url}/logs/${unknown}`)).status, 404);
