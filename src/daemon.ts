@@ -21,6 +21,7 @@ import { createBackend } from './backend/index.ts';
 import type { Backend } from './backend/types.ts';
 import { ConfigError, isLoopback, type JinadConfig } from './config.ts';
 import { parseDaemonId } from './contract/ids.ts';
+import { SECRET_NAME } from './contract/kv.ts';
 import { describe } from './http/describe.ts';
 import { errorResponse } from './http/errors.ts';
 import { mountOpenApi } from './http/openapi.ts';
@@ -152,7 +153,7 @@ function coreRoutes(app: Hono, d: { config: JinadConfig; backend: Backend; insta
   const unreachable = (err: Error) => ({ kind: d.backend.kind, error: `the ${d.backend.kind} backend is not reachable: ${err.message}` });
   const engine = staleWhileRefresh(() => d.backend.info().catch(unreachable), 5000, { kind: d.backend.kind, error: `the ${d.backend.kind} backend has not answered yet` });
   const parts = staleWhileRefresh(async () => Object.assign({}, ...(await Promise.all(d.statusHooks.map((h) => h())))) as Record<string, unknown>, 1000, {});
-  const envs = Object.fromEntries(Object.entries(d.config.env).filter(([k]) => !/TOKEN|SECRET|PASS|KEY/i.test(k)));
+  const envs = Object.fromEntries(Object.entries(d.config.env).filter(([k]) => !SECRET_NAME.test(k)));
   // How long the event loop was held up since start (what every request waits for).
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();

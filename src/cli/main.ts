@@ -81,6 +81,12 @@ function isLocalRuntime(argv: string[]): boolean {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // `jinad serve …` takes the daemon's own flags (--host is where it listens, not a daemon to call).
+  if (argv[0] === 'serve' && !argv.includes('--help') && !argv.includes('-h')) {
+    const { serve } = await import('../serve.ts');
+    await serve(argv.slice(1));
+    await new Promise(() => {}); // until a signal ends the process
+  }
   if (isLocalRuntime(argv)) {
     const { run } = await import('../runtime/cli.ts');
     await run(argv);

@@ -18,3 +18,20 @@ export function parseKeyValues(list: readonly string[] = [], what = 'envs'): Rec
   }
   return out;
 }
+
+/** Names of variables whose values are secrets (tokens, passwords, keys): never shown back. */
+export const SECRET_NAME = /TOKEN|SECRET|PASS|KEY|CREDENTIAL/i;
+
+/** The map with the values of secret-named keys replaced by `***`. */
+export function redactSecrets(envs: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(envs).map(([k, v]) => [k, SECRET_NAME.test(k) ? '***' : v]));
+}
+
+/** A copy of `value` with every `env`/`envs` map in it redacted (at any depth: the partial daemon's answer nests them). */
+export function redactEnvs<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(redactEnvs) as T;
+  if (!value || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [k, (k === 'envs' || k === 'env') && v && typeof v === 'object' && !Array.isArray(v) ? redactSecrets(v as Record<string, string>) : redactEnvs(v)]),
+  ) as T;
+}

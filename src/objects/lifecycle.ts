@@ -10,6 +10,7 @@ import type { Backend, ObjectState } from '../backend/types.ts';
 import { endpointOf } from '../backend/types.ts';
 import type { ObjectItem } from '../contract/objects.ts';
 import { newId } from '../contract/ids.ts';
+import { redactEnvs } from '../contract/kv.ts';
 import { mergeResources, type Resources } from '../contract/resources.ts';
 import { DaemonError, fail } from '../errors.ts';
 import type { Logger } from '../logger.ts';
@@ -79,7 +80,8 @@ export async function objectItem(d: ObjectDeps, r: ObjectRow): Promise<ObjectIte
     time_updated: r.timeUpdated,
     workspace_id: r.workspaceId,
     metadata: { ...r.metadata, ports: live?.ports ?? r.metadata.ports, status: live?.status ?? 'missing', exit_code: live ? live.exitCode : null, oom_killed: live?.oomKilled ?? false },
-    arguments: r.arguments as ObjectItem['arguments'],
+    // Envs are shown as given, but for secrets (a remote Executor's JINAD_TOKEN, passwords).
+    arguments: redactEnvs(r.arguments) as ObjectItem['arguments'],
   };
 }
 

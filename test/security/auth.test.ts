@@ -5,9 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import { tokens } from '../../src/auth/schema.ts';
 import { ConfigError, resolveConfig } from '../../src/config.ts';
@@ -205,7 +207,29 @@ describe('brute force', () => {
   });
 });
 
+describe('secrets in envs', () => {
+  it('an object’s secret-named envs are never shown back', async () => {
+    const { id: ws } = await createWorkspace(d.url, { 'hi.ts': 'export class Hi {}\n' }, '', { token: admin });
+    const pea = await call('POST', `/peas?workspace_id=${ws}&envs=JINAD_TOKEN=s3cret&envs=DB_PASSWORD=hunter2&envs=PLAIN=1`, { token: admin, body: { uses: 'Hi', py_modules: ['hi.ts'] } });
+    assert.equal(pea.status, 201, JSON.stringify(pea.body));
+    const item = await call('GET', `/peas/${pea.body}`, { token: admin });
+    assert.deepEqual(item.body.arguments.envs, { JINAD_TOKEN: '***', DB_PASSWORD: '***', PLAIN: '1' });
+    assert.ok(!JSON.stringify((await call('GET', '/peas', { token: admin })).body).includes('s3cret'));
+  });
+});
+
 describe('listening', () => {
+  it('`jinad serve` on a non-loopback address with authentication off stops with the reason', async () => {
+    const bin = fileURLToPath(new URL('../../src/cli/bin.mjs', import.meta.url));
+    const node = 'deno' in process.versions ? 'node' : process.execPath;
+    const child = spawn(node, [bin, 'serve', '--host', '0.0.0.0', '--port', '0', '--auth', 'off', '--backend', 'fake', '--root', d.root], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c) => (stderr += c));
+    const code = await new Promise((r) => child.once('exit', r));
+    assert.equal(code, 1);
+    assert.match(stderr, /refusing to listen on 0\.0\.0\.0 with authentication off/);
+  });
+
   it('refuses a non-loopback address with authentication off, unless --insecure', () => {
     assert.throws(() => resolveConfig({ host: '0.0.0.0', auth: false }), (e: Error) => e instanceof ConfigError && /refusing to listen on 0\.0\.0\.0/.test(e.message));
     assert.equal(resolveConfig({ host: '0.0.0.0', auth: false, insecure: true }).auth, false);

@@ -13,6 +13,8 @@ import { startFakeDaemon } from '../helpers.ts';
 import { makeTestPki, type TestPki } from '../tls.ts';
 
 const BIN = fileURLToPath(new URL('../../src/cli/bin.mjs', import.meta.url));
+/** The CLI is a Node.js program, also when these tests run under Deno. */
+const NODE = 'deno' in process.versions ? 'node' : process.execPath;
 let pki: TestPki;
 let d: Awaited<ReturnType<typeof startFakeDaemon>>;
 before(async () => {
@@ -53,7 +55,7 @@ describe('TLS', () => {
   it('the CLI takes --cacert (and JINAD_CACERT) with an https:// host', async () => {
     const run = (args: string[], env: Record<string, string>) =>
       new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-        const child = spawn(process.execPath, [BIN, '--host', d.url, ...args], { env: { ...process.env, JINAD_TOKEN: d.adminToken!, ...env } });
+        const child = spawn(NODE, [BIN, '--host', d.url, ...args], { env: { ...process.env, JINAD_TOKEN: d.adminToken!, ...env } });
         let stdout = '';
         let stderr = '';
         child.stdout.on('data', (c) => (stdout += c));
