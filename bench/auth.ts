@@ -10,6 +10,7 @@
  * throughput one core gives. Target: ≥ 0.95.
  *   node --import tsx bench/auth.ts [seconds] [connections] [rounds]
  */
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { filesForm, waitForState } from '../test/helpers.ts';
@@ -44,6 +45,18 @@ async function load(d: BenchDaemon, url: string) {
 const control = Boolean(process.env.BENCH_CONTROL);
 const withAuth = await benchDaemon({ JINAD_BACKEND: 'fake', JINAD_AUTH: control ? 'off' : 'on' });
 const without = await benchDaemon({ JINAD_BACKEND: 'fake' });
+// The load generator on one core, the daemon under load on the other: neither takes the
+// other's core, which is most of the noise between rounds on a 2-core machine.
+const pin = (cpu: number, pid: number) => {
+  try {
+    execFileSync('taskset', ['-a', '-pc', String(cpu), String(pid)], { stdio: 'ignore' });
+  } catch {
+    // no taskset, or one core: unpinned
+  }
+};
+pin(0, process.pid);
+pin(1, withAuth.pid);
+pin(1, without.pid);
 try {
   const a = await target(withAuth);
   const b = await target(without);

@@ -127,7 +127,7 @@ describe('tokens from the CLI', () => {
     assert.equal((await run(['token', 'rm', 'ci-read'])).code, 0);
     assert.equal((await run(['ws', 'ls'], { JINAD_TOKEN: token })).code, 7);
     assert.match((await run(['audit', '-n', '5'])).stdout, /admin\s+127\.0\.0\.1\s+DELETE \/tokens\/ci-read\s+200/);
-    assert.match((await run(['audit'])).stdout, /-\s+127\.0\.0\.1\s+DELETE \/workspaces\/\S+\s+403/);
+    assert.match((await run(['audit'])).stdout, /ci-read\s+127\.0\.0\.1\s+DELETE \/workspaces\/\S+\s+403/);
   });
 });
 

@@ -11,7 +11,7 @@
 import { isIP } from 'node:net';
 import { lte } from 'drizzle-orm';
 import type { IncomingMessage } from 'node:http';
-import type { Context, MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler, Next } from 'hono';
 import { fail } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { Store } from '../store/db.ts';
@@ -57,12 +57,17 @@ function presented(c: Context): string | undefined {
   return protocols?.split(',').map((p) => p.trim()).find((p) => p.startsWith('jinad.bearer.'))?.slice('jinad.bearer.'.length);
 }
 
-export function authGuard(opts: { tokens: TokenService; throttle: Throttle }): MiddlewareHandler {
+/**
+ * The token check: the request's valid token, undefined for a public route; throws 429 (a
+ * throttled address) or 401 (no valid token).
+ */
+export type Authenticate = (c: Context) => TokenInfo | undefined;
+
+export function authenticator(opts: { tokens: TokenService; throttle: Throttle }): Authenticate {
   const { tokens, throttle } = opts;
-  return (c, next) => {
+  return (c) => {
     const method = c.req.method;
-    const path = c.req.path;
-    if (method === 'OPTIONS' || PUBLIC(method, path)) return next();
+    if (method === 'OPTIONS' || PUBLIC(method, c.req.path)) return undefined;
     const address = addressOf(c);
     const wait = throttle.retryAfter(address);
     if (wait) {
@@ -81,28 +86,54 @@ export function authGuard(opts: { tokens: TokenService; throttle: Throttle }): M
           : 'the token is not valid (unknown, removed or expired)',
       );
     }
-    const need = scopeFor(method, path);
-    if (!allows(token.scope, need)) throw fail('forbidden', `token '${token.name}' has the '${token.scope}' scope; ${method} ${path} needs '${need}'`);
-    c.set('token' as never, token as never);
-    return next();
+    return token;
   };
 }
 
-/** Every call that may change something is recorded after it is answered (rejections too). */
-export function auditTrail(store: Store, log: Logger, keep = 100_000): MiddlewareHandler {
+/** 403 unless the token's scope allows this call. */
+function checkScope(c: Context, token: TokenInfo): void {
+  const { method, path } = c.req;
+  const need = scopeFor(method, path);
+  if (!allows(token.scope, need)) throw fail('forbidden', `token '${token.name}' has the '${token.scope}' scope; ${method} ${path} needs '${need}'`);
+}
+
+/**
+ * One middleware in front of every route: reads pass the token check (when authentication is
+ * on) synchronously; every call that may change something is checked and then recorded in the
+ * audit trail once answered, refusals included (with the token's name when it was valid). The
+ * token of a mutating call is kept on the context (`tokenOf`).
+ */
+export function accessGate(d: { authenticate?: Authenticate; store: Store; log: Logger; keep?: number }): MiddlewareHandler {
+  const { authenticate, store, log, keep = 100_000 } = d;
   let written = 0;
+  const record = async (c: Context, token: TokenInfo | undefined, status: number) => {
+    try {
+      const row = { time: new Date().toISOString(), token: token?.name ?? null, address: addressOf(c), method: c.req.method, path: c.req.path, status };
+      const [{ seq }] = await store.db.insert(audit).values(row).returning({ seq: audit.seq });
+      // The trail is bounded: now and then, rows beyond the newest `keep` go.
+      if (++written % 1000 === 0) await store.db.delete(audit).where(lte(audit.seq, seq! - keep));
+    } catch (err) {
+      log.warn('cannot write the audit record', err);
+    }
+  };
+  const mutating = async (c: Context, next: Next) => {
+    let token: TokenInfo | undefined;
+    try {
+      token = authenticate?.(c);
+      if (token) checkScope(c, token);
+    } catch (err) {
+      await record(c, token, (err as { status?: number }).status ?? 500);
+      throw err;
+    }
+    if (token) c.set('token' as never, token as never);
+    await next();
+    await record(c, token, c.res.status);
+  };
   return (c, next) => {
     const method = c.req.method;
-    if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return next();
-    return next().finally(async () => {
-      try {
-        const row = { time: new Date().toISOString(), token: tokenOf(c)?.name ?? null, address: addressOf(c), method, path: c.req.path, status: c.res.status };
-        const [{ seq }] = await store.db.insert(audit).values(row).returning({ seq: audit.seq });
-        // The trail is bounded: now and then, rows beyond the newest `keep` go.
-        if (++written % 1000 === 0) await store.db.delete(audit).where(lte(audit.seq, seq! - keep));
-      } catch (err) {
-        log.warn('cannot write the audit record', err);
-      }
-    });
+    if (method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS') return mutating(c, next);
+    const token = authenticate?.(c);
+    if (token) checkScope(c, token);
+    return next();
   };
 }

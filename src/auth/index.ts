@@ -4,7 +4,7 @@ import type { JinadConfig } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { Store } from '../store/db.ts';
 import { ensureAdminToken } from './admin-file.ts';
-import { auditTrail, authGuard } from './guard.ts';
+import { accessGate, authenticator } from './guard.ts';
 import { authRoutes } from './routes.ts';
 import { createThrottle } from './throttle.ts';
 import { createTokenService, type TokenService } from './tokens.ts';
@@ -15,11 +15,9 @@ export { hostGuard } from './guard.ts';
 export async function setupAuth(app: Hono, d: { config: JinadConfig; store: Store; log: Logger }): Promise<TokenService> {
   const tokens = createTokenService(d.store);
   await tokens.load();
-  app.use(auditTrail(d.store, d.log));
-  if (d.config.auth) {
-    await ensureAdminToken(tokens, d.config.root, d.log);
-    app.use(authGuard({ tokens, throttle: createThrottle({ max: d.config.authThrottle.failures, windowMs: d.config.authThrottle.windowSeconds * 1000 }) }));
-  }
+  if (d.config.auth) await ensureAdminToken(tokens, d.config.root, d.log);
+  const throttle = createThrottle({ max: d.config.authThrottle.failures, windowMs: d.config.authThrottle.windowSeconds * 1000 });
+  app.use(accessGate({ authenticate: d.config.auth ? authenticator({ tokens, throttle }) : undefined, store: d.store, log: d.log }));
   authRoutes(app, { tokens, store: d.store });
   return tokens;
 }
