@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Logger } from '../logger.ts';
 import type { TokenService } from './tokens.ts';
 
-export const ADMIN_TOKEN_FILE = 'admin.token';
+const ADMIN_TOKEN_FILE = 'admin.token';
 
 export async function ensureAdminToken(tokens: TokenService, root: string, log: Logger): Promise<void> {
   if (tokens.count() > 0) return;

@@ -19,9 +19,6 @@ import { audit } from './schema.ts';
 import type { Throttle } from './throttle.ts';
 import { allows, type Scope, type TokenInfo, type TokenService } from './tokens.ts';
 
-/** What a request was authenticated as; `undefined` when authentication is off. */
-export const tokenOf = (c: Context): TokenInfo | undefined => c.get('token' as never);
-
 /** The peer's address (`unknown` without a socket, as with app.fetch in tests). */
 export function addressOf(c: Context): string {
   return (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket?.remoteAddress ?? 'unknown';
@@ -100,8 +97,7 @@ function checkScope(c: Context, token: TokenInfo): void {
 /**
  * One middleware in front of every route: reads pass the token check (when authentication is
  * on) synchronously; every call that may change something is checked and then recorded in the
- * audit trail once answered, refusals included (with the token's name when it was valid). The
- * token of a mutating call is kept on the context (`tokenOf`).
+ * audit trail once answered, refusals included (with the token's name when it was valid).
  */
 export function accessGate(d: { authenticate?: Authenticate; store: Store; log: Logger; keep?: number }): MiddlewareHandler {
   const { authenticate, store, log, keep = 100_000 } = d;
@@ -125,7 +121,6 @@ export function accessGate(d: { authenticate?: Authenticate; store: Store; log: 
       await record(c, token, (err as { status?: number }).status ?? 500);
       throw err;
     }
-    if (token) c.set('token' as never, token as never);
     await next();
     await record(c, token, c.res.status);
   };

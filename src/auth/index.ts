@@ -9,7 +9,6 @@ import { authRoutes } from './routes.ts';
 import { createThrottle } from './throttle.ts';
 import { createTokenService, type TokenService } from './tokens.ts';
 
-export { ADMIN_TOKEN_FILE } from './admin-file.ts';
 export { hostGuard } from './guard.ts';
 
 export async function setupAuth(app: Hono, d: { config: JinadConfig; store: Store; log: Logger }): Promise<TokenService> {

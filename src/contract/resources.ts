@@ -75,9 +75,3 @@ export function mergeResources(...layers: (Partial<Record<keyof Resources, numbe
   }
   return out;
 }
-
-/** `536870912` → `512m`, for messages. */
-export function formatMemory(bytes: number): string {
-  for (const [unit, size] of [['g', 1024 ** 3], ['m', 1024 ** 2], ['k', 1024]] as const) if (bytes >= size && bytes % size === 0) return `${bytes / size}${unit}`;
-  return `${bytes}b`;
-}
