@@ -316,10 +316,8 @@ export async function createDaemon(config: JinadConfig, opts: DaemonOptions = {}
       const host = info.address.includes(':') ? `[${info.address}]` : info.address;
       const scheme = tls ? 'https' : 'http';
       log.info(`JinaD ${VERSION} listening on ${scheme}://${host}:${info.port} (docs at /docs, instance ${instance}, ${backend.kind} backend)`);
-      if (!config.auth) {
-        const where = isLoopback(config.host) ? 'loopback only, as JinaD 2.0 ran' : 'NOT loopback (--insecure): anyone who reaches this port can run code on this machine';
-        log.warn(`authentication is off (${where})`);
-      }
+      if (!config.auth && isLoopback(config.host)) log.info('authentication is off (loopback only, as JinaD 2.0 ran)');
+      if (!config.auth && !isLoopback(config.host)) log.warn(`authentication is off on ${config.host} (--insecure): anyone who reaches this port can run code on this machine`);
       // Base images of other versions go once the daemon answers: requests do not wait for this.
       const pruned = await backend.pruneBaseImages().catch(() => 0);
       if (pruned) log.info(`removed ${pruned} runtime base image(s) of other versions that nothing used`);
