@@ -20,8 +20,9 @@ before(async () => {
 after(() => d?.cleanup());
 
 /** Prints one `PROBE {…}` line: who it runs as, what it may do, what it can reach. */
-const probe = (port: number) => `
+const probe = (port: number, logsPort: number) => `
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 const read = (...files) => { for (const f of files) { try { return readFileSync(f, 'utf8').trim(); } catch {} } return null; };
 const status = readFileSync('/proc/self/status', 'utf8');
 const field = (k) => new RegExp('^' + k + ':\\\\s*(.*)$', 'm').exec(status)?.[1];
@@ -29,6 +30,13 @@ const field = (k) => new RegExp('^' + k + ':\\\\s*(.*)$', 'm').exec(status)?.[1]
 const route = readFileSync('/proc/net/route', 'utf8').split('\\n').map((l) => l.split('\\t')).find((f) => f[1] === '00000000');
 const gw = route[2].match(/../g).reverse().map((h) => parseInt(h, 16)).join('.');
 const status_of = (p, init) => fetch('http://' + gw + ':${port}' + p, init).then((r) => r.status, (e) => 'unreachable: ' + e.message);
+// The log receiver listens on loopback: from a container, nothing answers there.
+const receiver = await new Promise((resolve) => {
+  const s = net.connect(${logsPort}, gw);
+  s.once('connect', () => { s.destroy(); resolve('connected'); });
+  s.once('error', (e) => resolve(e.code));
+  setTimeout(() => { s.destroy(); resolve('timeout'); }, 3000);
+});
 let wrote = false;
 try { writeFileSync('/workspace/written-by-probe.txt', 'x'); wrote = true; } catch {}
 console.log('PROBE ' + JSON.stringify({
@@ -40,6 +48,7 @@ console.log('PROBE ' + JSON.stringify({
   liveness: await status_of('/'),
   list: await status_of('/workspaces'),
   create: await status_of('/workspaces', { method: 'DELETE' }),
+  receiver,
 }));
 `;
 
@@ -55,7 +64,7 @@ const probeResult = async (id: string) => {
 describe('containers the daemon starts', () => {
   it('run unprivileged, hardened and limited, and cannot use the API without a token', async () => {
     const port = Number(new URL(url).port);
-    const { id, item } = await createWorkspace(url, { 'probe.mjs': probe(port), '.jinad': 'run = node probe.mjs\npids = 128\nmemory = 128m\ncpus = 0.5\n' }, '', { token: d.adminToken });
+    const { id, item } = await createWorkspace(url, { 'probe.mjs': probe(port, d.logsPort), '.jinad': 'run = node probe.mjs\npids = 128\nmemory = 128m\ncpus = 0.5\n' }, '', { token: d.adminToken });
     assert.equal(item.state, 'ACTIVE', item.reason);
     const p = await probeResult(id);
     assert.equal(p.uid, 10001);
@@ -70,6 +79,7 @@ describe('containers the daemon starts', () => {
     assert.equal(p.liveness, 200, 'the API is reachable from the container');
     assert.equal(p.list, 401, 'but refuses it without a token');
     assert.equal(p.create, 401);
+    assert.notEqual(p.receiver, 'connected', 'the log receiver is not reachable from a container');
     const c = await docker.engine.getContainer(id).inspect();
     assert.equal(c.Config.User, '10001:10001');
     assert.deepEqual(c.HostConfig.CapDrop, ['ALL']);
