@@ -65,16 +65,16 @@ export function authenticator(opts: { tokens: TokenService; throttle: Throttle }
   return (c) => {
     const method = c.req.method;
     if (method === 'OPTIONS' || PUBLIC(method, c.req.path)) return undefined;
-    const address = addressOf(c);
-    const wait = throttle.retryAfter(address);
+    // Asked before the token, so a throttled guesser learns nothing; skipped while nobody failed.
+    const wait = throttle.idle ? 0 : throttle.retryAfter(addressOf(c));
     if (wait) {
       c.header('retry-after', String(wait));
-      throw fail('too_many_requests', `too many failed authentications from ${address}; retry in ${wait} s`);
+      throw fail('too_many_requests', `too many failed authentications from ${addressOf(c)}; retry in ${wait} s`);
     }
     const given = presented(c);
     const token = given ? tokens.verify(given) : undefined;
     if (!token) {
-      throttle.fail(address);
+      throttle.fail(addressOf(c));
       c.header('www-authenticate', 'Bearer realm="jinad"');
       throw fail(
         'unauthorized',

@@ -5,6 +5,8 @@
  * bounded: at most `max` times per address and `maxAddresses` addresses (the stalest go first).
  */
 export interface Throttle {
+  /** Whether any address has failed lately (when not, no address needs asking about). */
+  readonly idle: boolean;
   /** Seconds to wait when `address` is throttled now, else 0. */
   retryAfter(address: string, now?: number): number;
   fail(address: string, now?: number): void;
@@ -21,6 +23,9 @@ export function createThrottle(opts: { max: number; windowMs: number; maxAddress
     return times.length ? times : undefined;
   };
   return {
+    get idle() {
+      return failures.size === 0;
+    },
     retryAfter(address, now = Date.now()) {
       const times = recent(address, now);
       if (!times || times.length < max) return 0;

@@ -122,7 +122,7 @@ export function createTokenService(store: Store): TokenService {
       if (!entry) return undefined;
       const secret = presented.slice(23);
       if (!(entry.secret !== undefined ? sameText(secret, entry.secret) : matchesHash(presented, entry))) return undefined;
-      if (entry.expiresMs <= Date.now()) return undefined;
+      if (entry.expiresMs !== Infinity && entry.expiresMs <= Date.now()) return undefined;
       return entry.info;
     },
   };
