@@ -49,7 +49,8 @@ const scopeFor = (method: string, path: string): Scope =>
 
 function presented(c: Context): string | undefined {
   const header = c.req.header('authorization');
-  if (header) return header.length > 7 && header.slice(0, 7).toLowerCase() === 'bearer ' ? header.slice(7).trim() : '';
+  // `Bearer ` as clients write it, else in any case; the parser has trimmed the value already.
+  if (header) return header.startsWith('Bearer ') || (header.length > 7 && header.slice(0, 7).toLowerCase() === 'bearer ') ? header.slice(7) : '';
   const protocols = c.req.header('sec-websocket-protocol');
   return protocols?.split(',').map((p) => p.trim()).find((p) => p.startsWith('jinad.bearer.'))?.slice('jinad.bearer.'.length);
 }

@@ -13,7 +13,8 @@ import { type NewToken, SCOPES, type Scope, type TokenInfo } from '../contract/a
 
 export { SCOPES, type Scope, type TokenInfo };
 /** Each scope allows what the ones before it allow. */
-export const allows = (have: Scope, need: Scope) => SCOPES.indexOf(have) >= SCOPES.indexOf(need);
+const RANK: Record<Scope, number> = { read: 0, write: 1, admin: 2 };
+export const allows = (have: Scope, need: Scope) => RANK[have] >= RANK[need];
 
 type Row = typeof tokens.$inferSelect;
 const TOKEN = /^jinad_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
