@@ -28,6 +28,14 @@ export const Envs = v.optional(
 const Replicas = v.pipe(v.string(), v.regex(/^[1-9]\d*$/, 'replicas must be a positive integer'), v.description('the new number of replicas'));
 export const ScaleQuery = v.object({ replicas: Replicas, pod_name: v.optional(v.pipe(v.string(), v.minLength(1))) });
 export const PodNameQuery = v.object({ pod_name: v.optional(v.pipe(v.string(), v.minLength(1))), dump_path: v.optional(v.string()) });
+/** JinaD 2.0/2.1's `PUT /flows/{id}?kind=rolling_update&pod_name=&dump_path=&shards=` (and `kind=scale&replicas=`). */
+export const LegacyUpdateQuery = v.object({
+  ...PodNameQuery.entries,
+  kind: v.picklist(['rolling_update', 'scale'], "kind must be 'rolling_update' or 'scale'"),
+  replicas: v.optional(ScaleQuery.entries.replicas),
+  /** Accepted as JinaD 2.0 sent it; replicas are not sharded here. */
+  shards: v.optional(v.pipe(v.string(), v.regex(/^\d+$/, 'shards must be a number'))),
+});
 
 export const ObjectItem = v.object({
   time_created: v.string(),
@@ -58,15 +66,15 @@ export const ObjectStoreStatus = storeStatus(ObjectItem);
 
 const arg = <S extends v.GenericSchema>(schema: S, title: string, description: string) => v.pipe(schema, v.title(title), v.description(description));
 
-/** What a Pod or Pea accepts as JSON (as an executor entry of a Flow YAML). */
+/** What a Pod or Pea accepts as JSON (as an executor entry of a Flow YAML); `null` is "unset", as Jina's clients send every unset option. */
 export const PodArguments = v.looseObject({
-  name: v.optional(arg(v.string(), 'Name', 'The name of this object, used in logs and routes')),
-  uses: v.optional(arg(v.string(), 'Uses', 'The executor: a class name (with py_modules), or an executor YAML in the workspace')),
-  py_modules: v.optional(arg(v.array(v.string()), 'Py Modules', 'TypeScript/JavaScript files in the workspace that define the executor')),
-  uses_with: v.optional(arg(v.record(v.string(), v.unknown()), 'Uses With', "Arguments of the executor's constructor")),
-  replicas: v.optional(arg(v.number(), 'Replicas', 'Copies of the executor behind a round-robin head (pods)')),
-  port_in: v.optional(arg(v.number(), 'Port In', 'Port the object listens on, published on the host with the same number; chosen by Docker if unset')),
-  env: v.optional(arg(v.record(v.string(), v.string()), 'Env', 'Environment of the executor process')),
+  name: v.optional(arg(v.nullable(v.string()), 'Name', 'The name of this object, used in logs and routes')),
+  uses: v.optional(arg(v.nullable(v.string()), 'Uses', 'The executor: a class name (with py_modules), or an executor YAML in the workspace')),
+  py_modules: v.optional(arg(v.nullable(v.array(v.string())), 'Py Modules', 'TypeScript/JavaScript files in the workspace that define the executor')),
+  uses_with: v.optional(arg(v.nullable(v.record(v.string(), v.unknown())), 'Uses With', "Arguments of the executor's constructor")),
+  replicas: v.optional(arg(v.nullable(v.number()), 'Replicas', 'Copies of the executor behind a round-robin head (pods)')),
+  port_in: v.optional(arg(v.nullable(v.number()), 'Port In', 'Port the object listens on, published on the host with the same number; chosen by Docker if unset')),
+  env: v.optional(arg(v.nullable(v.record(v.string(), v.string())), 'Env', 'Environment of the executor process')),
   memory: arg(ResourceFields.memory, 'Memory', "Memory limit of the object's container, e.g. 512m (default: the workspace's .jinad, then the daemon's)"),
   cpus: arg(ResourceFields.cpus, 'CPUs', "CPUs the object's container may use, e.g. 1.5"),
   pids: arg(ResourceFields.pids, 'Pids', "Processes the object's container may run"),

@@ -11,7 +11,10 @@ const PORT_IN = 8081;
 
 /** Prepare for `defineObjectKind`: an executor object (`mode` pod or pea) from its JSON arguments. */
 export function prepareExecutor(mode: 'pod' | 'pea', { body, envs }: CreateInput, { workdir, env }: { workdir: string; env: Record<string, string> }): PreparedObject {
-  const args = { ...body };
+  // `null` is "unset" (a Jina-built payload carries one for every option not given); the
+  // object's identity is its new id, as JinaD sets it.
+  const args: Record<string, unknown> = Object.fromEntries(Object.entries(body ?? {}).filter(([, v]) => v !== null));
+  if (env.JINAD_OBJECT_ID) args.identity = env.JINAD_OBJECT_ID;
   const spec = executorSpec(args, { dir: workdir, where: `${mode} arguments`, env, root: workdir });
   const fixed = typeof args.port_in === 'number' ? args.port_in : undefined;
   args.port_in = fixed ?? PORT_IN;

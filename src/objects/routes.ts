@@ -9,7 +9,7 @@ import { resolver } from 'hono-openapi';
 import * as v from 'valibot';
 import { ErrorBody, idOf } from '../contract/common.ts';
 import { ResourceFields } from '../contract/resources.ts';
-import { Envs, ObjectItem, ObjectStoreStatus, PodNameQuery, ScaleQuery } from '../contract/objects.ts';
+import { Envs, LegacyUpdateQuery, ObjectItem, ObjectStoreStatus, PodNameQuery, ScaleQuery } from '../contract/objects.ts';
 import { fail, invalid } from '../errors.ts';
 import { describe } from '../http/describe.ts';
 import { validate } from '../http/validate.ts';
@@ -91,6 +91,24 @@ export function objectRoutes(router: Hono, svc: ObjectService, spec: ObjectKindS
       const usesWith = await usesWithBody(c);
       if (q.dump_path) usesWith.dump_path = q.dump_path;
       return c.json(await svc.rollingUpdate(c.req.valid('param').id, usesWith, podName(q)));
+    },
+  );
+  // JinaD 2.0/2.1's single update route, beside the later two.
+  router.put(
+    '/:id',
+    describe({ tags, summary: 'JinaD 2.0/2.1 update: `kind=rolling_update` (JSON body: uses_with) or `kind=scale&replicas=`', responses: { 200: { description: 'the id' }, ...errors } }),
+    validate('param', Id),
+    validate('query', LegacyUpdateQuery),
+    async (c) => {
+      const q = c.req.valid('query');
+      const id = c.req.valid('param').id;
+      if (q.kind === 'scale') {
+        if (q.replicas === undefined) throw invalid('replicas is required with kind=scale', [{ loc: ['query', 'replicas'], msg: 'required', type: 'value_error' }]);
+        return c.json(await svc.scale(id, Number(q.replicas), podName(q)));
+      }
+      const usesWith = await usesWithBody(c);
+      if (q.dump_path) usesWith.dump_path = q.dump_path;
+      return c.json(await svc.rollingUpdate(id, usesWith, podName(q)));
     },
   );
   router.put(

@@ -107,6 +107,31 @@ describe('objects on the fake backend', () => {
     assert.ok((await api('GET', '/peas/arguments')).body.uses.title);
   });
 
+  it('JinaD 2.0 payloads: null is unset, identity is the new id; the era-A update route works beside the later two', async () => {
+    // As Jina's argument parser builds a payload: a null for every option not given.
+    const nulls = { name: 'legacy', uses: 'Hi', py_modules: ['hi.ts'], uses_with: null, env: null, port_in: null, replicas: null, uses_metas: null, workspace_id: null };
+    const pod = await api('POST', `/pods?workspace_id=${ws}`, nulls);
+    assert.equal(pod.status, 201, JSON.stringify(pod.body));
+    const args = (await api('GET', `/pods/${pod.body}`)).body.arguments.object.arguments;
+    assert.equal(args.identity, pod.body);
+    assert.equal(args.uses_with, undefined);
+    const pea = await api('POST', `/peas?workspace_id=${ws}`, { uses: 'Hi', py_modules: ['hi.ts'], identity: 'mine', env: null });
+    assert.equal((await api('GET', `/peas/${pea.body}`)).body.arguments.object.arguments.identity, pea.body);
+
+    assert.deepEqual(await api('PUT', `/pods/${pod.body}?kind=scale&replicas=3`), { status: 200, body: pod.body });
+    assert.equal((await api('GET', `/pods/${pod.body}`)).body.arguments.object.arguments.replicas, 3);
+    assert.deepEqual(await api('PUT', `/pods/${pod.body}?kind=rolling_update&dump_path=/tmp/dump&shards=1`, { v: 3 }), { status: 200, body: pod.body });
+    assert.equal((await api('GET', `/pods/${pod.body}`)).body.arguments.object.arguments.uses_with.dump_path, '/tmp/dump');
+    const flow = (await api('POST', flowQuery('flow.yml', ['HOME=/x']))).body;
+    assert.deepEqual(await api('PUT', `/flows/${flow}?kind=rolling_update&pod_name=hi`, { v: 1 }), { status: 200, body: flow });
+    for (const [route, loc] of [[`/flows/${flow}?kind=rolling_update`, 'pod_name'], [`/pods/${pod.body}?kind=scale`, 'replicas'], [`/pods/${pod.body}?kind=nothing`, 'kind']] as const) {
+      const r = await api('PUT', route);
+      assert.equal(r.status, 422, route);
+      assert.ok(JSON.stringify(r.body.detail).includes(loc), JSON.stringify(r.body));
+    }
+    assert.equal((await api('PUT', `/peas/${pea.body}?kind=scale&replicas=2`)).status, 404);
+  });
+
   it('a kind from a plugin folder: routes, ids, items, logs, and removal with its workspace', async () => {
     const r = await api('POST', `/workers?workspace_id=${ws}`, { uses: 'Hi', py_modules: ['hi.ts'], greeting: 'hey' });
     assert.equal(r.status, 201, JSON.stringify(r.body));
