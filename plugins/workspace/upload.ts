@@ -4,10 +4,11 @@
  * a build behind any running one (never dropped). The build job moves the staged files into the
  * work directory.
  */
-import { createReadStream, existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { closeSync, createReadStream, existsSync } from 'node:fs';
+import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { fail } from 'jinad/plugin';
+import { fail, openInside } from 'jinad/plugin';
 import { BUILD_JOB, KIND, stagingDirOf, type WorkspaceCtx, workdirOf } from './context.ts';
 import { assertNoSymlinks, checkZip, extractZip, isZipName, writeInside } from './files.ts';
 import type { Received } from './receive.ts';
@@ -55,6 +56,16 @@ export async function submit(ctx: WorkspaceCtx, id: string, stage: string, recei
     throw err;
   }
 
+  // JinaD clients post the same files to an existing id again (a remote Executor's
+  // `workspace_id`): an ACTIVE workspace with nothing queued and every file already there,
+  // byte for byte, is not built again.
+  const current = ctx.repo.get(id);
+  if (current?.state === 'ACTIVE' && jobs.pending(id) === 0 && (await alreadyThere(wd, stagingDirOf(ctx, id, stage), staged))) {
+    await rm(stagingDirOf(ctx, id, stage), { recursive: true, force: true });
+    log.info(`workspace ${id}: the same files again, nothing to build`);
+    return;
+  }
+
   // Check and set with no await in between: of two uploads racing for a new id, one creates
   // it and the other queues behind it as an update.
   const existing = ctx.repo.get(id);
@@ -69,6 +80,33 @@ export async function submit(ctx: WorkspaceCtx, id: string, stage: string, recei
     await ctx.repo.patch(id, { state: 'PENDING', reason: null, logTail: null });
   }
   await jobs.enqueue(BUILD_JOB, id, { id, stage, uploads: staged } satisfies BuildPayload);
+}
+
+/** Whether every staged file (archives aside) is in the work directory already, byte for byte (read without following links). */
+async function alreadyThere(wd: string, dir: string, staged: StagedUpload[]): Promise<boolean> {
+  const digest = async (stream: NodeJS.ReadableStream) => {
+    const h = createHash('sha256');
+    for await (const chunk of stream) h.update(chunk as Buffer);
+    return h.digest('hex');
+  };
+  for (const u of staged) {
+    if (!u.rel) return false;
+    let opened: { fd: number; size: number };
+    try {
+      opened = openInside(wd, u.rel);
+    } catch {
+      return false; // absent, a link, or not a regular file
+    }
+    const stagedFile = path.join(dir, u.staged);
+    if ((await stat(stagedFile)).size !== opened.size) {
+      closeSync(opened.fd);
+      return false;
+    }
+    // The stream closes the descriptor when it ends.
+    const [a, b] = await Promise.all([digest(createReadStream('', { fd: opened.fd })), digest(createReadStream(stagedFile))]);
+    if (a !== b) return false;
+  }
+  return true;
 }
 
 /** Move staged uploads into the workdir. Idempotent, so a resumed job can do it again. */
