@@ -1,6 +1,7 @@
 /**
  * The same files posted again to an ACTIVE workspace's id (as JinaD clients and remote
- * Executors do) are not built again; a changed file, an archive or a new file is.
+ * Executors do) are not built again; a changed file, an archive or a new file is. An item's
+ * metadata is null until its image exists.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -22,8 +23,9 @@ describe('reusing a workspace id', () => {
   it('the same files again: no rebuild; a changed or new file: a rebuild', async () => {
     const id = 'jworkspace-0d7c3a52-1111-4222-8333-444455556666';
     const files = { 'a.txt': 'one', 'sub/b.txt': 'two' };
-    await post(id, files);
+    assert.equal((await post(id, files)).metadata, null, 'null until the image exists, as in JinaD 2.0');
     const built = await waitForState(d.url, id, ['ACTIVE']);
+    assert.ok(built.metadata.image_id);
     const again = await post(id, files);
     assert.equal(again.state, 'ACTIVE');
     assert.equal(again.queued, 0);

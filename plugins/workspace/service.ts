@@ -19,7 +19,8 @@ export function toItem(ctx: WorkspaceCtx, r: WorkspaceRow): WorkspaceItem {
     reason: r.reason,
     log_tail: r.logTail ?? [],
     queued: ctx.api.jobs.pending(r.id),
-    metadata: { ...r.metadata, ...runState(ctx, r), managed_objects: ctx.managed.flatMap((p) => p(r.id)) },
+    // JinaD 2.0's metadata is null until the image exists (a new workspace building, or whose first build failed).
+    metadata: r.metadata.image_id === null ? null : { ...r.metadata, ...runState(ctx, r), managed_objects: ctx.managed.flatMap((p) => p(r.id)) },
     arguments: r.arguments ?? null,
   };
 }

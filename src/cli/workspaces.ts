@@ -35,7 +35,7 @@ export function workspaceCommands(p: Command, { client, json, show }: Cli): void
       show(list, () =>
         table([
           ['ID', 'STATE', 'FILES', 'OBJECTS', 'NOTE'],
-          ...Object.entries(list.items).map(([id, w]) => [id, w.state, String(w.arguments?.files.length ?? 0), String(w.metadata.managed_objects.length), w.reason ?? (w.metadata.ports.length ? `ports ${w.metadata.ports.join(',')}` : '')]),
+          ...Object.entries(list.items).map(([id, w]) => [id, w.state, String(w.arguments?.files.length ?? 0), String(w.metadata?.managed_objects.length ?? 0), w.reason ?? (w.metadata?.ports.length ? `ports ${w.metadata.ports.join(',')}` : '')]),
         ]),
       );
     });
@@ -46,11 +46,11 @@ export function workspaceCommands(p: Command, { client, json, show }: Cli): void
       show(w, () =>
         [
           `${id}  ${w.state}${w.reason ? `: ${w.reason}` : ''}`,
-          `image     ${w.metadata.image_name ?? '-'} (${w.metadata.image_id ?? '-'})`,
-          `network   ${w.metadata.network ?? '-'}`,
-          `workdir   ${w.metadata.workdir}`,
+          `image     ${w.metadata?.image_name ?? '-'} (${w.metadata?.image_id ?? '-'})`,
+          `network   ${w.metadata?.network ?? '-'}`,
+          `workdir   ${w.metadata?.workdir ?? '-'}`,
           `files     ${(w.arguments?.files ?? []).join(' ') || '-'}`,
-          `objects   ${w.metadata.managed_objects.join(' ') || '-'}`,
+          `objects   ${w.metadata?.managed_objects.join(' ') || '-'}`,
           ...(w.log_tail.length ? ['last build lines:', ...w.log_tail.map((l) => `  │ ${l}`)] : []),
         ].join('\n'),
       );

@@ -30,18 +30,21 @@ export const WorkspaceItem = v.object({
   reason: v.nullable(v.pipe(v.string(), v.description('why the workspace is FAILED'))),
   log_tail: v.pipe(v.array(v.string()), v.description('last lines of a failed build')),
   queued: v.pipe(v.number(), v.description('uploads queued or building for this workspace')),
-  metadata: v.object({
-    image_id: v.nullable(v.string()),
-    image_name: v.nullable(v.string()),
-    network: v.nullable(v.string()),
-    workdir: v.string(),
-    container_id: v.nullable(v.string()),
-    container_status: v.pipe(v.nullable(v.string()), v.description('live state of the `run` container: running, exited, … (null without one)')),
-    container_exit_code: v.pipe(v.nullable(v.number()), v.description('its exit code once it stopped')),
-    container_oom_killed: v.pipe(v.nullable(v.boolean()), v.description('it was killed for going over its memory limit')),
-    ports: v.array(v.number()),
-    managed_objects: v.array(v.string()),
-  }),
+  /** null until the workspace's image exists, as in JinaD 2.0. */
+  metadata: v.nullable(
+    v.object({
+      image_id: v.nullable(v.string()),
+      image_name: v.nullable(v.string()),
+      network: v.nullable(v.string()),
+      workdir: v.string(),
+      container_id: v.nullable(v.string()),
+      container_status: v.pipe(v.nullable(v.string()), v.description('live state of the `run` container: running, exited, … (null without one)')),
+      container_exit_code: v.pipe(v.nullable(v.number()), v.description('its exit code once it stopped')),
+      container_oom_killed: v.pipe(v.nullable(v.boolean()), v.description('it was killed for going over its memory limit')),
+      ports: v.array(v.number()),
+      managed_objects: v.array(v.string()),
+    }),
+  ),
   arguments: v.nullable(
     v.object({
       files: v.array(v.string()),
