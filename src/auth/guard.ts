@@ -6,11 +6,11 @@
  * Scopes: `read` for GET (logs and WebSocket streams included), `write` for every other method,
  * `admin` for /tokens and /audit. A token comes in `Authorization: Bearer <token>`, or, from a
  * browser's WebSocket (which cannot set headers), as a `jinad.bearer.<token>` subprotocol.
- * Fast path (a GET with a good token) is synchronous: a map lookup and one SHA-256.
+ * Fast path (a GET with a good token) is synchronous: a map lookup and a constant-time compare.
  */
+import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 import { lte } from 'drizzle-orm';
-import type { IncomingMessage } from 'node:http';
 import type { Context, MiddlewareHandler, Next } from 'hono';
 import { fail } from '../errors.ts';
 import type { Logger } from '../logger.ts';
