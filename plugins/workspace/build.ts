@@ -25,8 +25,8 @@ function reasonOf(err: unknown): string {
 }
 
 /** `.jinad` and the Dockerfile it names, read as a user's files in a folder containers write (no link followed). */
-function readJinad(wd: string): { file: JinadFile; warnings: string[] } {
-  if (!present(wd, '.jinad')) return { file: { ports: [] }, warnings: [] };
+function readJinad(wd: string): { file: JinadFile; given: Record<string, string>; warnings: string[] } {
+  if (!present(wd, '.jinad')) return { file: { ports: [] }, given: {}, warnings: [] };
   // A refused .jinad (a link, not a regular file) fails the build with the UnsafePathError's reason.
   const parsed = parseJinadFile(readInside(wd, '.jinad', { maxBytes: 64 * 1024 }));
   const dockerfile = parsed.file.dockerfile;
@@ -64,7 +64,7 @@ export function startRunObject(ctx: WorkspaceCtx, id: string, image: string, jin
     workdir: workdirOf(ctx, id),
     ports: jinad.ports.map((p) => ({ container: p, host: p })),
     gpus: jinad.gpus,
-    resources: mergeResources(resourcesOf(jinad as unknown as Record<string, unknown>), ctx.api.config.containerLimits),
+    resources: mergeResources(resourcesOf(jinad), ctx.api.config.containerLimits),
   });
 }
 
@@ -90,7 +90,7 @@ export async function build(ctx: WorkspaceCtx, p: BuildPayload, job: JobContext)
     blog.line(`${uploaded.length} file(s) stored in the workspace`);
     // Objects run unprivileged: the work directory must be theirs to write (logs, caches).
     await backend.prepareWorkdir(wd);
-    const { file: jinad, warnings } = readJinad(wd);
+    const { file: jinad, given, warnings } = readJinad(wd);
     for (const w of warnings) blog.line(w, 'warning');
     const base = await backend.ensureBaseImage((l) => blog.line(`[base image] ${l}`));
     const image = imageTagOf(p.id);
@@ -129,7 +129,7 @@ export async function build(ctx: WorkspaceCtx, p: BuildPayload, job: JobContext)
       reason: null,
       logTail: null,
       metadata: { image_id: short(imageId), image_name: image, network: short(network), workdir: wd, container_id: short(runRef), ports: jinad.run ? jinad.ports : [] },
-      arguments: { files: [...new Set([...prevFiles, ...uploaded])], jinad: { ...jinad }, requirements: requirementFiles(wd).join(' ') },
+      arguments: { files: [...new Set([...prevFiles, ...uploaded])], jinad: given, jinad_parsed: { ...jinad }, requirements: requirementFiles(wd).join(' ') },
     });
     blog.line('workspace is ACTIVE');
   } catch (err) {

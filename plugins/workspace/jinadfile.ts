@@ -38,8 +38,10 @@ function text(key: string, raw: unknown): string {
   return raw.trim();
 }
 
-export function parseJinadFile(source: string): { file: JinadFile; warnings: string[] } {
+export function parseJinadFile(source: string): { file: JinadFile; given: Record<string, string>; warnings: string[] } {
   const parsed = ini.parse(source) as Record<string, unknown>;
+  // The keys as written, each as its text (a section header's keys are not `.jinad` keys).
+  const given = Object.fromEntries(Object.entries(parsed).filter(([, v]) => v === null || typeof v !== 'object').map(([k, v]) => [k.trim(), String(v ?? '')]));
   const file: JinadFile = { ports: [] };
   const warnings: string[] = [];
   for (const [rawKey, raw] of Object.entries(parsed)) {
@@ -117,12 +119,17 @@ export function parseJinadFile(source: string): { file: JinadFile; warnings: str
       }
     }
   }
-  return { file, warnings };
+  return { file, given, warnings };
 }
 
-/** The container limits kept from a parsed `.jinad` (as stored with the workspace). */
-export function resourcesOf(jinad: Record<string, unknown> | undefined): Resources {
+/** The container limits a parsed `.jinad` sets. */
+export function resourcesOf(jinad: Pick<JinadFile, 'memory' | 'cpus' | 'pids'>): Resources {
   const out: Resources = {};
-  for (const key of ['memory', 'cpus', 'pids'] as const) if (typeof jinad?.[key] === 'number') out[key] = jinad[key] as number;
+  for (const key of ['memory', 'cpus', 'pids'] as const) if (typeof jinad[key] === 'number') out[key] = jinad[key];
   return out;
+}
+
+/** A stored workspace's parsed `.jinad` (rows made before `jinad_parsed` kept the parsed form as `jinad`). */
+export function storedJinad(args: { jinad: Record<string, unknown>; jinad_parsed?: Record<string, unknown> } | null | undefined): JinadFile {
+  return ((args?.jinad_parsed ?? args?.jinad ?? { ports: [] }) as unknown as JinadFile);
 }

@@ -3,7 +3,7 @@
  * workspaces. What exists is read in one listing, so a restart with hundreds of workspaces makes
  * calls only for what needs repair.
  */
-import type { JinadFile } from './jinadfile.ts';
+import { storedJinad } from './jinadfile.ts';
 import { short, type WorkspaceCtx } from './context.ts';
 import { startRunObject } from './build.ts';
 import { deleteEverything, removeBackendObjects } from './remove.ts';
@@ -37,7 +37,7 @@ export async function reconcile(ctx: WorkspaceCtx): Promise<void> {
         continue;
       }
       if (!networks.has(r.id)) await backend.isolate(r.id);
-      const jinad = (r.arguments?.jinad ?? { ports: [] }) as unknown as JinadFile;
+      const jinad = storedJinad(r.arguments);
       if (jinad.run && !objects.has(r.id)) {
         log.info(`restarting the run container of ${r.id}`);
         const o = await startRunObject(ctx, r.id, image, jinad);

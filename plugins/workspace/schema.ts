@@ -19,8 +19,10 @@ export interface WorkspaceMetadata {
 export interface WorkspaceArguments {
   /** Every file uploaded so far (zips as their extracted files). */
   files: string[];
-  /** The parsed `.jinad` values. */
-  jinad: Record<string, unknown>;
+  /** The `.jinad` keys the user wrote, each as its text (JinaD 2.0's `Dict[str, str]`). */
+  jinad: Record<string, string>;
+  /** The same, parsed (ports as numbers, limits in bytes, …); rows from before it have only `jinad`, parsed. */
+  jinad_parsed?: Record<string, unknown>;
   /** Requirement files installed with pip. */
   requirements: string;
 }

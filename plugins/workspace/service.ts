@@ -1,7 +1,7 @@
 /** The workspace items, as the routes serve them, and the `workspaces` service other plugins use. */
 import { fail, type WorkspaceItem, type WorkspaceService } from 'jinad/plugin';
 import { buildLogOf, KIND, mustRow, type WorkspaceCtx, workdirOf } from './context.ts';
-import { resourcesOf } from './jinadfile.ts';
+import { resourcesOf, storedJinad } from './jinadfile.ts';
 import type { WorkspaceRow } from './schema.ts';
 
 /** The `run` object's live state: a `run` command that died shows, with its exit code. */
@@ -48,7 +48,7 @@ export function workspaceService(ctx: WorkspaceCtx): WorkspaceService {
     requireActive(id) {
       const r = mustRow(ctx, id);
       if (r.state !== 'ACTIVE') throw fail('workspace_not_active', `${id} is not ACTIVE yet (it is ${r.state}). Please retry once it becomes ACTIVE`);
-      return { image: r.metadata.image_name!, imageId: r.metadata.image_id ?? '', network: r.metadata.network ?? '', resources: resourcesOf(r.arguments?.jinad) };
+      return { image: r.metadata.image_name!, imageId: r.metadata.image_id ?? '', network: r.metadata.network ?? '', resources: resourcesOf(storedJinad(r.arguments)) };
     },
     workdir: (id) => workdirOf(ctx, id),
     buildLog: (id) => buildLogOf(ctx, id),

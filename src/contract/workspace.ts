@@ -48,7 +48,8 @@ export const WorkspaceItem = v.object({
   arguments: v.nullable(
     v.object({
       files: v.array(v.string()),
-      jinad: v.record(v.string(), v.unknown()),
+      jinad: v.pipe(v.record(v.string(), v.string()), v.description('the .jinad keys given, each as written')),
+      jinad_parsed: v.optional(v.pipe(v.record(v.string(), v.unknown()), v.description('the same, parsed'))),
       requirements: v.string(),
     }),
   ),

@@ -28,6 +28,10 @@ describe('container limits', () => {
     assert.deepEqual(limitsOf(a.body), { memory: 1024 * MiB, pids: 512 });
     const b = await pea(limited);
     assert.deepEqual(limitsOf(b.body), { memory: 512 * MiB, cpus: 1.5, pids: 512 });
+    // The item keeps the keys as written (JinaD 2.0's Dict[str, str]), and the parsed values beside.
+    const args = (await callJson(d.url, 'GET', `/workspaces/${limited}`)).body.arguments;
+    assert.deepEqual(args.jinad, { memory: '512m', cpus: '1.5' });
+    assert.deepEqual([args.jinad_parsed.memory, args.jinad_parsed.cpus], [512 * MiB, 1.5]);
     const c = await pea(limited, { memory: '256m', pids: 64, cpus: null });
     assert.deepEqual(limitsOf(c.body), { memory: 256 * MiB, cpus: 1.5, pids: 64 });
     const f = await callJson(d.url, 'POST', `/flows?workspace_id=${plain}&filename=flow.yml&memory=128m&cpus=0.5`);
