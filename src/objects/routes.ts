@@ -81,17 +81,18 @@ export function objectRoutes(router: Hono, svc: ObjectService, spec: ObjectKindS
     if (podNameRequired && !q.pod_name) throw invalid(`pod_name is required: the executor of the ${kind} to update`, [{ loc: ['query', 'pod_name'], msg: 'required', type: 'value_error' }]);
     return q.pod_name;
   };
+  /** New `uses_with` from the JSON body (with `dump_path` from the query), replica by replica. */
+  const rollingUpdate = async (c: Context, id: string, q: { pod_name?: string; dump_path?: string }) => {
+    const usesWith = await usesWithBody(c);
+    if (q.dump_path) usesWith.dump_path = q.dump_path;
+    return c.json(await svc.rollingUpdate(id, usesWith, podName(q)));
+  };
   router.put(
     '/rolling_update/:id',
     describe({ tags, summary: 'Replace replicas one by one with new uses_with (JSON body); no request fails meanwhile', responses: { 200: { description: 'the id' }, ...errors } }),
     validate('param', Id),
     validate('query', PodNameQuery),
-    async (c) => {
-      const q = c.req.valid('query');
-      const usesWith = await usesWithBody(c);
-      if (q.dump_path) usesWith.dump_path = q.dump_path;
-      return c.json(await svc.rollingUpdate(c.req.valid('param').id, usesWith, podName(q)));
-    },
+    async (c) => rollingUpdate(c, c.req.valid('param').id, c.req.valid('query')),
   );
   // JinaD 2.0/2.1's single update route, beside the later two.
   router.put(
@@ -106,9 +107,7 @@ export function objectRoutes(router: Hono, svc: ObjectService, spec: ObjectKindS
         if (q.replicas === undefined) throw invalid('replicas is required with kind=scale', [{ loc: ['query', 'replicas'], msg: 'required', type: 'value_error' }]);
         return c.json(await svc.scale(id, Number(q.replicas), podName(q)));
       }
-      const usesWith = await usesWithBody(c);
-      if (q.dump_path) usesWith.dump_path = q.dump_path;
-      return c.json(await svc.rollingUpdate(id, usesWith, podName(q)));
+      return rollingUpdate(c, id, q);
     },
   );
   router.put(
