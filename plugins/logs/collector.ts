@@ -33,14 +33,17 @@ export function createCollector(api: PluginApi<LogsOptions>) {
     return logFiles.append(fileFor(workspaceId, objectId), record, { once: true });
   }
 
+  /** Whether the workspace exists and the object is one this daemon runs in it (or the workspace's own run container). */
+  const isOurs = (workspaceId: string, objectId: string) =>
+    workspaces.has(workspaceId) && (objectId === workspaceId || api.kinds.resolve(objectId)?.workspaceId === workspaceId);
+
   /** One entry from the log driver: tag `jinad.<ws>.<obj>`, record `{log, source, container_id, partial_*}`. */
   function onEntry({ tag, epoch, nano, record }: Entry): void {
     const [prefix, workspaceId, objectId, ...rest] = tag.split('.');
     // Only a tag naming an object this daemon runs in that workspace (or the workspace's own run
     // container) is written: anyone on the machine can send records, and a forged tag must not
     // make a file. A line that arrives after its workspace was deleted must not recreate its folder.
-    if (prefix !== 'jinad' || !workspaceId || !objectId || rest.length || !workspaces.has(workspaceId)) return;
-    if (objectId !== workspaceId && api.kinds.resolve(objectId)?.workspaceId !== workspaceId) return;
+    if (prefix !== 'jinad' || !workspaceId || !objectId || rest.length || !isOurs(workspaceId, objectId)) return;
     const iso = nanoIso(epoch, nano);
     let message = String(record.log ?? '');
     // Docker splits long lines (and output without a final newline) into partial messages.
@@ -73,8 +76,7 @@ export function createCollector(api: PluginApi<LogsOptions>) {
 
   /** An object killed over its memory limit says so in its own log, where its last lines are. */
   function onStop(state: ObjectState): void {
-    if (!state.oomKilled || !workspaces.has(state.workspaceId)) return;
-    if (state.id !== state.workspaceId && api.kinds.resolve(state.id)?.workspaceId !== state.workspaceId) return;
+    if (!state.oomKilled || !isOurs(state.workspaceId, state.id)) return;
     const message = `jinad: ${state.id} was killed for going over its memory limit (OOM, exit code ${state.exitCode}); give it more with \`memory\` in its create arguments or in the workspace's .jinad`;
     write(state.workspaceId, state.id, { source_time: msIso(), stream: 'stderr', message });
   }

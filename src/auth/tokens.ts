@@ -1,15 +1,15 @@
 /**
  * Tokens: made, listed, removed and verified. Rows live in the store; a copy in memory answers
- * every request's check without a query (verification is a map lookup and one SHA-256), and is
- * changed only through this service, so the two never disagree within one daemon.
+ * every request's check without a query (a map lookup, then one SHA-256 the first time a secret
+ * is presented, a constant-time compare after), and is changed only through this service, so
+ * the two never disagree within one daemon.
  */
 import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { eq } from 'drizzle-orm';
+import { type NewToken, SCOPES, type Scope, type TokenInfo } from '../contract/auth.ts';
 import { fail } from '../errors.ts';
 import type { Store } from '../store/db.ts';
 import { tokens } from './schema.ts';
-
-import { type NewToken, SCOPES, type Scope, type TokenInfo } from '../contract/auth.ts';
 
 export { SCOPES, type Scope, type TokenInfo };
 /** Each scope allows what the ones before it allow. */
@@ -19,6 +19,7 @@ export const allows = (have: Scope, need: Scope) => RANK[have] >= RANK[need];
 type Row = typeof tokens.$inferSelect;
 const TOKEN = /^jinad_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
 const TOKEN_LENGTH = 'jinad_'.length + 16 + 1 + 43;
+export const TOKEN_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 /** Equal strings of one length, in time that depends on the length only. */
 function sameText(a: string, b: string): boolean {
@@ -27,7 +28,6 @@ function sameText(a: string, b: string): boolean {
   for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
   return diff === 0;
 }
-export const TOKEN_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 const sha256 = (s: string) => hash('sha256', s, 'buffer') as unknown as Buffer;
 const infoOf = (r: Row): TokenInfo => ({ name: r.name, scope: r.scope as Scope, created: r.createdAt, expires: r.expiresAt });
