@@ -93,6 +93,11 @@ const ConfigSchema = v.strictObject({
   ),
   /** How long a Flow/Pod/Pea container may take to start its object before creation fails. */
   readyTimeoutMs: v.optional(Positive, 60_000),
+  /**
+   * Health of running objects: each one's partial daemon is asked every `intervalMs`; one that
+   * has not answered for `unhealthyAfterMs` is restarted (unless its restart policy is `no`).
+   */
+  health: v.optional(v.strictObject({ intervalMs: v.optional(Positive, 5000), unhealthyAfterMs: v.optional(Positive, 30_000) }), {}),
   /** How many Flows, Pods and Peas may start at once (the rest wait their turn). */
   objectStartConcurrency: v.optional(Positive, 4),
   /** How many workspace builds may run at once (one at a time per workspace, always). */

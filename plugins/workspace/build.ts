@@ -65,6 +65,7 @@ export function startRunObject(ctx: WorkspaceCtx, id: string, image: string, jin
     ports: jinad.ports.map((p) => ({ container: p, host: p })),
     gpus: jinad.gpus,
     resources: mergeResources(resourcesOf(jinad), ctx.api.config.containerLimits),
+    restart: jinad.restart,
   });
 }
 

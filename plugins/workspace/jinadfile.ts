@@ -3,7 +3,7 @@
  * An invalid value is an error naming the key; an unknown key is a warning.
  */
 import ini from 'ini';
-import { JINA_COMPAT, parseResource, type Resources } from 'jinad/plugin';
+import { JINA_COMPAT, parseResource, parseRestart, type Resources, type RestartPolicy } from 'jinad/plugin';
 
 export interface JinadFile {
   /** A Dockerfile in the workspace (relative path), or undefined for the generated one. */
@@ -12,6 +12,8 @@ export interface JinadFile {
   ports: number[];
   /** Command of the workspace's own container. */
   run?: string;
+  /** What the engine does when the `run` command exits (default: no). */
+  restart?: RestartPolicy;
   /** Jina version the workspace expects. */
   jina?: string;
   gpus?: { count?: number; deviceIds?: string[] };
@@ -30,7 +32,7 @@ export class JinadFileError extends Error {
   }
 }
 
-const KNOWN = new Set(['dockerfile', 'ports', 'run', 'jina', 'gpus', 'memory', 'cpus', 'pids', 'build', 'python']);
+const KNOWN = new Set(['dockerfile', 'ports', 'run', 'restart', 'jina', 'gpus', 'memory', 'cpus', 'pids', 'build', 'python']);
 const GENERATED_DOCKERFILES = new Set(['default', 'devel', 'cpu']);
 
 function text(key: string, raw: unknown): string {
@@ -74,6 +76,13 @@ export function parseJinadFile(source: string): { file: JinadFile; given: Record
       }
       case 'run':
         file.run = text(key, raw).replace(/^"(.*)"$/, '$1').replace(/^'(.*)'$/, '$1');
+        break;
+      case 'restart':
+        try {
+          file.restart = parseRestart(text(key, raw));
+        } catch (err) {
+          throw new JinadFileError(key, (err as Error).message);
+        }
         break;
       case 'jina': {
         const v = text(key, raw);

@@ -10,6 +10,7 @@
  * and `fake/` (in memory, for tests that need no engine).
  */
 import type { Resources } from '../contract/resources.ts';
+import type { RestartPolicy } from '../contract/restart.ts';
 import type { Logger } from '../logger.ts';
 
 /** GPU device requests (`.jinad` gpus): a count (-1 = all) or device ids. */
@@ -65,6 +66,8 @@ export interface ObjectSpec {
   gpus?: GpuRequest;
   /** Memory (bytes), CPUs and processes the object may use; unset keys are unlimited. */
   resources: Resources;
+  /** Started again by the backend when it exits (default: never). */
+  restart?: RestartPolicy;
 }
 
 export interface ObjectState {
@@ -110,8 +113,10 @@ export interface Owned {
 }
 
 export interface ObjectEvent {
-  /** start | die | destroy | … */
+  /** start | die | oom | destroy | … */
   action: string;
+  /** `die`: the exit code. */
+  exitCode?: number;
   id: string;
   kind: string;
   workspaceId: string;
@@ -178,6 +183,8 @@ export interface Backend {
   inspectObject(id: string): Promise<ObjectState | undefined>;
   /** Start an object that stopped (e.g. when its engine restarted); its non-fixed ports may change. */
   startObject(id: string): Promise<ObjectState | undefined>;
+  /** Stop a running object and start it again (its restart policy aside); undefined when it is gone. */
+  restartObject(id: string): Promise<ObjectState | undefined>;
   /** Stop and remove; an absent object is fine. */
   removeObject(id: string): Promise<void>;
   /** The last `tail` lines an object wrote. */

@@ -10,4 +10,5 @@ export * from './logs.ts';
 export * from './objects.ts';
 export * from './workspace.ts';
 export * from './resources.ts';
+export * from './restart.ts';
 export * from './auth.ts';

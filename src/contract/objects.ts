@@ -4,6 +4,7 @@
  */
 import * as v from 'valibot';
 import { ResourceFields } from './resources.ts';
+import { RestartField } from './restart.ts';
 import { storeStatus } from './common.ts';
 import { KeyValueError, parseKeyValues } from './kv.ts';
 
@@ -51,6 +52,12 @@ export const ObjectItem = v.object({
     status: v.pipe(v.string(), v.description('live container state: running, exited, restarting, … or missing')),
     exit_code: v.nullable(v.number()),
     oom_killed: v.pipe(v.boolean(), v.description('the container was killed for going over its memory limit')),
+    restart: v.pipe(v.string(), v.description('its restart policy: no, on-failure[:max], always')),
+    restarts: v.pipe(v.number(), v.description('times it was started again after it stopped (crash, engine restart, health check, recreated)')),
+    last_exit: v.pipe(
+      v.nullable(v.object({ time: v.string(), exit_code: v.nullable(v.number()), oom_killed: v.boolean(), reason: v.string() })),
+      v.description('the last time it stopped without being asked to, and why'),
+    ),
   }),
   arguments: v.object({
     object: v.record(v.string(), v.unknown()),
@@ -78,6 +85,7 @@ export const PodArguments = v.looseObject({
   memory: arg(ResourceFields.memory, 'Memory', "Memory limit of the object's container, e.g. 512m (default: the workspace's .jinad, then the daemon's)"),
   cpus: arg(ResourceFields.cpus, 'CPUs', "CPUs the object's container may use, e.g. 1.5"),
   pids: arg(ResourceFields.pids, 'Pids', "Processes the object's container may run"),
+  restart: arg(RestartField, 'Restart', 'What to do when the object exits: no, on-failure[:max] (default), always'),
 });
 
 /** What a Flow accepts, beside its YAML. */

@@ -8,7 +8,8 @@
 import type * as v from 'valibot';
 import type { PortRequest } from '../backend/types.ts';
 import { definePlugin, type PluginDefinition } from '../plugin/define.ts';
-import { type CreateInput, type ObjectDeps, createObject, mustRow, objectItem, reconcileObjects, removeObject, replicasOf, reviveObjects, rollingUpdateObject, scaleObject } from './lifecycle.ts';
+import { keepRunning, recreateMissing, reviveObjects } from './keeper.ts';
+import { type CreateInput, type ObjectDeps, createObject, mustRow, objectItem, reconcileObjects, removeObject, replicasOf, rollingUpdateObject, scaleObject } from './lifecycle.ts';
 import { openObjectRepo } from './repo.ts';
 import { objectRoutes } from './routes.ts';
 
@@ -106,6 +107,7 @@ export function defineObjectKind(spec: ObjectKindSpec): PluginDefinition {
         repo,
         workspaces,
         readyTimeoutMs: api.config.readyTimeoutMs,
+        health: api.config.health,
         jinaLogLevel: api.config.jinaLogLevel,
         limits: api.config.limits,
         containerLimits: api.config.containerLimits,
@@ -115,6 +117,7 @@ export function defineObjectKind(spec: ObjectKindSpec): PluginDefinition {
         log: api.log,
         removing: new Map(),
         starting: new Map(),
+        restarting: new Set(),
       };
       const svc = service(d);
       api.ownKind(spec.kind, { workspaceOf: (id) => repo.get(id)?.workspaceId ?? d.starting.get(id) });
@@ -125,6 +128,9 @@ export function defineObjectKind(spec: ObjectKindSpec): PluginDefinition {
       workspaces.listManaged((workspaceId) => repo.inWorkspace(workspaceId).map((r) => r.id));
       api.onReconcile(() => reconcileObjects(d));
       d.live.onReconnect(() => reviveObjects(d));
+      const stopKeeping = keepRunning(d);
+      api.onClose(stopKeeping);
+      api.onReady(async () => void recreateMissing(d).catch((err) => api.log.warn('recreating objects failed', err)));
       api.onStatus(async () => ({ [`${spec.kind}s`]: { ...(await api.store.counters(spec.kind)), size: repo.all().length } }));
       objectRoutes(api.router, svc, spec);
     },

@@ -12,6 +12,7 @@ import type { ObjectItem } from '../contract/objects.ts';
 import { newId } from '../contract/ids.ts';
 import { redactEnvs } from '../contract/kv.ts';
 import { mergeResources, type Resources } from '../contract/resources.ts';
+import { DEFAULT_RESTART, parseRestart } from '../contract/restart.ts';
 import { DaemonError, fail } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { WorkspaceService } from '../plugin/define.ts';
@@ -22,7 +23,7 @@ import { PARTIAL_PORT, partialCall, partialError, waitReady } from './partial.ts
 import type { ReplicaLedger, StartSlots } from './ledger.ts';
 import type { LiveStates } from './live.ts';
 import type { ObjectRepo } from './repo.ts';
-import type { ObjectRow } from './schema.ts';
+import type { ObjectRow, StartSpec } from './schema.ts';
 
 export interface ObjectDeps {
   spec: ObjectKindSpec;
@@ -31,6 +32,7 @@ export interface ObjectDeps {
   repo: ObjectRepo;
   workspaces: WorkspaceService;
   readyTimeoutMs: number;
+  health: { intervalMs: number; unhealthyAfterMs: number };
   jinaLogLevel: string;
   limits: { replicas: number; workspaceReplicas: number; daemonReplicas: number };
   /** The daemon's default container limits. */
@@ -43,6 +45,8 @@ export interface ObjectDeps {
   removing: Map<string, Promise<void>>;
   /** Objects starting, not yet recorded (id → workspace): their first log lines are theirs already. */
   starting: Map<string, string>;
+  /** Objects the daemon itself is restarting or recreating now (their stops are not failures). */
+  restarting: Set<string>;
 }
 
 export interface CreateInput {
@@ -56,7 +60,18 @@ export interface CreateInput {
 
 const short = (id: string) => id.replace(/^sha256:/, '').slice(0, 10);
 const modeOf = (spec: ObjectKindSpec) => spec.mode ?? spec.kind;
-export const commandOf = (spec: ObjectKindSpec) => ['node', '/opt/jinad/runtime/bin.mjs', 'partial', '--mode', modeOf(spec), '--port', String(PARTIAL_PORT), '--workspace', '/workspace'];
+/** Inside the container's own filesystem (kept across its restarts, never in the shared work directory). */
+const STATE_FILE = '/tmp/jinad-partial.json';
+export const commandOf = (spec: ObjectKindSpec) => ['node', '/opt/jinad/runtime/bin.mjs', 'partial', '--mode', modeOf(spec), '--port', String(PARTIAL_PORT), '--workspace', '/workspace', '--state', STATE_FILE];
+
+/** The restart policy of a create request: query, then a Pod's body, then the default. */
+const restartOf = (input: CreateInput) => ((input.query.restart ?? input.body?.restart ?? DEFAULT_RESTART) as string);
+
+/** Where the object's partial daemon answers now: its ports as last seen live (a restart may change them), else as recorded. */
+export function uriOf(d: Pick<ObjectDeps, 'live'>, r: ObjectRow): string {
+  const live = d.live.get(r.id);
+  return (live?.running && endpointOf(live, PARTIAL_PORT)) || r.metadata.uri;
+}
 
 /** The environment inside an object: JinaD's fixed variables, then the request's envs. */
 function objectEnv(d: Pick<ObjectDeps, 'jinaLogLevel'>, workspaceId: string, id: string, envs: Record<string, string>): Record<string, string> {
@@ -79,7 +94,17 @@ export async function objectItem(d: ObjectDeps, r: ObjectRow): Promise<ObjectIte
     time_created: r.timeCreated,
     time_updated: r.timeUpdated,
     workspace_id: r.workspaceId,
-    metadata: { ...r.metadata, ports: live?.ports ?? r.metadata.ports, status: live?.status ?? 'missing', exit_code: live ? live.exitCode : null, oom_killed: live?.oomKilled ?? false },
+    metadata: {
+      ...r.metadata,
+      uri: live ? uriOf(d, r) : r.metadata.uri,
+      ports: live?.ports ?? r.metadata.ports,
+      status: live?.status ?? 'missing',
+      exit_code: live ? live.exitCode : null,
+      oom_killed: live?.oomKilled ?? false,
+      restart: (r.arguments.restart as string | undefined) ?? DEFAULT_RESTART,
+      restarts: r.metadata.restarts ?? 0,
+      last_exit: r.metadata.last_exit ?? null,
+    },
     // Envs are shown as given, but for secrets (a remote Executor's JINAD_TOKEN, passwords).
     arguments: redactEnvs(r.arguments) as ObjectItem['arguments'],
   };
@@ -110,9 +135,14 @@ export function mustRow(d: ObjectDeps, id: string): ObjectRow {
   return r;
 }
 
-/** Wait until the object's partial daemon answers, then start the object in it; its answer. */
-async function startInside(d: ObjectDeps, id: string, uri: string, partialBody: Record<string, unknown>): Promise<Record<string, unknown>> {
+/**
+ * Wait until the object's partial daemon answers, then start the object in it; its answer. A
+ * container that ran the object before (restarted) runs it again by itself: that is kept.
+ */
+export async function startInside(d: ObjectDeps, id: string, uri: string, partialBody: Record<string, unknown>): Promise<Record<string, unknown>> {
   await waitReady(d.backend, id, d.spec.kind, uri, d.readyTimeoutMs);
+  const resumed = await partialCall(uri, 'GET', `/${modeOf(d.spec)}`, undefined, d.readyTimeoutMs);
+  if (resumed.status === 200) return resumed.json as Record<string, unknown>;
   const res = await partialCall(uri, 'POST', `/${modeOf(d.spec)}`, partialBody, d.readyTimeoutMs);
   if (res.status !== 201) {
     const { detail, lines } = partialError(res.json);
@@ -126,21 +156,22 @@ function resourcesFor(d: ObjectDeps, input: CreateInput, workspace: Resources): 
   return mergeResources(input.query as Partial<Resources>, input.body as Partial<Resources> | undefined, workspace, d.containerLimits);
 }
 
-/** Run the object, wait for its partial daemon and start the object in it; returns the partial daemon's item. */
-async function start(d: ObjectDeps, id: string, input: CreateInput, prepared: { ports: { container: number; host?: number }[]; partialBody: Record<string, unknown> }, env: Record<string, string>, ws: { image: string; resources: Resources }) {
+/** Run the object, wait for its partial daemon and start the object in it; returns the partial daemon's item. On failure nothing is left. */
+export async function start(d: ObjectDeps, id: string, workspaceId: string, startSpec: StartSpec, image: string) {
   const { kind } = d.spec;
   let state: ObjectState;
   try {
     state = await d.backend.runObject({
       id,
       kind,
-      workspaceId: input.workspaceId,
-      image: ws.image,
+      workspaceId,
+      image,
       command: commandOf(d.spec),
-      env,
-      ports: [{ container: PARTIAL_PORT }, ...prepared.ports],
-      workdir: d.workspaces.workdir(input.workspaceId),
-      resources: resourcesFor(d, input, ws.resources),
+      env: startSpec.env,
+      ports: [{ container: PARTIAL_PORT }, ...startSpec.ports],
+      workdir: d.workspaces.workdir(workspaceId),
+      resources: startSpec.resources ?? d.containerLimits,
+      restart: parseRestart(startSpec.restart),
     });
   } catch (err) {
     await d.backend.removeObject(id);
@@ -151,7 +182,7 @@ async function start(d: ObjectDeps, id: string, input: CreateInput, prepared: { 
   }
   const uri = endpointOf(state, PARTIAL_PORT) ?? '';
   try {
-    return { state, uri, object: await startInside(d, id, uri, prepared.partialBody) };
+    return { state, uri, object: await startInside(d, id, uri, startSpec.partialBody) };
   } catch (err) {
     const output = await d.backend.objectOutput(id, 40).catch(() => []);
     await d.backend.removeObject(id);
@@ -190,7 +221,8 @@ export async function createObject(d: ObjectDeps, input: CreateInput): Promise<s
 async function startAndRecord(d: ObjectDeps, id: string, input: CreateInput, prepared: PreparedObject, env: Record<string, string>, ws: ReturnType<WorkspaceService['requireActive']>): Promise<void> {
   const { kind } = d.spec;
   // The readiness timeout runs once this start has its slot, not while it waits for one.
-  const { state, uri, object } = await d.starts.run(() => start(d, id, input, prepared, env, ws));
+  const startSpec: StartSpec = { partialBody: prepared.partialBody, ports: prepared.ports, env, resources: resourcesFor(d, input, ws.resources), restart: restartOf(input) };
+  const { state, uri, object } = await d.starts.run(() => start(d, id, input.workspaceId, startSpec, ws.image));
   d.live.set(state);
   try {
     d.workspaces.requireActive(input.workspaceId); // deleted (or rebuilding) while this object started?
@@ -203,8 +235,8 @@ async function startAndRecord(d: ObjectDeps, id: string, input: CreateInput, pre
     kind,
     workspaceId: input.workspaceId,
     metadata: { container_id: short(state.ref), container_name: id, image_id: ws.imageId, network: ws.network, ports: state.ports, uri },
-    arguments: { object, entrypoint: commandOf(d.spec).join(' '), envs: input.envs, ...prepared.record, replicas: prepared.replicas },
-    start: { partialBody: prepared.partialBody, ports: prepared.ports, env },
+    arguments: { object, entrypoint: commandOf(d.spec).join(' '), envs: input.envs, ...prepared.record, replicas: prepared.replicas, restart: startSpec.restart },
+    start: startSpec,
   });
 }
 
@@ -213,7 +245,7 @@ export async function updateObject(d: ObjectDeps, id: string, method: string, pa
   const r = mustRow(d, id);
   let res: Awaited<ReturnType<typeof partialCall>>;
   try {
-    res = await partialCall(r.metadata.uri, method, `/${modeOf(d.spec)}${pathAndQuery}`, body, d.readyTimeoutMs);
+    res = await partialCall(uriOf(d, r), method, `/${modeOf(d.spec)}${pathAndQuery}`, body, d.readyTimeoutMs);
   } catch (err) {
     throw fail('object_unreachable', `${id} is unreachable: ${(err as Error).message}`, [], err);
   }
@@ -260,7 +292,7 @@ export function removeObject(d: ObjectDeps, id: string): Promise<void> {
 async function removeNow(d: ObjectDeps, r: ObjectRow): Promise<void> {
   const { id } = r;
   // Let the object close its executors; it goes either way.
-  await partialCall(r.metadata.uri, 'DELETE', `/${modeOf(d.spec)}`, undefined, 5000).catch(() => undefined);
+  await partialCall(uriOf(d, r), 'DELETE', `/${modeOf(d.spec)}`, undefined, 5000).catch(() => undefined);
   await d.backend.removeObject(id);
   await d.repo.remove(id);
   await d.store.count(d.spec.kind, { del: 1 });
@@ -268,40 +300,15 @@ async function removeNow(d: ObjectDeps, r: ObjectRow): Promise<void> {
 }
 
 /**
- * After the engine came back (it restarted, and every object stopped with it): start each object
- * of this kind again and start its object in it, as it was created. One that cannot start stays
- * stopped, its status showing why; none is lost.
- */
-export async function reviveObjects(d: ObjectDeps): Promise<void> {
-  for (const r of d.repo.all()) {
-    const state = d.live.get(r.id);
-    if (!state || state.running || !r.start || d.removing.has(r.id)) continue;
-    const start = r.start;
-    try {
-      await d.starts.run(async () => {
-        const started = await d.backend.startObject(r.id);
-        if (!started) return;
-        d.live.set(started);
-        const uri = endpointOf(started, PARTIAL_PORT) ?? '';
-        const object = await startInside(d, r.id, uri, start.partialBody);
-        await d.repo.patch(r.id, { metadata: { ...r.metadata, ports: started.ports, uri }, arguments: { ...r.arguments, object } });
-        d.log.info(`${d.spec.kind} ${r.id} started again after the engine came back`);
-      });
-    } catch (err) {
-      d.log.warn(`${d.spec.kind} ${r.id} could not start again after the engine came back`, err);
-    }
-  }
-}
-
-/**
- * After a restart: forget objects that are gone, remove objects of this kind nobody knows. Reads
- * the live states (synced from one listing at start), so hundreds of objects cost no extra call.
+ * After a restart: forget objects that are gone (but `always` ones, which the keeper makes
+ * again), remove objects of this kind nobody knows. Reads the live states (synced from one
+ * listing at start), so hundreds of objects cost no extra call.
  */
 export async function reconcileObjects(d: ObjectDeps): Promise<void> {
   const states = d.live.synced ? d.live.all() : await d.backend.objectStates();
   const present = new Set(states.map((o) => o.id));
   for (const r of d.repo.all()) {
-    if (!present.has(r.id)) {
+    if (!present.has(r.id) && r.start?.restart !== 'always') {
       d.log.warn(`${d.spec.kind} ${r.id} is gone; removing it from the store`);
       await d.repo.remove(r.id);
       await d.store.count(d.spec.kind, { del: 1 });

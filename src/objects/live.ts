@@ -4,7 +4,7 @@
  * for an object re-reads that object alone; a resync reads them all in one call. The daemon
  * provides one to every object kind (service `live`).
  */
-import type { Backend, ObjectState } from '../backend/types.ts';
+import type { Backend, ObjectEvent, ObjectState } from '../backend/types.ts';
 import type { Logger } from '../logger.ts';
 
 export interface LiveStates {
@@ -20,6 +20,8 @@ export interface LiveStates {
   onReconnect(fn: () => Promise<void>): void;
   /** Called when an object that was running is seen stopped (by an event or a resync). */
   onStop(fn: (state: ObjectState) => void): void;
+  /** Called for every event of the backend's stream (start, die, oom, destroy, …), as it arrives. */
+  onEvent(fn: (event: ObjectEvent) => void): void;
   start(): Promise<void>;
   stop(): void;
 }
@@ -36,6 +38,7 @@ export function createLiveStates(backend: Backend, log: Logger, resyncMs = 30_00
   let stopped = false;
   const reconnectHooks: (() => Promise<void>)[] = [];
   const stopHooks: ((state: ObjectState) => void)[] = [];
+  const eventHooks: ((event: ObjectEvent) => void)[] = [];
 
   const put = (state: ObjectState) => {
     const before = states.get(state.id);
@@ -80,6 +83,13 @@ export function createLiveStates(backend: Backend, log: Logger, resyncMs = 30_00
       (ev) => {
         if (ev.action === 'destroy') states.delete(ev.id);
         else void refresh(ev.id).catch(() => {});
+        for (const fn of eventHooks) {
+          try {
+            fn(ev);
+          } catch (err) {
+            log.warn(`an event hook failed for ${ev.id}`, err);
+          }
+        }
       },
       () => {
         // The stream ended: the engine restarted or went away. Look for it until it is back.
@@ -108,6 +118,7 @@ export function createLiveStates(backend: Backend, log: Logger, resyncMs = 30_00
     all: () => [...states.values()],
     onReconnect: (fn) => void reconnectHooks.push(fn),
     onStop: (fn) => void stopHooks.push(fn),
+    onEvent: (fn) => void eventHooks.push(fn),
     set: put,
     get synced() {
       return synced;

@@ -1,5 +1,6 @@
 /** Objects (Flows, Pods, Peas, and kinds plugins add): one table for every kind, one row each. */
 import { sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import type { Resources } from '../contract/resources.ts';
 
 export interface ObjectMetadata {
   /** Short id of the object in the backend (a container id); its name is the object id. */
@@ -11,6 +12,10 @@ export interface ObjectMetadata {
   ports: Record<string, number>;
   /** Base URL of the partial daemon in the object, as the daemon reaches it. */
   uri: string;
+  /** Times it was started again after it stopped (absent in rows from before restarts were counted). */
+  restarts?: number;
+  /** The last time it stopped without being asked to, and why. */
+  last_exit?: { time: string; exit_code: number | null; oom_killed: boolean; reason: string } | null;
 }
 
 export interface ObjectArguments {
@@ -27,6 +32,9 @@ export interface StartSpec {
   partialBody: Record<string, unknown>;
   ports: { container: number; host?: number }[];
   env: Record<string, string>;
+  /** Its limits and restart policy (absent in rows from before they were kept: the defaults). */
+  resources?: Resources;
+  restart?: string;
 }
 
 export const containerObjects = sqliteTable('container_objects', {

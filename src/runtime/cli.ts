@@ -5,7 +5,7 @@
  *   jinad flow --uses flow.yml [--port-expose 12345] [--env K=V]
  *   jinad pod  --uses MyExecutor --py-modules executor.ts [--uses-with '{"a":1}'] [--replicas 2] [--port-in 45678]
  *   jinad pea  --uses MyExecutor --py-modules executor.ts [--port-in 45678]
- *   jinad partial --mode flow|pod|pea [--port 8000] [--workspace /workspace]
+ *   jinad partial --mode flow|pod|pea [--port 8000] [--workspace /workspace] [--state /tmp/jinad-partial.json]
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -48,6 +48,7 @@ export async function main(argv: string[]): Promise<void> {
       'port-expose': { type: 'string' },
       env: { type: 'string', multiple: true },
       mode: { type: 'string' },
+      state: { type: 'string' },
       port: { type: 'string' },
       host: { type: 'string' },
       workspace: { type: 'string' },
@@ -84,8 +85,12 @@ export async function main(argv: string[]): Promise<void> {
     stamp = false;
     const mode = values.mode as Mode;
     if (!['flow', 'pod', 'pea'].includes(mode)) throw new Error("jinad partial needs --mode flow|pod|pea");
-    const partial = partialApp(mode, { workspace, onLog: log, logRequests: true });
+    const partial = partialApp(mode, { workspace, onLog: log, logRequests: true, stateFile: values.state });
     const port = Number(values.port ?? 8000);
+    // Restarted (a crash, the engine's restart policy): run the object again before answering,
+    // so whoever waits for the port finds it running. One that cannot start exits non-zero, and
+    // the restart policy decides what next.
+    if (await partial.resume()) log(`${mode} resumed after a restart`);
     let server: ReturnType<typeof serve> | undefined;
     onSignal(async () => {
       server?.close();

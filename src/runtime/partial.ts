@@ -3,7 +3,7 @@
  * (Flow, Pod or Pea) in a container (reference §2.7). Failures are 400 `{detail, body}` with the
  * real cause: the error, its stack, and the executor process's last output lines.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
 import { type Context, Hono } from 'hono';
@@ -55,10 +55,26 @@ async function bodyOf(c: Context, key: Mode): Promise<{ args: Record<string, unk
   return { args, envs };
 }
 
-export function partialApp(mode: Mode, opts: { workspace: string; onLog?: (line: string) => void; logRequests?: boolean }) {
+/**
+ * `stateFile`: where the object's current arguments are kept (in the container's own filesystem,
+ * not the shared work directory), so that after a restart (a crash, the engine's restart policy)
+ * `resume()` runs the same object again, with its replicas and uses_with as last updated.
+ */
+export function partialApp(mode: Mode, opts: { workspace: string; onLog?: (line: string) => void; logRequests?: boolean; stateFile?: string }) {
   const app = new Hono();
   let running: Running | undefined;
+  let started: { args: Record<string, unknown>; envs: Record<string, string> } | undefined;
   const now = () => new Date().toISOString();
+
+  /** Keep what runs now: the start arguments with the replicas and uses_with of every executor as they are. */
+  function save(): void {
+    if (!opts.stateFile || !started || !running) return;
+    const { args, envs } = started;
+    const current = running.flow
+      ? { ...args, overrides: Object.fromEntries([...running.flow.pods].map(([n, p]) => [n, { replicas: p.replicaCount, uses_with: p.spec.usesWith }])) }
+      : { ...args, replicas: running.pod!.replicaCount, uses_with: running.pod!.spec.usesWith };
+    writeFileSync(opts.stateFile, JSON.stringify({ args: current, envs }), { mode: 0o600 });
+  }
 
   async function start(args: Record<string, unknown>, envs: Record<string, string>): Promise<Running> {
     Object.assign(process.env, envs);
@@ -68,13 +84,16 @@ export function partialApp(mode: Mode, opts: { workspace: string; onLog?: (line:
       if (typeof uses !== 'string' || !uses) throw new PartialError('uses yaml file was not specified in flow definition');
       const file = path.resolve(opts.workspace, uses);
       const spec = loadFlow(file, env);
+      // After a restart: the replicas and uses_with the object had (scaled, rolling-updated).
+      const overrides = (args.overrides ?? {}) as Record<string, { replicas?: number; uses_with?: Record<string, unknown> }>;
+      spec.executors = spec.executors.map((e) => (overrides[e.name] ? { ...e, replicas: overrides[e.name]!.replicas ?? e.replicas, usesWith: overrides[e.name]!.uses_with ?? e.usesWith } : e));
       const port = args.port_expose === undefined ? undefined : Number(args.port_expose);
       const flow = await new Flow(spec, { workspace: opts.workspace, port, onLog: opts.onLog, logRequests: opts.logRequests }).start();
       return {
         flow,
         item: {
           time_created: now(),
-          arguments: { ...args, port_expose: flow.port, protocol: spec.protocol.toUpperCase(), pods: Object.fromEntries([...flow.pods].map(([n, p]) => [n, { replicas: p.replicaCount }])) },
+          arguments: { ...withoutOverrides(args), port_expose: flow.port, protocol: spec.protocol.toUpperCase(), pods: Object.fromEntries([...flow.pods].map(([n, p]) => [n, { replicas: p.replicaCount }])) },
           yaml_source: readFileSync(file, 'utf8'),
         },
       };
@@ -97,6 +116,8 @@ export function partialApp(mode: Mode, opts: { workspace: string; onLog?: (line:
   async function stop(): Promise<void> {
     const r = running;
     running = undefined;
+    started = undefined;
+    if (opts.stateFile) rmSync(opts.stateFile, { force: true });
     if (!r) return;
     r.head?.close();
     r.head?.closeAllConnections();
@@ -115,6 +136,8 @@ export function partialApp(mode: Mode, opts: { workspace: string; onLog?: (line:
       if (running) throw new PartialError(`a ${mode} is already running here; DELETE /${mode} first`);
       const { args, envs } = await bodyOf(c, mode);
       running = await start(args, envs);
+      started = { args, envs };
+      save();
       return c.json(running.item, 201);
     } catch (err) {
       return failure(c, err);
@@ -137,6 +160,7 @@ export function partialApp(mode: Mode, opts: { workspace: string; onLog?: (line:
       if (missing) return missing;
       try {
         await fn(running!);
+        save();
         if (running!.pod) running!.item.arguments.replicas = running!.pod.replicaCount;
         if (running!.flow) running!.item.arguments.pods = Object.fromEntries([...running!.flow.pods].map(([n, p]) => [n, { replicas: p.replicaCount }]));
         return c.json(running!.item);
@@ -158,5 +182,24 @@ export function partialApp(mode: Mode, opts: { workspace: string; onLog?: (line:
     app.put(`/${mode}/scale`, (c) => update(c, async (r) => (r.flow ? r.flow.scale(podName(c), replicasOf(c)) : r.pod!.scale(replicasOf(c)))));
   }
 
-  return { app, stop };
+  /** Run the object kept in the state file, if there is one (this container ran it before it restarted); whether it did. */
+  async function resume(): Promise<boolean> {
+    if (!opts.stateFile) return false;
+    let saved: { args: Record<string, unknown>; envs: Record<string, string> };
+    try {
+      saved = JSON.parse(readFileSync(opts.stateFile, 'utf8'));
+    } catch {
+      return false; // never started here
+    }
+    running = await start(saved.args, saved.envs);
+    started = saved;
+    return true;
+  }
+
+  return { app, stop, resume };
+}
+
+function withoutOverrides(args: Record<string, unknown>): Record<string, unknown> {
+  const { overrides: _, ...rest } = args;
+  return rest;
 }

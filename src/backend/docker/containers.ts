@@ -3,6 +3,7 @@
  * they wrote. Docker's nouns stay here; index.ts maps an ObjectSpec onto a ContainerSpec.
  */
 import type { Resources } from '../../contract/resources.ts';
+import type { RestartPolicy } from '../../contract/restart.ts';
 import type { GpuRequest, OutputLine } from '../types.ts';
 import { type Engine, idempotent, statusOf } from './engine.ts';
 import type { Labels } from './labels.ts';
@@ -28,6 +29,8 @@ export interface ContainerSpec {
   /** No capabilities, no gaining privileges (objects: always; the daemon's own container in tests: not). */
   hardened?: boolean;
   resources?: Resources;
+  /** The engine starts it again when it exits, per this policy. */
+  restart?: RestartPolicy;
 }
 
 export interface ContainerState {
@@ -124,6 +127,7 @@ export async function runContainer(docker: Engine, spec: ContainerSpec): Promise
         Memory: memory,
         MemorySwap: memory,
         NanoCpus: cpus === undefined ? undefined : Math.round(cpus * 1e9),
+        RestartPolicy: spec.restart ? { Name: spec.restart.name, MaximumRetryCount: spec.restart.max ?? 0 } : undefined,
       },
     });
   let container = await create(true);

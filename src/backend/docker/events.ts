@@ -15,7 +15,7 @@ export async function watchContainers(docker: Engine, labels: Labels, fn: (event
       try {
         const ev = JSON.parse(buf.slice(0, nl)) as { Action: string; Actor: { Attributes: Record<string, string> } };
         const attrs = ev.Actor.Attributes;
-        fn({ action: ev.Action, id: attrs.name ?? '', kind: attrs[LABEL.kind] ?? '', workspaceId: attrs[LABEL.workspace] ?? '' });
+        fn({ action: ev.Action, id: attrs.name ?? '', kind: attrs[LABEL.kind] ?? '', workspaceId: attrs[LABEL.workspace] ?? '', exitCode: attrs.exitCode === undefined ? undefined : Number(attrs.exitCode) });
       } catch {
         // not an event line
       }

@@ -164,6 +164,7 @@ export function createDockerBackend(opts: DockerBackendOptions): Backend {
         user: `${user.uid}:${user.gid}`,
         hardened: true,
         resources: spec.resources,
+        restart: spec.restart,
       });
       return toState(c);
     },
@@ -174,6 +175,11 @@ export function createDockerBackend(opts: DockerBackendOptions): Backend {
     },
     async startObject(id) {
       await idempotent(() => docker.getContainer(id).start(), [304]);
+      const c = await inspectContainer(docker, id);
+      return c && toState(c);
+    },
+    async restartObject(id) {
+      await idempotent(() => docker.getContainer(id).restart({ t: 2 }), []);
       const c = await inspectContainer(docker, id);
       return c && toState(c);
     },

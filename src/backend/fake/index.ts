@@ -30,6 +30,12 @@ interface FakeObject {
   lines: OutputLine[];
   /** Set when its program exits at once. */
   exitCode?: number;
+  /** What the object wrote to its own filesystem: kept across its restarts, gone with it. */
+  disk: Map<string, unknown>;
+  /** Restarts by its policy in a row (on-failure's max). */
+  retries: number;
+  /** Its ports accept connections but nothing answers (a hung process), until it restarts. */
+  hung?: boolean;
 }
 
 export interface FakeBackend extends Backend {
@@ -37,8 +43,10 @@ export interface FakeBackend extends Backend {
   readonly objects: ReadonlyMap<string, FakeObject>;
   readonly images: ReadonlyMap<string, string>;
   readonly networks: ReadonlyMap<string, string>;
-  /** Make an object stop as a crash would (exit code; `oom`: killed over its memory limit), keeping it listed. */
+  /** Make an object stop as a crash would (exit code; `oom`: killed over its memory limit), keeping it listed; its restart policy applies. */
   crash(id: string, exitCode?: number, opts?: { oom?: boolean }): Promise<void>;
+  /** Make an object hang: it keeps running, its ports accept connections and answer nothing, until it restarts. */
+  hang(id: string): void;
   /** Make the backend unreachable (every call rejects as an engine that is down). */
   setReachable(reachable: boolean): void;
   /** An engine restart: every object stops, event streams end, the backend is down for `downMs`, then back. */
@@ -69,8 +77,8 @@ export function createFakeBackend(opts: { program?: FakeProgram } = {}): FakeBac
   const down = () => {
     if (!reachable) throw Object.assign(new Error('connect ECONNREFUSED (fake backend is down)'), { code: 'ECONNREFUSED' });
   };
-  const emit = (action: string, o: FakeObject) => {
-    for (const w of watchers.keys()) w({ action, id: o.spec.id, kind: o.spec.kind, workspaceId: o.spec.workspaceId });
+  const emit = (action: string, o: FakeObject, exitCode?: number) => {
+    for (const w of watchers.keys()) w({ action, id: o.spec.id, kind: o.spec.kind, workspaceId: o.spec.workspaceId, exitCode });
   };
   /** Keep a line, and send it to the log route as Docker's fluentd driver would. */
   const write = (o: FakeObject, message: string, stream: 'stdout' | 'stderr' = 'stdout') => {
@@ -86,13 +94,15 @@ export function createFakeBackend(opts: { program?: FakeProgram } = {}): FakeBac
   };
   /** Run the object's program: a loopback server per port (fixed ones on their number), as Docker publishes them. */
   const launch = async (o: FakeObject) => {
-    const run = program(o.spec, (line) => write(o, line));
+    const run = program(o.spec, (line) => write(o, line), o.disk);
     o.exitCode = run.exitCode;
+    o.hung = false;
     o.state.ports = {};
     try {
       for (const p of o.spec.ports) {
-        const handler = run.handlers.get(p.container) ?? (() => new Promise<Response>(() => {})); // listens, never answers
-        const server = await listen(handler, p.host ?? 0);
+        const silent = () => new Promise<Response>(() => {}); // listens, never answers
+        const handler = run.handlers.get(p.container) ?? silent;
+        const server = await listen((req) => (o.hung ? silent() : handler(req)), p.host ?? 0);
         o.servers.push(server);
         o.state.ports[`${p.container}/tcp`] = (server.address() as AddressInfo).port;
       }
@@ -107,7 +117,27 @@ export function createFakeBackend(opts: { program?: FakeProgram } = {}): FakeBac
     await Promise.all(o.servers.map(close));
     o.servers = [];
     o.state = { ...o.state, status: 'exited', running: false, exitCode, oomKilled };
-    emit('die', o);
+    if (oomKilled) emit('oom', o);
+    emit('die', o, exitCode);
+  };
+  const relaunch = async (o: FakeObject) => {
+    await launch(o);
+    o.state = { ...o.state, status: 'running', running: true, exitCode: 0, oomKilled: false, startedAt: new Date().toISOString() };
+    emit('start', o);
+    if (o.exitCode !== undefined) await stop(o, o.exitCode);
+  };
+  /** The engine's restart policy, as Docker applies it: a growing delay between tries, at most `max` in a row for on-failure. */
+  const policyRestart = (o: FakeObject, exitCode: number) => {
+    const p = o.spec.restart;
+    if (!p || p.name === 'no' || (p.name === 'on-failure' && (exitCode === 0 || (p.max !== undefined && o.retries >= p.max)))) return;
+    const delay = 50 * 2 ** Math.min(o.retries++, 6);
+    setTimeout(() => {
+      if (objects.get(o.spec.id) !== o || o.state.running || !reachable) return;
+      relaunch(o).then(
+        () => o.exitCode === undefined || policyRestart(o, o.exitCode),
+        () => {},
+      );
+    }, delay).unref();
   };
 
   return {
@@ -201,23 +231,32 @@ export function createFakeBackend(opts: { program?: FakeProgram } = {}): FakeBac
         spec,
         servers: [],
         lines: [],
+        disk: new Map(),
+        retries: 0,
         state: { id: spec.id, ref: createHash('sha256').update(spec.id).digest('hex'), kind: spec.kind, workspaceId: spec.workspaceId, status: 'running', running: true, exitCode: 0, oomKilled: false, startedAt: new Date().toISOString(), ports: {}, host: '127.0.0.1' },
       };
       await launch(o);
       objects.set(spec.id, o);
       emit('start', o);
-      if (o.exitCode !== undefined) await stop(o, o.exitCode);
+      if (o.exitCode !== undefined) {
+        await stop(o, o.exitCode);
+        policyRestart(o, o.exitCode);
+      }
       return { ...o.state, ports: { ...o.state.ports } };
     },
     async startObject(id) {
       down();
       const o = objects.get(id);
       if (!o) return undefined;
-      if (!o.state.running) {
-        await launch(o);
-        o.state = { ...o.state, status: 'running', running: true, exitCode: 0, oomKilled: false, startedAt: new Date().toISOString() };
-        emit('start', o);
-      }
+      if (!o.state.running) await relaunch(o);
+      return { ...o.state, ports: { ...o.state.ports } };
+    },
+    async restartObject(id) {
+      down();
+      const o = objects.get(id);
+      if (!o) return undefined;
+      if (o.state.running) await stop(o, 0);
+      await relaunch(o);
       return { ...o.state, ports: { ...o.state.ports } };
     },
     async inspectObject(id) {
@@ -268,7 +307,13 @@ export function createFakeBackend(opts: { program?: FakeProgram } = {}): FakeBac
 
     async crash(id, exitCode = 137, crashOpts = {}) {
       const o = objects.get(id);
-      if (o) await stop(o, exitCode, crashOpts.oom);
+      if (!o?.state.running) return;
+      await stop(o, exitCode, crashOpts.oom);
+      policyRestart(o, exitCode);
+    },
+    hang(id) {
+      const o = objects.get(id);
+      if (o) o.hung = true;
     },
     setReachable(r) {
       reachable = r;
@@ -281,6 +326,8 @@ export function createFakeBackend(opts: { program?: FakeProgram } = {}): FakeBac
       for (const onEnd of ended) onEnd?.();
       await new Promise((r) => setTimeout(r, downMs));
       reachable = true;
+      // As Docker does when it starts: `always` objects come back by themselves.
+      for (const o of objects.values()) if (!o.state.running && o.spec.restart?.name === 'always') await relaunch(o).catch(() => {});
     },
   };
 }

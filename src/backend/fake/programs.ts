@@ -16,12 +16,13 @@ export interface FakeRun {
   /** Exit at once with this code (the object never becomes ready). */
   exitCode?: number;
 }
-export type FakeProgram = (spec: ObjectSpec, write: (line: string) => void) => FakeRun;
+/** `disk` is the object's own filesystem: what a run keeps there, the next run (after a restart) finds. */
+export type FakeProgram = (spec: ObjectSpec, write: (line: string) => void, disk: Map<string, unknown>) => FakeRun;
 
 const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
 
 /** The partial daemon's protocol, as src/runtime/partial.ts serves it, without executors. */
-export const partialDaemonProgram: FakeProgram = (spec, write) => {
+export const partialDaemonProgram: FakeProgram = (spec, write, disk) => {
   const modeAt = spec.command.indexOf('--mode');
   const portAt = spec.command.indexOf('--port');
   const mode = modeAt >= 0 ? spec.command[modeAt + 1] : undefined;
@@ -32,7 +33,15 @@ export const partialDaemonProgram: FakeProgram = (spec, write) => {
     return { handlers: new Map(), exitCode: Number(arg) || 1 };
   }
   if (script === 'silent') return { handlers: new Map() };
-  let item: { time_created: string; arguments: Record<string, unknown> } | undefined;
+  // As the partial daemon's --state file: after a restart it runs the object it ran before.
+  type Item = { time_created: string; arguments: Record<string, unknown> };
+  let item = disk.get('state') as Item | undefined;
+  if (item) write(`${mode} resumed`);
+  const keep = (next: Item | undefined) => {
+    item = next;
+    if (next) disk.set('state', next);
+    else disk.delete('state');
+  };
   const control = async (req: Request): Promise<Response> => {
     const url = new URL(req.url);
     const route = `${req.method} ${url.pathname}`;
@@ -45,19 +54,19 @@ export const partialDaemonProgram: FakeProgram = (spec, write) => {
         return json({ detail: arg, body: [`Error: ${arg}`, '    at fake (fake.ts:1:1)'] }, 400);
       }
       const body = (await req.json().catch(() => ({}))) as Record<string, unknown>;
-      item = { time_created: new Date().toISOString(), arguments: { ...((body[mode] as object) ?? {}), envs: body.envs ?? {} } };
+      keep({ time_created: new Date().toISOString(), arguments: { ...((body[mode] as object) ?? {}), envs: body.envs ?? {} } });
       write(`${mode} started`);
       return json(item, 201);
     }
     if (route === `PUT /${mode}/scale` || route === `PUT /${mode}/rolling_update`) {
       if (!item) return json({ detail: `no ${mode} is running` }, 400);
       const replicas = url.searchParams.get('replicas');
-      item = { ...item, arguments: { ...item.arguments, ...(replicas ? { replicas: Number(replicas) } : { uses_with: await req.json().catch(() => ({})) }) } };
+      keep({ ...item, arguments: { ...item.arguments, ...(replicas ? { replicas: Number(replicas) } : { uses_with: await req.json().catch(() => ({})) }) } });
       write(`${mode} updated`);
       return json(item);
     }
     if (route === `DELETE /${mode}`) {
-      item = undefined;
+      keep(undefined);
       write(`${mode} closed`);
       return json(null);
     }

@@ -1,0 +1,192 @@
+/**
+ * Keeping objects running, per their restart policy (`no`, `on-failure[:max]`, `always`).
+ *
+ * The engine does the common case itself (the policy is set on the container): a crashed object
+ * is started again with a growing delay, even while the daemon is away, and its partial daemon
+ * runs the same object again from its state file. The keeper does what an engine cannot:
+ * - records each stop that nobody asked for (exit code, OOM kill, reason) and each restart;
+ * - recreates an `always` object whose container was removed (`docker rm -f`), also at start-up;
+ * - restarts an object whose partial daemon stopped answering for `health.unhealthyAfterMs`;
+ * - after the engine itself restarted, starts the objects it did not (policy permitting).
+ */
+import type { ObjectEvent } from '../backend/types.ts';
+import { endpointOf } from '../backend/types.ts';
+import { DEFAULT_RESTART } from '../contract/restart.ts';
+import { PARTIAL_PORT } from './partial.ts';
+import { type ObjectDeps, start, startInside, uriOf } from './lifecycle.ts';
+import type { ObjectRow } from './schema.ts';
+
+const policyOf = (r: ObjectRow) => (r.start?.restart ?? (r.arguments.restart as string | undefined) ?? DEFAULT_RESTART).split(':')[0];
+
+function exitReason(code: number | undefined, oom: boolean): string {
+  if (oom) return `killed: over its memory limit (exit code ${code ?? 137})`;
+  if (code === 137) return 'killed (exit code 137)';
+  if (code === 143) return 'terminated (exit code 143)';
+  return code === undefined ? 'stopped' : `exited with code ${code}`;
+}
+
+/** Whether the daemon, rather than a person or the engine, should leave this object alone now. */
+const busy = (d: ObjectDeps, id: string) => d.removing.has(id) || d.starting.has(id) || d.restarting.has(id);
+
+async function recordExit(d: ObjectDeps, r: ObjectRow, exit: { exit_code: number | null; oom_killed: boolean; reason: string }): Promise<void> {
+  const now = d.repo.get(r.id);
+  if (!now) return;
+  await d.repo.patch(r.id, { metadata: { ...now.metadata, last_exit: { time: new Date().toISOString(), ...exit } } });
+}
+
+async function countRestart(d: ObjectDeps, id: string): Promise<void> {
+  const r = d.repo.get(id);
+  if (!r) return;
+  const restarts = (r.metadata.restarts ?? 0) + 1;
+  await d.repo.patch(id, { metadata: { ...r.metadata, restarts } });
+  d.log.info(`${d.spec.kind} ${id} is running again (restart ${restarts}, policy ${policyOf(r)})`);
+}
+
+/** Do `fn` as the daemon's own restart of `id`: its stop and start events are not read as a crash. */
+async function asRestart(d: ObjectDeps, id: string, fn: () => Promise<void>): Promise<void> {
+  if (d.restarting.has(id)) return;
+  d.restarting.add(id);
+  try {
+    await d.starts.run(fn);
+    await countRestart(d, id);
+  } finally {
+    d.restarting.delete(id);
+  }
+}
+
+/** Make an object whose container is gone again, as it was created (a new container, same id). */
+export async function recreateObject(d: ObjectDeps, r: ObjectRow, why: string): Promise<void> {
+  if (!r.start) return;
+  const startSpec = r.start;
+  try {
+    await asRestart(d, r.id, async () => {
+      const ws = d.workspaces.requireActive(r.workspaceId);
+      const { state, uri, object } = await start(d, r.id, r.workspaceId, startSpec, ws.image);
+      d.live.set(state);
+      const now = d.repo.get(r.id);
+      if (!now) return void (await d.backend.removeObject(r.id)); // deleted meanwhile
+      await d.repo.patch(r.id, { metadata: { ...now.metadata, ports: state.ports, uri }, arguments: { ...now.arguments, object } });
+    });
+    d.log.warn(`${d.spec.kind} ${r.id} was made again: ${why}`);
+  } catch (err) {
+    d.log.warn(`${d.spec.kind} ${r.id} could not be made again (${why})`, err);
+    await recordExit(d, r, { exit_code: null, oom_killed: false, reason: `could not be made again: ${(err as Error).message}` });
+  }
+}
+
+/**
+ * After the engine came back (it restarted, and every object stopped with it): start each object
+ * whose policy allows it and that the engine did not start itself. One that cannot start stays
+ * stopped, its status showing why; none is lost.
+ */
+export async function reviveObjects(d: ObjectDeps): Promise<void> {
+  for (const r of d.repo.all()) {
+    const state = d.live.get(r.id);
+    if (!r.start || busy(d, r.id) || policyOf(r) === 'no') continue;
+    if (!state) {
+      if (policyOf(r) === 'always') await recreateObject(d, r, 'its container was gone after the engine came back');
+      continue;
+    }
+    if (state.running) continue;
+    const startSpec = r.start;
+    try {
+      await asRestart(d, r.id, async () => {
+        const started = await d.backend.startObject(r.id);
+        if (!started) return;
+        d.live.set(started);
+        const uri = endpointOf(started, PARTIAL_PORT) ?? '';
+        const object = await startInside(d, r.id, uri, startSpec.partialBody);
+        const now = d.repo.get(r.id) ?? r;
+        await d.repo.patch(r.id, { metadata: { ...now.metadata, ports: started.ports, uri }, arguments: { ...now.arguments, object } });
+      });
+      d.log.info(`${d.spec.kind} ${r.id} started again after the engine came back`);
+    } catch (err) {
+      d.log.warn(`${d.spec.kind} ${r.id} could not start again after the engine came back`, err);
+    }
+  }
+}
+
+/** Restart an object that stopped answering; the engine starts it again and it resumes its object. */
+async function restartUnhealthy(d: ObjectDeps, r: ObjectRow, silentMs: number): Promise<void> {
+  const reason = `unhealthy: its partial daemon did not answer for ${Math.round(silentMs / 1000)} s`;
+  d.log.warn(`${d.spec.kind} ${r.id} is ${reason}; restarting it`);
+  await recordExit(d, r, { exit_code: null, oom_killed: false, reason });
+  try {
+    await asRestart(d, r.id, async () => {
+      const started = await d.backend.restartObject(r.id);
+      if (!started) return;
+      d.live.set(started);
+      await startInside(d, r.id, endpointOf(started, PARTIAL_PORT) ?? '', r.start?.partialBody ?? {});
+    });
+  } catch (err) {
+    d.log.warn(`${d.spec.kind} ${r.id} could not be restarted`, err);
+  }
+}
+
+/** Follow this kind's objects; returns a stop function. */
+export function keepRunning(d: ObjectDeps): () => void {
+  const oom = new Set<string>();
+  const onEvent = (ev: ObjectEvent) => {
+    if (ev.kind !== d.spec.kind) return;
+    const r = d.repo.get(ev.id);
+    if (!r || busy(d, ev.id)) return;
+    if (ev.action === 'oom') oom.add(ev.id);
+    else if (ev.action === 'die') {
+      const killed = oom.delete(ev.id);
+      const reason = exitReason(ev.exitCode, killed);
+      d.log.warn(`${d.spec.kind} ${ev.id} stopped: ${reason} (restart policy ${policyOf(r)})`);
+      void recordExit(d, r, { exit_code: ev.exitCode ?? null, oom_killed: killed, reason });
+    } else if (ev.action === 'start') {
+      void countRestart(d, ev.id);
+    } else if (ev.action === 'destroy' && policyOf(r) === 'always') {
+      void recreateObject(d, r, 'its container was removed');
+    }
+  };
+  d.live.onEvent(onEvent);
+
+  // Health: the partial daemon of every running object with a policy, asked in turn.
+  const silentSince = new Map<string, number>();
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const check = async () => {
+    const now = Date.now();
+    await Promise.all(
+      d.repo.all().map(async (r) => {
+        const state = d.live.get(r.id);
+        if (!state?.running || busy(d, r.id) || policyOf(r) === 'no') return silentSince.delete(r.id);
+        const ok = await fetch(`${uriOf(d, r)}/`, { signal: AbortSignal.timeout(Math.min(2000, d.health.intervalMs)) }).then(
+          (res) => res.ok,
+          () => false,
+        );
+        if (ok) return silentSince.delete(r.id);
+        const since = silentSince.get(r.id) ?? now;
+        silentSince.set(r.id, since);
+        if (now - since >= d.health.unhealthyAfterMs) {
+          silentSince.delete(r.id);
+          await restartUnhealthy(d, r, now - since);
+        }
+      }),
+    );
+  };
+  const tick = () => {
+    timer = setTimeout(() => {
+      check()
+        .catch((err) => d.log.warn('health check failed', err))
+        .finally(() => !stopped && tick());
+    }, d.health.intervalMs);
+    timer.unref();
+  };
+  tick();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
+}
+
+/** At start-up: make again the `always` objects whose containers went while the daemon was away. */
+export async function recreateMissing(d: ObjectDeps): Promise<void> {
+  if (!d.live.synced) return; // the engine is away: the reconnect revives them
+  for (const r of d.repo.all()) {
+    if (policyOf(r) === 'always' && !d.live.get(r.id) && !busy(d, r.id)) await recreateObject(d, r, 'its container was gone when the daemon started');
+  }
+}
