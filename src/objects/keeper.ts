@@ -3,8 +3,10 @@
  *
  * The engine does the common case itself (the policy is set on the container): a crashed object
  * is started again with a growing delay, even while the daemon is away, and its partial daemon
- * runs the same object again from its state file. The keeper does what an engine cannot:
+ * runs the same object again from its state file. The keeper does what an engine does not:
  * - records each stop that nobody asked for (exit code, OOM kill, reason) and each restart;
+ * - starts again an object the engine left stopped although its policy says otherwise (Docker
+ *   does not restart a container stopped by `docker kill`), with a growing delay;
  * - recreates an `always` object whose container was removed (`docker rm -f`), also at start-up;
  * - restarts an object whose partial daemon stopped answering for `health.unhealthyAfterMs`;
  * - after the engine itself restarted, starts the objects it did not (policy permitting).
@@ -87,23 +89,60 @@ export async function reviveObjects(d: ObjectDeps): Promise<void> {
       if (policyOf(r) === 'always') await recreateObject(d, r, 'its container was gone after the engine came back');
       continue;
     }
-    if (state.running) continue;
-    const startSpec = r.start;
-    try {
-      await asRestart(d, r.id, async () => {
-        const started = await d.backend.startObject(r.id);
-        if (!started) return;
-        d.live.set(started);
-        const uri = endpointOf(started, PARTIAL_PORT) ?? '';
-        const object = await startInside(d, r.id, uri, startSpec.partialBody);
-        const now = d.repo.get(r.id) ?? r;
-        await d.repo.patch(r.id, { metadata: { ...now.metadata, ports: started.ports, uri }, arguments: { ...now.arguments, object } });
-      });
-      d.log.info(`${d.spec.kind} ${r.id} started again after the engine came back`);
-    } catch (err) {
-      d.log.warn(`${d.spec.kind} ${r.id} could not start again after the engine came back`, err);
-    }
+    if (!state.running) await startAgain(d, r, 'the engine came back');
   }
+}
+
+/** Start a stopped object's container again; its partial daemon resumes the object (or is told to start it). */
+async function startAgain(d: ObjectDeps, r: ObjectRow, why: string): Promise<boolean> {
+  try {
+    await asRestart(d, r.id, async () => {
+      const started = await d.backend.startObject(r.id);
+      if (!started) return;
+      d.live.set(started);
+      const uri = endpointOf(started, PARTIAL_PORT) ?? '';
+      const object = await startInside(d, r.id, uri, r.start?.partialBody ?? {});
+      const now = d.repo.get(r.id) ?? r;
+      await d.repo.patch(r.id, { metadata: { ...now.metadata, ports: started.ports, uri }, arguments: { ...now.arguments, object } });
+    });
+    d.log.info(`${d.spec.kind} ${r.id} started again: ${why}`);
+    return true;
+  } catch (err) {
+    d.log.warn(`${d.spec.kind} ${r.id} could not start again (${why})`, err);
+    return false;
+  }
+}
+
+/** Restarts in a row the keeper made for an object that keeps stopping (its growing delay, on-failure's max). */
+interface Streak {
+  count: number;
+  lastStart: number;
+}
+/** An object that ran this long before it stopped starts a new streak. */
+const STREAK_RESET_MS = 10_000;
+const delayOf = (n: number) => Math.min(100 * 2 ** n, 10_000);
+
+/** After a stop: if the engine left the object stopped but its policy says run, start it again (after a growing delay). */
+async function afterStop(d: ObjectDeps, id: string, exitCode: number | undefined, streaks: Map<string, Streak>): Promise<void> {
+  const r = d.repo.get(id);
+  if (!r) return;
+  const [policy, max] = (r.start?.restart ?? (r.arguments.restart as string | undefined) ?? DEFAULT_RESTART).split(':');
+  if (policy === 'no' || (policy === 'on-failure' && exitCode === 0)) return;
+  const state = await d.backend.inspectObject(id).catch(() => undefined);
+  if (!state || state.running || state.status === 'restarting') return; // gone, or the engine restarts it
+  const now = Date.now();
+  const prev = streaks.get(id);
+  const streak = prev && now - prev.lastStart < STREAK_RESET_MS ? prev : { count: 0, lastStart: now };
+  if (max && streak.count >= Number(max)) {
+    d.log.warn(`${d.spec.kind} ${id} stopped ${streak.count + 1} times in a row; on-failure:${max} gives up`);
+    return;
+  }
+  const delay = delayOf(streak.count);
+  streaks.set(id, { count: streak.count + 1, lastStart: now + delay });
+  await new Promise((resolve) => setTimeout(resolve, delay).unref());
+  const again = d.repo.get(id);
+  if (!again || busy(d, id) || d.live.get(id)?.running) return;
+  await startAgain(d, again, `restart policy ${policy}${max ? `:${max}` : ''}`);
 }
 
 /** Restart an object that stopped answering; the engine starts it again and it resumes its object. */
@@ -126,6 +165,7 @@ async function restartUnhealthy(d: ObjectDeps, r: ObjectRow, silentMs: number): 
 /** Follow this kind's objects; returns a stop function. */
 export function keepRunning(d: ObjectDeps): () => void {
   const oom = new Set<string>();
+  const streaks = new Map<string, Streak>();
   const onEvent = (ev: ObjectEvent) => {
     if (ev.kind !== d.spec.kind) return;
     const r = d.repo.get(ev.id);
@@ -136,10 +176,12 @@ export function keepRunning(d: ObjectDeps): () => void {
       const reason = exitReason(ev.exitCode, killed);
       d.log.warn(`${d.spec.kind} ${ev.id} stopped: ${reason} (restart policy ${policyOf(r)})`);
       void recordExit(d, r, { exit_code: ev.exitCode ?? null, oom_killed: killed, reason });
+      void afterStop(d, ev.id, ev.exitCode, streaks).catch((err) => d.log.warn(`restarting ${ev.id} failed`, err));
     } else if (ev.action === 'start') {
       void countRestart(d, ev.id);
-    } else if (ev.action === 'destroy' && policyOf(r) === 'always') {
-      void recreateObject(d, r, 'its container was removed');
+    } else if (ev.action === 'destroy') {
+      streaks.delete(ev.id);
+      if (policyOf(r) === 'always') void recreateObject(d, r, 'its container was removed');
     }
   };
   d.live.onEvent(onEvent);

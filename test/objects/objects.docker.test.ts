@@ -226,6 +226,50 @@ describe('Pods and Peas as containers', () => {
   });
 });
 
+describe('restart policies on the engine', () => {
+  /** Wait until the gateway answers again, and say how long that took. */
+  const answersAgain = async (port: number, since: number) => {
+    for (;;) {
+      const ok = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(500) }).then((r) => r.ok, () => false);
+      if (ok) return Date.now() - since;
+      if (Date.now() - since > 20_000) assert.fail('the Flow did not answer again within 20 s');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+
+  it('on-failure: `docker kill` → running again within 5 s, with the replicas it was scaled to', async () => {
+    const port = await freePort();
+    const id = (await createFlow('replicas.yml', [`FLOW_PORT=${port}`, 'REPLICAS=1', 'VERSION=v1'])).body;
+    assert.equal((await api('PUT', `/flows/scale/${id}?pod_name=scalable&replicas=2`)).status, 200);
+    const t0 = Date.now();
+    await docker.engine.getContainer(id).kill();
+    const took = await answersAgain(port, t0);
+    assert.ok(took < 5000, `answered again after ${took} ms`);
+    assert.deepEqual([...(await distinct(port, 'replica_id'))].sort(), [0, 1], 'resumed with 2 replicas');
+    let item = (await api('GET', `/flows/${id}`)).body;
+    for (let i = 0; i < 100 && item.metadata.restarts < 1; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      item = (await api('GET', `/flows/${id}`)).body;
+    }
+    assert.deepEqual([item.metadata.status, item.metadata.restarts, item.metadata.last_exit?.exit_code], ['running', 1, 137]);
+    assert.equal((await docker.inspectContainer(id))!.labels[LABEL.instance], d.instance);
+    await api('DELETE', `/flows/${id}`);
+  });
+
+  it('always: `docker rm -f` → made again, answering on its port', async () => {
+    const port = await freePort();
+    const id = (await api('POST', `/flows?${new URLSearchParams([['workspace_id', ws], ['filename', 'replicas.yml'], ['restart', 'always'], ['envs', `FLOW_PORT=${port}`], ['envs', 'REPLICAS=1'], ['envs', 'VERSION=v1']])}`)).body;
+    const t0 = Date.now();
+    await docker.removeContainer(id);
+    await answersAgain(port, t0);
+    assert.equal((await index(port, 1)).data.docs[0].tags.version, 'v1');
+    const item = (await api('GET', `/flows/${id}`)).body;
+    assert.deepEqual([item.metadata.status, item.metadata.restart], ['running', 'always']);
+    await api('DELETE', `/flows/${id}`);
+    assert.equal((await docker.inspectContainer(id)), undefined, 'deleted for good');
+  });
+});
+
 describe('restart and delete', () => {
   it('a daemon restart keeps running objects; a vanished container is forgotten', async () => {
     const id = (await createFlow('seq.yml')).body;

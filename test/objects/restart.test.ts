@@ -48,6 +48,14 @@ describe('restart policies', () => {
     assert.equal(await inside(it1), 200, 'the partial daemon runs the Flow again');
   });
 
+  it('a `docker kill` (which the engine does not restart) is started again by the daemon', async () => {
+    const id = await flow();
+    await d.backend.kill(id);
+    const it1 = await until(id, (i) => i.metadata.status === 'running' && i.metadata.restarts === 1);
+    assert.equal(it1.metadata.last_exit.exit_code, 137);
+    assert.equal(await inside(it1), 200);
+  });
+
   it('on-failure: a clean exit (code 0) stays stopped; an OOM kill is named', async () => {
     const id = await flow();
     await d.backend.crash(id, 0);

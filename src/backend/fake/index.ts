@@ -45,6 +45,8 @@ export interface FakeBackend extends Backend {
   readonly networks: ReadonlyMap<string, string>;
   /** Make an object stop as a crash would (exit code; `oom`: killed over its memory limit), keeping it listed; its restart policy applies. */
   crash(id: string, exitCode?: number, opts?: { oom?: boolean }): Promise<void>;
+  /** Stop an object as `docker kill` does: exit code 137, and the engine's restart policy does not apply. */
+  kill(id: string): Promise<void>;
   /** Make an object hang: it keeps running, its ports accept connections and answer nothing, until it restarts. */
   hang(id: string): void;
   /** Make the backend unreachable (every call rejects as an engine that is down). */
@@ -113,10 +115,16 @@ export function createFakeBackend(opts: { program?: FakeProgram } = {}): FakeBac
       throw new Error(taken ? `driver failed programming external connectivity: Bind for 127.0.0.1:${(err as { port?: number }).port} failed: port is already allocated` : (err as Error).message);
     }
   };
-  const stop = async (o: FakeObject, exitCode: number, oomKilled = false) => {
+  /** Whether the engine starts it again by its policy, as Docker decides when a container exits. */
+  const restarts = (o: FakeObject, exitCode: number) => {
+    const p = o.spec.restart;
+    return !!p && p.name !== 'no' && !(p.name === 'on-failure' && (exitCode === 0 || (p.max !== undefined && o.retries >= p.max)));
+  };
+  /** Stop it; `byPolicy`: it exited by itself, and its restart policy may start it again (status `restarting` meanwhile). */
+  const stop = async (o: FakeObject, exitCode: number, oomKilled = false, byPolicy = false) => {
     await Promise.all(o.servers.map(close));
     o.servers = [];
-    o.state = { ...o.state, status: 'exited', running: false, exitCode, oomKilled };
+    o.state = { ...o.state, status: byPolicy && restarts(o, exitCode) ? 'restarting' : 'exited', running: false, exitCode, oomKilled };
     if (oomKilled) emit('oom', o);
     emit('die', o, exitCode);
   };
@@ -124,12 +132,11 @@ export function createFakeBackend(opts: { program?: FakeProgram } = {}): FakeBac
     await launch(o);
     o.state = { ...o.state, status: 'running', running: true, exitCode: 0, oomKilled: false, startedAt: new Date().toISOString() };
     emit('start', o);
-    if (o.exitCode !== undefined) await stop(o, o.exitCode);
+    if (o.exitCode !== undefined) await stop(o, o.exitCode, false, true);
   };
   /** The engine's restart policy, as Docker applies it: a growing delay between tries, at most `max` in a row for on-failure. */
   const policyRestart = (o: FakeObject, exitCode: number) => {
-    const p = o.spec.restart;
-    if (!p || p.name === 'no' || (p.name === 'on-failure' && (exitCode === 0 || (p.max !== undefined && o.retries >= p.max)))) return;
+    if (!restarts(o, exitCode)) return;
     const delay = 50 * 2 ** Math.min(o.retries++, 6);
     setTimeout(() => {
       if (objects.get(o.spec.id) !== o || o.state.running || !reachable) return;
@@ -239,7 +246,7 @@ export function createFakeBackend(opts: { program?: FakeProgram } = {}): FakeBac
       objects.set(spec.id, o);
       emit('start', o);
       if (o.exitCode !== undefined) {
-        await stop(o, o.exitCode);
+        await stop(o, o.exitCode, false, true);
         policyRestart(o, o.exitCode);
       }
       return { ...o.state, ports: { ...o.state.ports } };
@@ -308,8 +315,12 @@ export function createFakeBackend(opts: { program?: FakeProgram } = {}): FakeBac
     async crash(id, exitCode = 137, crashOpts = {}) {
       const o = objects.get(id);
       if (!o?.state.running) return;
-      await stop(o, exitCode, crashOpts.oom);
+      await stop(o, exitCode, crashOpts.oom, true);
       policyRestart(o, exitCode);
+    },
+    async kill(id) {
+      const o = objects.get(id);
+      if (o?.state.running) await stop(o, 137);
     },
     hang(id) {
       const o = objects.get(id);
