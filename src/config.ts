@@ -10,6 +10,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as v from 'valibot';
+import { Deployment, DEPLOYMENT_NAME } from './contract/deployments.ts';
 import { parseResource, type Resources } from './contract/resources.ts';
 
 const Port = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535));
@@ -135,6 +136,12 @@ const ConfigSchema = v.strictObject({
   /** Tells apart daemons sharing one Docker Engine; stored in the database on first start if unset. */
   instance: v.optional(v.pipe(v.string(), v.regex(/^[a-zA-Z0-9_.-]{1,64}$/))),
   logLevel: v.optional(v.picklist(['debug', 'info', 'warn', 'error', 'silent']), 'info'),
+  /**
+   * Deployments the daemon applies at every start (as `jinad apply` would; see README §
+   * Deployments): workspace folders are relative to `deploymentsBase`, the config file's folder.
+   */
+  deployments: v.optional(v.record(v.pipe(v.string(), v.regex(DEPLOYMENT_NAME, 'deployment names are lower-case letters, digits, - and _')), Deployment)),
+  deploymentsBase: v.optional(v.string()),
 });
 
 /** The core's keys, plus plugin slices under plugin names (`logs: { port: 24224 }`). */
@@ -154,6 +161,8 @@ export type JinadConfig = Readonly<
     env: Readonly<Record<string, string>>;
     /** Flags the core does not know (`--logs-port 1`), for plugin slices: `logs-port` → `1`. */
     flags: Readonly<Record<string, string>>;
+    /** The environment `${{ ENV.X }}` in `deployments` reads (empty without deployments). */
+    deploymentEnv: Readonly<Record<string, string | undefined>>;
   }
 >;
 const CORE_KEYS = new Set(Object.keys(ConfigSchema.entries));
@@ -348,6 +357,7 @@ export function resolveConfig(input: JinadConfigInput | JinadConfigInput[], raw:
     slices: Object.freeze(slices),
     env: Object.freeze(jinaEnv(raw.env ?? {})),
     flags: Object.freeze({ ...raw.flags }),
+    deploymentEnv: Object.freeze(c.deployments ? { ...raw.env } : {}),
   });
 }
 
@@ -367,7 +377,7 @@ export async function loadConfig(opts: { argv?: string[]; env?: Env; cwd?: strin
     // Relative plugin folders in the file are relative to the file.
     const base = path.dirname(path.resolve(file));
     const rel = (p: string) => (p.startsWith('.') ? path.resolve(base, p) : p);
-    fileConfig = { ...fileConfig, plugins: fileConfig.plugins?.map(rel), extraPlugins: fileConfig.extraPlugins?.map(rel) };
+    fileConfig = { ...fileConfig, plugins: fileConfig.plugins?.map(rel), extraPlugins: fileConfig.extraPlugins?.map(rel), deploymentsBase: fileConfig.deploymentsBase ?? base };
   } else if (configPath || env.JINAD_CONFIG) {
     throw new ConfigError(`config file ${file} does not exist`);
   }

@@ -211,6 +211,7 @@ export async function createDaemon(config: JinadConfig, opts: DaemonOptions = {}
     ['replicas', createReplicaLedger()],
     ['live', live],
     ['starts', createStartSlots(config.objectStartConcurrency)],
+    ['objects', new Map()],
   ]);
   const statusHooks: (() => Promise<Record<string, unknown>>)[] = [];
   const startHooks: Hook[] = [];

@@ -33,6 +33,11 @@ export const ERROR_STATUS = {
   object_update_failed: 400,
   object_unreachable: 400,
   limit_exceeded: 400,
+  // deployments
+  deployment_not_found: 404,
+  deployment_busy: 409,
+  deployment_files_missing: 400,
+  workspace_build_failed: 400,
   // logs
   log_not_found: 404,
   // the backend and the server itself

@@ -29,8 +29,8 @@ export interface ReceiveLimits {
   uploadFiles: number;
 }
 
-/** Stream the request's `files` into `dir` (created here; removed again on any failure). */
-export async function receiveUploads(c: Context, dir: string, limits: ReceiveLimits): Promise<Received[]> {
+/** Stream the request's `files` into `dir` (created here; removed again on any failure); other text fields are kept in `fields`. */
+export async function receiveUploads(c: Context, dir: string, limits: ReceiveLimits, fields: Record<string, string> = {}): Promise<Received[]> {
   const type = c.req.header('content-type') ?? '';
   const body = c.req.raw.body;
   if (!type.startsWith('multipart/form-data')) {
@@ -41,7 +41,7 @@ export async function receiveUploads(c: Context, dir: string, limits: ReceiveLim
   let bb: Busboy.Busboy;
   try {
     // Names are UTF-8 (an invalid sequence shows as U+FFFD, refused by safeRelative).
-    bb = Busboy({ headers: { 'content-type': type }, defParamCharset: 'utf8', preservePath: true, limits: { files: limits.uploadFiles, fileSize: limits.uploadBytes, fields: 100, fieldSize: 64 * 1024 } });
+    bb = Busboy({ headers: { 'content-type': type }, defParamCharset: 'utf8', preservePath: true, limits: { files: limits.uploadFiles, fileSize: limits.uploadBytes, fields: 100, fieldSize: 1024 * 1024 } });
   } catch (err) {
     throw fail('malformed_body', `malformed multipart body: ${(err as Error).message}`);
   }
@@ -81,7 +81,9 @@ export async function receiveUploads(c: Context, dir: string, limits: ReceiveLim
     stream.on('limit', () => stop(fail('upload_too_large', `upload larger than ${limits.uploadBytes} bytes`)));
     writes.push(pipeline(stream, createWriteStream(entry.file)).catch((err) => stop(err)));
   });
-  bb.on('field', (field) => {
+  bb.on('field', (field, value, info) => {
+    if (info.valueTruncated) stop(fail('upload_too_large', `the field '${field}' is larger than 1 MiB`));
+    else if (field !== 'files') fields[field] = value;
     if (field === 'files') stop(invalid("the 'files' field must hold files, not text", [{ loc: ['body', 'files'], msg: 'expected a file', type: 'value_error' }]));
   });
   bb.on('filesLimit', () => stop(fail('upload_too_large', `at most ${limits.uploadFiles} files per upload`)));

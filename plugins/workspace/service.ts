@@ -1,6 +1,13 @@
 /** The workspace items, as the routes serve them, and the `workspaces` service other plugins use. */
-import { fail, type WorkspaceItem, type WorkspaceService } from 'jinad/plugin';
-import { buildLogOf, KIND, mustRow, type WorkspaceCtx, workdirOf } from './context.ts';
+import { randomUUID } from 'node:crypto';
+import { copyFile, mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { fail, type StagedFiles, type WorkspaceItem, type WorkspaceService } from 'jinad/plugin';
+import { buildLogOf, KIND, mustRow, stagingDirOf, type WorkspaceCtx, workdirOf } from './context.ts';
+import { safeRelative } from './files.ts';
+import { receiveUploads } from './receive.ts';
+import { deleteEverything } from './remove.ts';
+import { submit } from './upload.ts';
 import { resourcesOf, storedJinad } from './jinadfile.ts';
 import type { WorkspaceRow } from './schema.ts';
 
@@ -52,6 +59,41 @@ export function workspaceService(ctx: WorkspaceCtx): WorkspaceService {
     },
     workdir: (id) => workdirOf(ctx, id),
     buildLog: (id) => buildLogOf(ctx, id),
+    async receive(c, id) {
+      const stage = randomUUID();
+      const fields: Record<string, string> = {};
+      const files = await receiveUploads(c, stagingDirOf(ctx, id, stage), ctx.api.config.limits, fields);
+      return { stage, files, fields };
+    },
+    async stage(id, files) {
+      const stage = randomUUID();
+      const dir = stagingDirOf(ctx, id, stage);
+      await mkdir(dir, { recursive: true });
+      const staged: StagedFiles = { stage, files: [], fields: {} };
+      try {
+        for (const [name, from] of files) {
+          const file = path.join(dir, String(staged.files.length));
+          await copyFile(from, file);
+          staged.files.push({ name, rel: safeRelative(name), file, size: 0 });
+        }
+      } catch (err) {
+        await rm(dir, { recursive: true, force: true });
+        throw err;
+      }
+      return staged;
+    },
+    submit: (id, staged) => submit(ctx, id, staged.stage, staged.files),
+    discard: (id, staged) => rm(stagingDirOf(ctx, id, staged.stage), { recursive: true, force: true }),
+    async settled(id) {
+      // The build job updates the row as it goes: wait for the condition, checked in memory.
+      for (;;) {
+        const r = ctx.repo.get(id);
+        if (!r) return undefined;
+        if (ctx.api.jobs.pending(id) === 0 && (r.state === 'ACTIVE' || r.state === 'FAILED')) return toItem(ctx, r);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
+    remove: (id) => deleteEverything(ctx, id),
     onDelete: (fn) => ctx.deleteHooks.push(fn),
     listManaged: (fn) => ctx.managed.push(fn),
   };

@@ -6,16 +6,20 @@
  * Results go to stdout (tables, or JSON with --json); progress and build lines to stderr.
  * Exit codes: 0 ok, 1 unexpected, 2 usage, 3 not found, 4 invalid input, 5 failed (a build or
  * an object that did not start; the daemon's reason is printed), 6 daemon or engine unreachable,
- * 7 no valid token, or one whose scope does not allow the call.
+ * 7 no valid token, or one whose scope does not allow the call, 8 `jinad plan`: changes pending.
  */
 import { Command, CommanderError } from 'commander';
 import { FailedError, InvalidError, JinaDClient, JinaDError, NotFoundError, UnauthorizedError, UnreachableError, WorkspaceFailedError } from '../client/index.ts';
+import { deploymentCommands } from './deployments.ts';
 import { objectCommands } from './objects.ts';
 import { type Cli, err, out, table } from './output.ts';
 import { tokenCommands } from './tokens.ts';
 import { workspaceCommands } from './workspaces.ts';
 
 export const EXIT = { ok: 0, unexpected: 1, usage: 2, notFound: 3, invalid: 4, failed: 5, unreachable: 6, unauthorized: 7 } as const;
+
+/** The exit code a command asks for without failing (`jinad plan` with changes pending). */
+let requestedExit: number = 0;
 
 export function program(): Command {
   const p = new Command('jinad')
@@ -57,6 +61,9 @@ export function program(): Command {
   workspaceCommands(p, cli);
   objectCommands(p, cli);
   tokenCommands(p, cli);
+  deploymentCommands(p, cli, (code) => {
+    requestedExit = code;
+  });
 
   p.command('logs')
     .description('the log of a workspace build, Flow, Pod or Pea')
@@ -93,8 +100,9 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   try {
+    requestedExit = EXIT.ok;
     await program().parseAsync(argv, { from: 'user' });
-    return EXIT.ok;
+    return requestedExit;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
     const message = (e as Error).message;

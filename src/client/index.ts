@@ -13,9 +13,9 @@ import { zipSync } from 'fflate';
 import { Agent, fetch as fetchWith } from 'undici';
 import type { StoreStatus } from '../contract/common.ts';
 import type { LogRecord } from '../contract/logs.ts';
-import type { AuditRecord, NewToken, ObjectItem, Scope, TokenInfo, WorkspaceItem } from '../contract/index.ts';
+import type { AuditRecord, DeploymentDetail, DeploymentProgress, DesiredDeployment, NewToken, ObjectItem, Plan, Scope, TokenInfo, WorkspaceItem } from '../contract/index.ts';
 
-export type { AuditRecord, NewToken, ObjectItem, Scope, StoreStatus, TokenInfo, WorkspaceItem };
+export type { AuditRecord, DeploymentDetail, DeploymentProgress, DesiredDeployment, NewToken, ObjectItem, Plan, Scope, StoreStatus, TokenInfo, WorkspaceItem };
 /** One line of a log, as the daemon writes it. */
 export type LogLine = LogRecord;
 
@@ -166,16 +166,65 @@ export class JinaDClient {
       // not JSON
     }
     if (res.ok) return body as T;
-    const detail = detailText((body as { detail?: unknown })?.detail ?? body);
-    const extra = (body as { body?: unknown })?.body;
-    if (res.status === 401) throw new UnauthorizedError(`${detail} (JinaD at ${this.url}; set JINAD_TOKEN or --token)`, 401, extra);
-    if (res.status === 403) throw new UnauthorizedError(detail, 403, extra);
-    if (res.status === 404) throw new NotFoundError(detail, 404, extra);
-    if (res.status === 422) throw new InvalidError(detail, 422, extra);
-    if (res.status === 400) throw new FailedError(detail, 400, extra);
-    if (res.status === 503) throw new UnreachableError(detail, 503, extra);
-    throw new JinaDError(detail, res.status, extra);
+    throw this.errorOf(res.status, detailText((body as { detail?: unknown })?.detail ?? body), (body as { body?: unknown })?.body);
   }
+
+  /** The typed error of a failed call. */
+  private errorOf(status: number, detail: string, extra?: unknown): JinaDError {
+    if (status === 401) return new UnauthorizedError(`${detail} (JinaD at ${this.url}; set JINAD_TOKEN or --token)`, 401, extra);
+    if (status === 403) return new UnauthorizedError(detail, 403, extra);
+    if (status === 404) return new NotFoundError(detail, 404, extra);
+    if (status === 422) return new InvalidError(detail, 422, extra);
+    if (status === 400) return new FailedError(detail, 400, extra);
+    if (status === 503) return new UnreachableError(detail, 503, extra);
+    return new JinaDError(detail, status, extra);
+  }
+
+  /**
+   * Deployments: plan and apply a deployment resolved on this machine (see src/deploy/source.ts:
+   * its files as hashes, their paths here), list, show, delete. An apply uploads only the files
+   * the daemon's plan asks for, and reports each step through `onProgress` as it happens.
+   */
+  readonly deployments = {
+    list: () => this.request<Record<string, DeploymentDetail>>('GET', '/deployments'),
+    get: (name: string) => this.request<DeploymentDetail>('GET', `/deployments/${encodeURIComponent(name)}`),
+    remove: (name: string) => this.request<null>('DELETE', `/deployments/${encodeURIComponent(name)}`, { signal: AbortSignal.timeout(10 * 60_000) }),
+    plan: (name: string, desired: DesiredDeployment, prune = false) => this.request<Plan>('POST', '/deployments/plan', { json: { name, deployment: desired, prune } }),
+    apply: async (name: string, resolved: { desired: DesiredDeployment; paths: Map<string, string> }, opts: { prune?: boolean; onProgress?: (p: DeploymentProgress) => void; signal?: AbortSignal } = {}): Promise<Plan> => {
+      const plan = await this.deployments.plan(name, resolved.desired, opts.prune);
+      const form = new FormData();
+      form.append('deployment', JSON.stringify(resolved.desired));
+      for (const rel of plan.upload) form.append('files', new Blob([readFileSync(resolved.paths.get(rel)!)]), rel);
+      let res: Response;
+      try {
+        res = await this.fetch(`${this.url}/deployments/${encodeURIComponent(name)}${opts.prune ? '?prune=true' : ''}`, {
+          method: 'PUT',
+          headers: { ...this.headers(), accept: 'application/x-ndjson' },
+          body: form,
+          signal: opts.signal,
+        });
+      } catch (err) {
+        throw new UnreachableError(`cannot reach JinaD at ${this.url}: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}`);
+      }
+      if (!res.ok) {
+        const body = (await res.json().catch(() => ({}))) as { detail?: unknown; body?: unknown };
+        throw this.errorOf(res.status, detailText(body.detail ?? `HTTP ${res.status}`), body.body);
+      }
+      const decoder = new TextDecoder();
+      let buf = '';
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buf += decoder.decode(chunk, { stream: true });
+        for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+          const line = JSON.parse(buf.slice(0, nl)) as { progress?: DeploymentProgress; result?: Plan; error?: { status: number; detail: string; body: unknown } };
+          buf = buf.slice(nl + 1);
+          if (line.progress) opts.onProgress?.(line.progress);
+          if (line.result) return line.result;
+          if (line.error) throw this.errorOf(line.error.status, line.error.detail, line.error.body);
+        }
+      }
+      throw new JinaDError('the apply ended without a result (the connection closed)');
+    },
+  };
 
   /** True when the daemon answers. */
   async alive(): Promise<boolean> {

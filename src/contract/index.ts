@@ -12,3 +12,4 @@ export * from './workspace.ts';
 export * from './resources.ts';
 export * from './restart.ts';
 export * from './auth.ts';
+export * from './deployments.ts';

@@ -120,6 +120,7 @@ export function defineObjectKind(spec: ObjectKindSpec): PluginDefinition {
         restarting: new Set(),
       };
       const svc = service(d);
+      api.use('objects').set(spec.kind, svc);
       api.ownKind(spec.kind, { workspaceOf: (id) => repo.get(id)?.workspaceId ?? d.starting.get(id) });
       d.replicaCounts.add(() => repo.all().map((r) => ({ workspaceId: r.workspaceId, replicas: replicasOf(r) })));
       workspaces.onDelete(async (workspaceId) => {

@@ -123,7 +123,7 @@ const STREAK_RESET_MS = 10_000;
 const delayOf = (n: number) => Math.min(100 * 2 ** n, 10_000);
 
 /** After a stop: if the engine left the object stopped but its policy says run, start it again (after a growing delay). */
-async function afterStop(d: ObjectDeps, id: string, exitCode: number | undefined, streaks: Map<string, Streak>): Promise<void> {
+async function afterStop(d: ObjectDeps, id: string, exitCode: number | undefined, streaks: Map<string, Streak>, stopped: () => boolean): Promise<void> {
   const r = d.repo.get(id);
   if (!r) return;
   const [policy, max] = (r.start?.restart ?? (r.arguments.restart as string | undefined) ?? DEFAULT_RESTART).split(':');
@@ -141,7 +141,7 @@ async function afterStop(d: ObjectDeps, id: string, exitCode: number | undefined
   streaks.set(id, { count: streak.count + 1, lastStart: now + delay });
   await new Promise((resolve) => setTimeout(resolve, delay).unref());
   const again = d.repo.get(id);
-  if (!again || busy(d, id) || d.live.get(id)?.running) return;
+  if (stopped() || !again || busy(d, id) || d.live.get(id)?.running) return;
   await startAgain(d, again, `restart policy ${policy}${max ? `:${max}` : ''}`);
 }
 
@@ -166,6 +166,7 @@ async function restartUnhealthy(d: ObjectDeps, r: ObjectRow, silentMs: number): 
 export function keepRunning(d: ObjectDeps): () => void {
   const oom = new Set<string>();
   const streaks = new Map<string, Streak>();
+  let stopped = false;
   const onEvent = (ev: ObjectEvent) => {
     if (ev.kind !== d.spec.kind) return;
     const r = d.repo.get(ev.id);
@@ -176,7 +177,7 @@ export function keepRunning(d: ObjectDeps): () => void {
       const reason = exitReason(ev.exitCode, killed);
       d.log.warn(`${d.spec.kind} ${ev.id} stopped: ${reason} (restart policy ${policyOf(r)})`);
       void recordExit(d, r, { exit_code: ev.exitCode ?? null, oom_killed: killed, reason });
-      void afterStop(d, ev.id, ev.exitCode, streaks).catch((err) => d.log.warn(`restarting ${ev.id} failed`, err));
+      void afterStop(d, ev.id, ev.exitCode, streaks, () => stopped).catch((err) => d.log.warn(`restarting ${ev.id} failed`, err));
     } else if (ev.action === 'start') {
       void countRestart(d, ev.id);
     } else if (ev.action === 'destroy') {
@@ -188,7 +189,6 @@ export function keepRunning(d: ObjectDeps): () => void {
 
   // Health: the partial daemon of every running object with a policy, asked in turn.
   const silentSince = new Map<string, number>();
-  let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   const check = async () => {
     const now = Date.now();

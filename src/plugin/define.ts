@@ -5,7 +5,7 @@
  * on it through `provide`/`use` (typed by augmenting `Services`). Plugins never import each
  * other's files; they import the SDK (`jinad/plugin`, src/plugin/index.ts) only.
  */
-import type { Hono } from 'hono';
+import type { Context, Hono } from 'hono';
 import type * as v from 'valibot';
 import type { Backend } from '../backend/types.ts';
 import type { JinadConfig } from '../config.ts';
@@ -15,8 +15,17 @@ import type { JobRunner } from '../jobs.ts';
 import type { LogFiles } from '../logfiles.ts';
 import type { Logger } from '../logger.ts';
 import type { ReplicaLedger, StartSlots } from '../objects/ledger.ts';
+import type { ObjectService } from '../objects/define.ts';
 import type { LiveStates } from '../objects/live.ts';
 import type { Store } from '../store/db.ts';
+
+/** Files in a workspace's staging folder, checked by name, waiting to be submitted as an upload. */
+export interface StagedFiles {
+  stage: string;
+  files: { name: string; rel: string; file: string; size: number }[];
+  /** Text fields of the multipart request they came in (`receive`). */
+  fields: Record<string, string>;
+}
 
 /** What the workspace plugin offers the plugins that run objects inside workspaces. */
 export interface WorkspaceService {
@@ -32,6 +41,18 @@ export interface WorkspaceService {
   workdir(id: string): string;
   /** The file of its build output (JSON lines), kept by the daemon outside the work directory. */
   buildLog(id: string): string;
+  /** Stream a request's multipart `files` (and text fields) into a new staging folder of `id`, with the upload limits. */
+  receive(c: Context, id: string): Promise<StagedFiles>;
+  /** Copy files of this machine (workspace path → file) into a new staging folder of `id`. */
+  stage(id: string, files: Map<string, string>): Promise<StagedFiles>;
+  /** Submit staged files as an upload to `id` (made if new): checked, then built (unless nothing changed). */
+  submit(id: string, staged: StagedFiles): Promise<void>;
+  /** Forget staged files that will not be submitted. */
+  discard(id: string, staged: StagedFiles): Promise<void>;
+  /** Wait until the workspace has no build queued or running; its item then (undefined when it is gone). */
+  settled(id: string): Promise<WorkspaceItem | undefined>;
+  /** Delete the workspace with everything in it (its objects, through `onDelete`). */
+  remove(id: string): Promise<void>;
   /** Called before a workspace is deleted with everything=true: remove your objects in it. */
   onDelete(fn: (id: string) => Promise<void>): void;
   /** Ids of the objects you manage in a workspace, for `metadata.managed_objects`. Synchronous: answer from memory. */
@@ -63,6 +84,8 @@ export interface Services {
   live: LiveStates;
   /** Offered by the core: how many objects start at once, across kinds (`objectStartConcurrency`). */
   starts: StartSlots;
+  /** Offered by the core: the operations of every object kind (`flow` → create, get, scale, …), as its routes use them. */
+  objects: Map<string, ObjectService>;
 }
 
 export interface PluginApi<Options = Record<string, unknown>> {

@@ -31,7 +31,9 @@ export { type JobContext, type JobRunner, RetryLater } from '../jobs.ts';
 export { type LogFiles, FellBehindError, msIso, nanoIso, normalizeTime } from '../logfiles.ts';
 export type { Logger } from '../logger.ts';
 export { type CreateInput } from '../objects/lifecycle.ts';
-export { defineObjectKind, type ObjectKindSpec, type PreparedObject } from '../objects/define.ts';
+export { defineObjectKind, type ObjectKindSpec, type ObjectService, type PreparedObject } from '../objects/define.ts';
+/** Deployments files: read one, resolve a deployment's folder into file hashes. */
+export { DeploymentFileError, loadDeploymentsFile, resolveDeployment, type ResolvedDeployment } from '../deploy/source.ts';
 export { prepareExecutor } from '../objects/executor.ts';
 export { PARTIAL_PORT } from '../objects/partial.ts';
 /** Reading a user's Flow YAML and executor arguments as the runtime will (errors name the file and field). */
@@ -40,4 +42,4 @@ export { DefinitionError, executorSpec, loadFlow } from '../runtime/config.ts';
 export { openInside, readInside, resolveInside, UnsafePathError } from '../runtime/safe-files.ts';
 export type { Store } from '../store/db.ts';
 export { JINA_COMPAT, RUNTIME_VERSION, VERSION } from '../version.ts';
-export { definePlugin, type KindOwner, type KindRegistry, type PluginApi, type PluginDefinition, type Services, type WorkspaceService } from './define.ts';
+export { definePlugin, type KindOwner, type KindRegistry, type PluginApi, type PluginDefinition, type Services, type StagedFiles, type WorkspaceService } from './define.ts';

@@ -35,10 +35,11 @@ describe('objects on the fake backend', () => {
 
   it('a Flow starts with its fixed port, the request envs and the object env; GET is live; DELETE removes it', async () => {
     const port = await freePort();
-    const r = await api('POST', flowQuery('fixed.yml', [`PORT=${port}`]));
+    const r = await api('POST', `${flowQuery('fixed.yml', [`PORT=${port}`])}&restart=no`);
     assert.equal(r.status, 201, JSON.stringify(r.body));
     const id = r.body as string;
     const item = (await api('GET', `/flows/${id}`)).body;
+    assert.equal(item.metadata.restart, 'no');
     assert.equal(item.metadata.status, 'running');
     assert.equal(item.metadata.ports[`${port}/tcp`], port);
     assert.equal(item.arguments.filename, 'fixed.yml');

@@ -74,6 +74,8 @@ export function createFakeBackend(opts: { program?: FakeProgram } = {}): FakeBac
   const watchers = new Map<(e: ObjectEvent) => void, (() => void) | undefined>();
   let route: LogRoute | undefined;
   let reachable = true;
+  /** After close(), until start(): a restart timer that fires late starts nothing (it would keep the process alive). */
+  let closed = false;
   let sink: net.Socket | undefined;
 
   const down = () => {
@@ -139,7 +141,7 @@ export function createFakeBackend(opts: { program?: FakeProgram } = {}): FakeBac
     if (!restarts(o, exitCode)) return;
     const delay = 50 * 2 ** Math.min(o.retries++, 6);
     setTimeout(() => {
-      if (objects.get(o.spec.id) !== o || o.state.running || !reachable) return;
+      if (objects.get(o.spec.id) !== o || o.state.running || !reachable || closed) return;
       relaunch(o).then(
         () => o.exitCode === undefined || policyRestart(o, o.exitCode),
         () => {},
@@ -153,7 +155,9 @@ export function createFakeBackend(opts: { program?: FakeProgram } = {}): FakeBac
     images,
     networks,
 
-    async start() {},
+    async start() {
+      closed = false; // a daemon started again on the same fake (a restart test)
+    },
     async ping() {
       if (!reachable) throw new Error('cannot reach the fake backend (setReachable(false))');
     },
@@ -162,6 +166,7 @@ export function createFakeBackend(opts: { program?: FakeProgram } = {}): FakeBac
       return { kind: 'fake', version: '0.0.0-fake', apiVersion: '0', os: process.platform, arch: process.arch, kernel: '' };
     },
     async close() {
+      closed = true;
       for (const o of objects.values()) await Promise.all(o.servers.map(close));
       sink?.destroy();
     },
