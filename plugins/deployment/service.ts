@@ -26,6 +26,8 @@ export async function deploymentService(api: PluginApi) {
   const rows = new Map<string, DeploymentRow>();
   for (const r of await api.store.db.select().from(deployments)) rows.set(r.name, r);
   const busy = new Set<string>();
+  /** When each deployment was last compared with what runs (a plan or an apply), since this start. */
+  const checked = new Map<string, string>();
 
   const save = async (row: DeploymentRow) => {
     await api.store.db.insert(deployments).values(row).onConflictDoUpdate({ target: deployments.name, set: { ...row } });
@@ -85,6 +87,7 @@ export async function deploymentService(api: PluginApi) {
         planned.plan.workspace_id = workspaceId;
         const staged = await stageNeeded(name, workspaceId, planned, desired, from);
         const row = rows.get(name);
+        checked.set(name, new Date().toISOString());
         if (row && !planned.plan.pending && !row.lastError) return planned.plan; // up to date: not even a write
         await applyPlan({ workspaces, objects, save }, name, desired, planned, rows.get(name), source, staged, progress);
         return planned.plan;
@@ -126,6 +129,7 @@ export async function deploymentService(api: PluginApi) {
         members,
         drifted: !ws || Object.values(members).some((m) => (m as { drifted: boolean }).drifted),
         last_error: r.lastError,
+        last_checked: checked.get(name) ?? null,
         time_created: r.timeCreated,
         time_updated: r.timeUpdated,
       };

@@ -93,6 +93,8 @@ export interface DeploymentDetail {
   members: Record<string, { kind: string; id: string; desired: string; actual: string; drifted: boolean; replicas: Record<string, number>; restart: string | null; restarts: number; last_exit: unknown }>;
   drifted: boolean;
   last_error: string | null;
+  /** When an apply last compared it with what runs, since the daemon started (null: not yet). */
+  last_checked: string | null;
   time_created: string;
   time_updated: string;
 }
