@@ -4,12 +4,13 @@
  * drift, bad files, and the deployments of the daemon's own config at start.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import YAML from 'yaml';
 import { JinaDClient } from '../../src/client/index.ts';
+import { SCHEMA_FILE } from '../../src/deploy/schema.ts';
 import { DeploymentFileError, loadDeploymentsFile, resolveDeployment } from '../../src/deploy/source.ts';
 import { callJson, startFakeDaemon } from '../../test/helpers.ts';
 
@@ -188,6 +189,7 @@ describe('deployments', () => {
     assert.deepEqual((await client.deployments.get('hello')).members, before.members);
     const schema = (await callJson(d.url, 'GET', '/deployments/schema.json')).body;
     assert.ok(schema.properties.deployments);
+    assert.deepEqual(schema, JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')), 'docs/jinad.deploy.schema.json is current (npm run schema)');
   });
 
   it('DELETE removes its objects and its workspace', async () => {

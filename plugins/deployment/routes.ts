@@ -4,11 +4,10 @@
  * An apply answers when it is done; with `Accept: application/x-ndjson` it streams each step
  * as it happens, then a last line `{"result": …}` or `{"error": …}`.
  */
-import { toJsonSchema } from '@valibot/to-json-schema';
 import type { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { stream } from 'hono/streaming';
-import { DaemonError, DeploymentNameParam, DeploymentsFile, DesiredDeployment, describe, fail, invalid, PlanRequest, v, validate } from 'jinad/plugin';
+import { DaemonError, DeploymentNameParam, deploymentsJsonSchema, DesiredDeployment, describe, fail, invalid, PlanRequest, v, validate } from 'jinad/plugin';
 import type { Progress } from './apply.ts';
 import type { DeploymentService } from './service.ts';
 
@@ -30,7 +29,7 @@ function desiredOf(text: string | undefined) {
 }
 
 export function deploymentRoutes(router: Hono, svc: DeploymentService, limits: { uploadBytes: number }): void {
-  const schema = toJsonSchema(DeploymentsFile, { errorMode: 'ignore' });
+  const schema = deploymentsJsonSchema();
   router.get('/schema.json', describe({ tags, summary: 'The JSON Schema of jinad.deploy.yml (for editors)' }), (c) => c.json(schema));
 
   router.get('/', describe({ tags, summary: 'Every deployment, with its members’ desired and actual state' }), async (c) =>

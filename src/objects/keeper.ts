@@ -147,7 +147,7 @@ async function afterStop(d: ObjectDeps, id: string, exitCode: number | undefined
 
 /** Restart an object that stopped answering; the engine starts it again and it resumes its object. */
 async function restartUnhealthy(d: ObjectDeps, r: ObjectRow, silentMs: number): Promise<void> {
-  const reason = `unhealthy: its partial daemon did not answer for ${Math.round(silentMs / 1000)} s`;
+  const reason = `unhealthy: its partial daemon did not answer for ${(silentMs / 1000).toFixed(1)} s`;
   d.log.warn(`${d.spec.kind} ${r.id} is ${reason}; restarting it`);
   await recordExit(d, r, { exit_code: null, oom_killed: false, reason });
   try {

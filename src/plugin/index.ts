@@ -34,6 +34,7 @@ export { type CreateInput } from '../objects/lifecycle.ts';
 export { defineObjectKind, type ObjectKindSpec, type ObjectService, type PreparedObject } from '../objects/define.ts';
 /** Deployments files: read one, resolve a deployment's folder into file hashes. */
 export { DeploymentFileError, loadDeploymentsFile, resolveDeployment, type ResolvedDeployment } from '../deploy/source.ts';
+export { deploymentsJsonSchema } from '../deploy/schema.ts';
 export { prepareExecutor } from '../objects/executor.ts';
 export { PARTIAL_PORT } from '../objects/partial.ts';
 /** Reading a user's Flow YAML and executor arguments as the runtime will (errors name the file and field). */
