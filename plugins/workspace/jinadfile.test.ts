@@ -8,6 +8,10 @@ describe('.jinad parsing', () => {
     assert.deepEqual(file, { ports: [45678, 45679], run: 'node app.js 45678', jina: '2.1.0', gpus: { count: -1 } });
     assert.deepEqual(warnings, []);
   });
+  it('reads a restart policy for the run container', () => {
+    assert.deepEqual(parseJinadFile('run = sleep 9\nrestart = on-failure:3\n').file.restart, { name: 'on-failure', max: 3 });
+    assert.deepEqual(parseJinadFile('restart = always\n').file.restart, { name: 'always' });
+  });
   it('accepts an unquoted run (the original silently ignored it)', () => {
     assert.equal(parseJinadFile('run = node app.js --port 1').file.run, 'node app.js --port 1');
   });
@@ -34,6 +38,7 @@ describe('.jinad parsing', () => {
     ['python = 2.7', 'python'],
     ['dockerfile = ../Dockerfile', 'dockerfile'],
     ['dockerfile = /etc/Dockerfile', 'dockerfile'],
+    ['restart = sometimes', 'restart'],
   ];
   for (const [source, key] of bad) {
     it(`fails '${source}' naming '${key}'`, () => {
