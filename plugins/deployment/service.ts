@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { eq } from 'drizzle-orm';
 import type { Context } from 'hono';
-import { type DesiredDeployment, fail, newId, type ObjectService, type PluginApi, type StagedFiles, type WorkspaceService } from 'jinad/plugin';
+import { type DesiredDeployment, fail, invalid, newId, type ObjectService, type PluginApi, type StagedFiles, type WorkspaceService } from 'jinad/plugin';
 import { applyPlan, destroyDeployment, type Progress } from './apply.ts';
 import { KINDS, planDeployment, type Planned } from './plan.ts';
 import { type DeploymentRow, deployments } from './schema.ts';
@@ -38,7 +38,13 @@ export async function deploymentService(api: PluginApi) {
     if (!r) throw fail('deployment_not_found', `deployment '${name}' not found`);
     return r;
   };
-  const plan = (name: string, desired: DesiredDeployment, prune: boolean) => planDeployment({ workspaces, objects }, name, desired, rows.get(name), prune);
+  const plan = (name: string, desired: DesiredDeployment, prune: boolean) => {
+    // A Flow's text is compared in the plan: it must be the file the hashes name.
+    for (const [file, text] of Object.entries(desired.sources)) {
+      if (createHash('sha256').update(text).digest('hex') !== desired.files[file]) throw invalid(`sources.${file}: not the content of the workspace file ${file} (its hash differs)`);
+    }
+    return planDeployment({ workspaces, objects }, name, desired, rows.get(name), prune);
+  };
 
   /** The files the plan needs, staged: taken from a request (checked against their hashes) or copied from this machine. */
   async function stageNeeded(name: string, workspaceId: string, planned: Planned, desired: DesiredDeployment, from: FilesSource): Promise<StagedFiles | undefined> {

@@ -13,12 +13,14 @@
  */
 import type { ObjectEvent } from '../backend/types.ts';
 import { endpointOf } from '../backend/types.ts';
-import { DEFAULT_RESTART } from '../contract/restart.ts';
+import { DEFAULT_RESTART, parseRestart, type RestartPolicy } from '../contract/restart.ts';
 import { PARTIAL_PORT } from './partial.ts';
 import { type ObjectDeps, start, startInside, uriOf } from './lifecycle.ts';
 import type { ObjectRow } from './schema.ts';
 
-const policyOf = (r: ObjectRow) => (r.start?.restart ?? (r.arguments.restart as string | undefined) ?? DEFAULT_RESTART).split(':')[0];
+/** An object's restart policy (rows from before policies were kept: the default). */
+const restartOf = (r: ObjectRow): RestartPolicy => parseRestart(r.start?.restart ?? (r.arguments.restart as string | undefined) ?? DEFAULT_RESTART);
+const policyOf = (r: ObjectRow) => restartOf(r).name;
 
 function exitReason(code: number | undefined, oom: boolean): string {
   if (oom) return `killed: over its memory limit (exit code ${code ?? 137})`;
@@ -126,14 +128,14 @@ const delayOf = (n: number) => Math.min(100 * 2 ** n, 10_000);
 async function afterStop(d: ObjectDeps, id: string, exitCode: number | undefined, streaks: Map<string, Streak>, stopped: () => boolean): Promise<void> {
   const r = d.repo.get(id);
   if (!r) return;
-  const [policy, max] = (r.start?.restart ?? (r.arguments.restart as string | undefined) ?? DEFAULT_RESTART).split(':');
+  const { name: policy, max } = restartOf(r);
   if (policy === 'no' || (policy === 'on-failure' && exitCode === 0)) return;
   const state = await d.backend.inspectObject(id).catch(() => undefined);
   if (!state || state.running || state.status === 'restarting') return; // gone, or the engine restarts it
   const now = Date.now();
   const prev = streaks.get(id);
   const streak = prev && now - prev.lastStart < STREAK_RESET_MS ? prev : { count: 0, lastStart: now };
-  if (max && streak.count >= Number(max)) {
+  if (max && streak.count >= max) {
     d.log.warn(`${d.spec.kind} ${id} stopped ${streak.count + 1} times in a row; on-failure:${max} gives up`);
     return;
   }
