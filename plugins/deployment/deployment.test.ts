@@ -187,7 +187,7 @@ describe('deployments', () => {
     assert.equal((await put('Bad!', JSON.stringify(r.desired))).status, 422);
     const forged = await callJson(d.url, 'POST', '/deployments/plan', { name: 'hello', deployment: { ...r.desired, sources: { 'flow.yml': 'executors: []\n' } } });
     assert.equal(forged.status, 422);
-    assert.match(forged.body.detail, /sources\.flow\.yml: not the content/);
+    assert.match(JSON.stringify(forged.body.detail), /sources\.flow\.yml: not the content/);
     assert.equal((await callJson(d.url, 'GET', '/deployments/other')).status, 404);
     assert.deepEqual((await client.deployments.get('hello')).members, before.members);
     const schema = (await callJson(d.url, 'GET', '/deployments/schema.json')).body;
