@@ -99,6 +99,8 @@ const ConfigSchema = v.strictObject({
    * has not answered for `unhealthyAfterMs` is restarted (unless its restart policy is `no`).
    */
   health: v.optional(v.strictObject({ intervalMs: v.optional(Positive, 5000), unhealthyAfterMs: v.optional(Positive, 30_000) }), {}),
+  /** Prometheus metrics at GET /metrics (and every Flow's gateway listed at /metrics/targets). */
+  metrics: v.optional(v.boolean(), true),
   /** How many Flows, Pods and Peas may start at once (the rest wait their turn). */
   objectStartConcurrency: v.optional(Positive, 4),
   /** How many workspace builds may run at once (one at a time per workspace, always). */
@@ -209,6 +211,7 @@ function fromEnv(env: Env): JinadConfigInput {
     if (!on && !/^(off|false|0|no)$/i.test(env.JINAD_AUTH)) throw new ConfigError(`JINAD_AUTH: expected on or off, got '${env.JINAD_AUTH}'`);
     out.auth = on;
   }
+  if (env.JINAD_METRICS) out.metrics = /^(on|true|1|yes)$/i.test(env.JINAD_METRICS);
   if (env.JINAD_INSECURE) out.insecure = /^(on|true|1|yes)$/i.test(env.JINAD_INSECURE);
   if (env.JINAD_PUBLIC_NAMES) out.publicNames = env.JINAD_PUBLIC_NAMES.split(',').map((s) => s.trim()).filter(Boolean);
   if (env.JINAD_TLS_CERT || env.JINAD_TLS_KEY) out.tls = { cert: env.JINAD_TLS_CERT ?? '', key: env.JINAD_TLS_KEY ?? '' };

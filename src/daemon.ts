@@ -34,6 +34,8 @@ import type { KindOwner, KindRegistry, PluginApi, Services } from './plugin/defi
 import { builtinPlugins, loadPlugins, orderPlugins, PluginError } from './plugin/loader.ts';
 import { pluginOptions } from './plugin/options.ts';
 import { createReplicaLedger, createStartSlots } from './objects/ledger.ts';
+import { createMetrics, httpMetrics, measuredBackend } from './metrics/index.ts';
+import { metricsRoutes } from './metrics/routes.ts';
 import { createLiveStates } from './objects/live.ts';
 import { openStore, type Store } from './store/db.ts';
 import { meta } from './store/schema.ts';
@@ -180,13 +182,16 @@ export async function createDaemon(config: JinadConfig, opts: DaemonOptions = {}
   mkdirSync(config.root, { recursive: true });
   const store = await openStore(config.databaseUrl, config.databaseAuthToken);
   const instance = await instanceId(store, config.instance);
-  const backend = opts.backend ?? createBackend(config);
-  await backend.start({ instance, log: log.child('backend') });
+  const metrics = createMetrics();
+  const rawBackend = opts.backend ?? createBackend(config);
+  await rawBackend.start({ instance, log: log.child('backend') });
+  const backend = config.metrics ? measuredBackend(rawBackend, metrics) : rawBackend;
   const logFiles = new LogFiles(config.logFiles);
   const jobs = new JobRunner(store, config.buildConcurrency, log.child('jobs'));
   const kinds = kindRegistry();
 
   const app = new Hono();
+  if (config.metrics) app.use(httpMetrics(metrics));
   // Requests being answered: a shutdown lets them finish (bounded) before it closes anything.
   let inflight = 0;
   app.use((_c, next) => {
@@ -207,11 +212,16 @@ export async function createDaemon(config: JinadConfig, opts: DaemonOptions = {}
   }
 
   const live = createLiveStates(backend, log.child('live'));
+  metrics.gauge('jinad_objects', 'Objects the backend runs for this daemon, by kind and live state', ['kind', 'state'], (g) => {
+    g.reset();
+    for (const o of live.all()) g.inc({ kind: o.kind, state: o.status });
+  });
   const services = new Map<string, unknown>([
     ['replicas', createReplicaLedger()],
     ['live', live],
     ['starts', createStartSlots(config.objectStartConcurrency)],
     ['objects', new Map()],
+    ['metrics', metrics],
   ]);
   const statusHooks: (() => Promise<Record<string, unknown>>)[] = [];
   const startHooks: Hook[] = [];
@@ -219,6 +229,7 @@ export async function createDaemon(config: JinadConfig, opts: DaemonOptions = {}
   const readyHooks: Hook[] = [];
   const closeHooks: (() => Promise<void> | void)[] = [];
   coreRoutes(app, { config, backend, instance, statusHooks });
+  if (config.metrics) metricsRoutes(app, metrics);
   let closed = false;
   /** Release everything: on close, or when start-up stops half way. */
   const closeAll = async () => {

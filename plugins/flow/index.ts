@@ -17,6 +17,7 @@ export default defineObjectKind({
     query: { filename: v.pipe(v.string(), v.minLength(1), v.description('the Flow YAML, relative to the workspace')) },
   },
   arguments: FlowArguments,
+  scrape: true, // the gateway serves /metrics
   updates: { podName: 'required' },
   prepare({ query, workspaceId, envs }, { workdir, env }) {
     const rel = query.filename as string;

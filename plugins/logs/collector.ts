@@ -24,13 +24,28 @@ export function createCollector(api: PluginApi<LogsOptions>) {
   const address = external ?? `tcp://${options.host}:${options.port}`;
   const fileFor = (workspaceId: string, objectId: string) => path.join(api.daemonDir(workspaceId), 'logs', objectId, 'logging.log');
   const partials = new Map<string, string>();
+  /**
+   * Each object's last line before this start: the receiver listens before the backfill runs,
+   * and the lines the driver buffered while the daemon was away arrive at once; a backfill from
+   * the newest of those would skip a line the driver lost in between.
+   */
+  const lastBeforeStart = new Map<string, string | undefined>();
+  const metrics = api.use('metrics');
+  const lines = metrics.counter('jinad_log_lines_total', 'Log lines received from objects, by kind', ['kind']);
+  const bytes = metrics.counter('jinad_log_bytes_total', 'Bytes of log lines received from objects, by kind', ['kind']);
   let server: ForwardReceiver | undefined;
   let syncTimer: NodeJS.Timeout | undefined;
 
   /** Append in arrival order, the source's time kept beside; a line already written (same source time and text) is not written again (false). */
   function write(workspaceId: string, objectId: string, rec: { source_time: string; stream: string; message: string }): boolean {
     const record: LogRecord = { time: msIso(), ...rec, workspace_id: workspaceId, object_id: objectId };
-    return logFiles.append(fileFor(workspaceId, objectId), record, { once: true });
+    const written = logFiles.append(fileFor(workspaceId, objectId), record, { once: true });
+    if (written) {
+      const kind = objectId === workspaceId ? 'workspace' : (api.kinds.resolve(objectId)?.kind ?? 'unknown');
+      lines.inc({ kind });
+      bytes.inc({ kind }, Buffer.byteLength(rec.message));
+    }
+    return written;
   }
 
   /** Whether the workspace exists and the object is one this daemon runs in it (or the workspace's own run container). */
@@ -65,7 +80,7 @@ export function createCollector(api: PluginApi<LogsOptions>) {
    * one received (the backend's clock is this machine's), less those already written.
    */
   async function syncFromBackend(workspaceId: string, objectId: string): Promise<number> {
-    const last = logFiles.lastTime(fileFor(workspaceId, objectId));
+    const last = lastBeforeStart.get(objectId) ?? logFiles.lastTime(fileFor(workspaceId, objectId));
     const since = last ? Date.parse(`${last.slice(0, 23)}Z`) / 1000 - BACKFILL_MARGIN_S : 0;
     let n = 0;
     for (const line of await backend.objectLogLines(objectId, Math.max(0, since))) {
@@ -95,6 +110,9 @@ export function createCollector(api: PluginApi<LogsOptions>) {
      * naming the address), or, with an external Fluentd, route there.
      */
     async start(): Promise<void> {
+      for (const o of (await backend.listOwned().catch(() => undefined))?.objects ?? []) {
+        if (o.workspaceId && workspaces.has(o.workspaceId)) lastBeforeStart.set(o.id, logFiles.lastTime(fileFor(o.workspaceId, o.id)));
+      }
       if (!external) {
         server = new ForwardReceiver(onEntry, { idleMs: options.idleMs, maxConnections: options.maxConnections });
         try {
@@ -113,6 +131,7 @@ export function createCollector(api: PluginApi<LogsOptions>) {
         log.warn('could not backfill logs from the backend', err);
         return 0;
       });
+      lastBeforeStart.clear();
       if (backfilled) log.info(`backfilled ${backfilled} log line(s) the backend kept while the daemon was away`);
       if (external) {
         const tick = async () => {

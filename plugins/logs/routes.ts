@@ -51,6 +51,9 @@ const StreamQuery = v.object({ timeout: v.optional(v.pipe(v.string(), v.regex(/^
 
 export function logRoutes(api: PluginApi<LogsOptions>, collector: Collector): void {
   const { router, logFiles, options } = api;
+  const metrics = api.use('metrics');
+  metrics.gauge('jinad_log_followers', 'Clients following a log now (HTTP and WebSocket)', [], (g) => g.set(logFiles.followers()));
+  const lagged = metrics.counter('jinad_log_followers_lagged_total', 'Followers ended because they fell too far behind');
   const LogId = logId(api.kinds);
   const { resolve, onGone } = logTargets(api, collector);
 
@@ -85,6 +88,7 @@ export function logRoutes(api: PluginApi<LogsOptions>, collector: Collector): vo
           }
         } catch (err) {
           // A reader too slow for the log: say why the stream ends, as a last JSON line.
+          if (err instanceof FellBehindError) lagged.inc();
           if (err instanceof FellBehindError) await s.write(`${JSON.stringify({ error: err.message })}\n`).catch(() => {});
         } finally {
           clearInterval(heartbeat);
@@ -135,7 +139,10 @@ export function logRoutes(api: PluginApi<LogsOptions>, collector: Collector): vo
                 arm();
               }
             } catch (err) {
-              if (err instanceof FellBehindError) close(err.message); // otherwise the client went away mid-send
+              if (err instanceof FellBehindError) {
+                lagged.inc();
+                close(err.message);
+              } // otherwise the client went away mid-send
             }
           })();
         },

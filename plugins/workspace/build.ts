@@ -83,6 +83,10 @@ export async function build(ctx: WorkspaceCtx, p: BuildPayload, job: JobContext)
   const updating = before.metadata.image_id !== null;
   await repo.patch(p.id, { state: updating ? 'UPDATING' : 'CREATING', reason: null, logTail: null });
   const blog = new BuildLog(api.logFiles, buildLogOf(ctx, p.id), p.id);
+  const metrics = api.use('metrics');
+  const builds = metrics.counter('jinad_workspace_builds_total', 'Workspace builds, by outcome (active, failed)', ['outcome']);
+  const buildSeconds = metrics.histogram('jinad_workspace_build_duration_seconds', 'Time a workspace build took (files in place to ACTIVE or FAILED)');
+  const t0 = performance.now();
   let retrying = false;
   if (job.resumed) blog.line('resuming the build after a daemon restart');
   try {
@@ -133,6 +137,8 @@ export async function build(ctx: WorkspaceCtx, p: BuildPayload, job: JobContext)
       arguments: { files: [...new Set([...prevFiles, ...uploaded])], jinad: given, jinad_parsed: { ...jinad }, requirements: requirementFiles(wd).join(' ') },
     });
     blog.line('workspace is ACTIVE');
+    builds.inc({ outcome: 'active' });
+    buildSeconds.observe((performance.now() - t0) / 1000);
   } catch (err) {
     if (job.signal.aborted) throw err;
     // The backend is down: FAILED with the reason now, and built when it is back (staged files kept).
@@ -141,6 +147,8 @@ export async function build(ctx: WorkspaceCtx, p: BuildPayload, job: JobContext)
     blog.line(reason, 'error');
     api.log.warn(`workspace ${p.id} FAILED: ${reason}`);
     await repo.patch(p.id, { state: 'FAILED', reason, logTail: blog.tail() });
+    builds.inc({ outcome: 'failed' });
+    buildSeconds.observe((performance.now() - t0) / 1000);
     if (retrying) throw new RetryLater(RETRY_MS, reason);
   } finally {
     // A shutdown or a retry keeps the staged files: the job runs again.

@@ -23,6 +23,12 @@ export default definePlugin({
     api.onReconcile(() => reconcile(ctx));
     api.use('live').onReconnect(() => reviveRuns(ctx));
     api.onStatus(async () => ({ workspaces: await statusCounts(ctx) }));
+    const metrics = api.use('metrics');
+    metrics.gauge('jinad_workspaces', 'Workspaces, by state', ['state'], (g) => {
+      g.reset();
+      for (const r of ctx.repo.all()) g.inc({ state: r.state });
+    });
+    metrics.gauge('jinad_workspace_uploads_queued', 'Uploads waiting for their workspace build', [], (g) => g.set(ctx.repo.all().reduce((n, r) => n + api.jobs.pending(r.id), 0)));
     workspaceRoutes(api.router, ctx);
   },
 });

@@ -9,7 +9,8 @@ import type * as v from 'valibot';
 import type { PortRequest } from '../backend/types.ts';
 import { definePlugin, type PluginDefinition } from '../plugin/define.ts';
 import { keepRunning, recreateMissing, reviveObjects } from './keeper.ts';
-import { type CreateInput, type ObjectDeps, createObject, mustRow, objectItem, reconcileObjects, removeObject, replicasOf, rollingUpdateObject, scaleObject } from './lifecycle.ts';
+import { type CreateInput, type ObjectDeps, createObject, objectMetrics, mustRow, objectItem, reconcileObjects, removeObject, replicasOf, rollingUpdateObject, scaleObject } from './lifecycle.ts';
+import { PARTIAL_PORT } from './partial.ts';
 import { openObjectRepo } from './repo.ts';
 import { objectRoutes } from './routes.ts';
 
@@ -39,6 +40,8 @@ export interface ObjectKindSpec {
   };
   /** What `GET /<kind>s/arguments` describes. */
   arguments: v.GenericSchema;
+  /** Its published ports (but the partial daemon's) serve Prometheus metrics at /metrics: listed at GET /metrics/targets. */
+  scrape?: boolean;
   /** `scale` and `rolling_update`, if the kind allows them; `podName: 'required'` when the kind holds several executors. */
   updates?: { podName: 'required' | 'optional' };
   /**
@@ -118,6 +121,7 @@ export function defineObjectKind(spec: ObjectKindSpec): PluginDefinition {
         removing: new Map(),
         starting: new Map(),
         restarting: new Set(),
+        measure: objectMetrics(api.use('metrics')),
       };
       const svc = service(d);
       api.use('objects').set(spec.kind, svc);
@@ -132,6 +136,16 @@ export function defineObjectKind(spec: ObjectKindSpec): PluginDefinition {
       const stopKeeping = keepRunning(d);
       api.onClose(stopKeeping);
       api.onReady(async () => void recreateMissing(d).catch((err) => api.log.warn('recreating objects failed', err)));
+      if (spec.scrape) {
+        api.use('metrics').addTargets(() =>
+          repo.all().flatMap((r) => {
+            const state = d.live.get(r.id);
+            if (!state?.running) return [];
+            const ports = Object.entries(state.ports).filter(([inside]) => inside !== `${PARTIAL_PORT}/tcp`);
+            return ports.map(([, port]) => ({ targets: [`${state.host.includes(':') ? `[${state.host}]` : state.host}:${port}`], labels: { jinad_kind: spec.kind, jinad_object: r.id, jinad_workspace: r.workspaceId } }));
+          }),
+        );
+      }
       api.onStatus(async () => ({ [`${spec.kind}s`]: { ...(await api.store.counters(spec.kind)), size: repo.all().length } }));
       objectRoutes(api.router, svc, spec);
     },

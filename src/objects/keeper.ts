@@ -43,6 +43,7 @@ async function countRestart(d: ObjectDeps, id: string): Promise<void> {
   if (!r) return;
   const restarts = (r.metadata.restarts ?? 0) + 1;
   await d.repo.patch(id, { metadata: { ...r.metadata, restarts } });
+  d.measure.restarts.inc({ kind: d.spec.kind });
   d.log.info(`${d.spec.kind} ${id} is running again (restart ${restarts}, policy ${policyOf(r)})`);
 }
 

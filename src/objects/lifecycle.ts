@@ -15,6 +15,7 @@ import { mergeResources, type Resources } from '../contract/resources.ts';
 import { DEFAULT_RESTART, parseRestart } from '../contract/restart.ts';
 import { DaemonError, fail } from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics/index.ts';
 import type { WorkspaceService } from '../plugin/define.ts';
 import { DefinitionError } from '../runtime/config.ts';
 import type { Store } from '../store/db.ts';
@@ -47,7 +48,18 @@ export interface ObjectDeps {
   starting: Map<string, string>;
   /** Objects the daemon itself is restarting or recreating now (their stops are not failures). */
   restarting: Set<string>;
+  measure: ObjectMetrics;
 }
+
+/** What the lifecycle counts (`jinad_object_*`). */
+export function objectMetrics(m: Metrics) {
+  return {
+    starts: m.counter('jinad_object_starts_total', 'Objects created, by kind and outcome (ok, failed)', ['kind', 'outcome']),
+    startSeconds: m.histogram('jinad_object_start_duration_seconds', 'Time from a create request to the object running (POST to ready)', ['kind']),
+    restarts: m.counter('jinad_object_restarts_total', 'Times an object was started again after it stopped, by kind', ['kind']),
+  };
+}
+export type ObjectMetrics = ReturnType<typeof objectMetrics>;
 
 export interface CreateInput {
   workspaceId: string;
@@ -208,8 +220,14 @@ export async function createObject(d: ObjectDeps, input: CreateInput): Promise<s
   checkReplicas(d, input.workspaceId, prepared.replicas);
   // Known as starting until recorded: the log receiver takes its first lines as the object's.
   d.starting.set(id, input.workspaceId);
+  const t0 = performance.now();
   try {
     await startAndRecord(d, id, input, prepared, env, ws);
+    d.measure.starts.inc({ kind, outcome: 'ok' });
+    d.measure.startSeconds.observe({ kind }, (performance.now() - t0) / 1000);
+  } catch (err) {
+    d.measure.starts.inc({ kind, outcome: 'failed' });
+    throw err;
   } finally {
     d.starting.delete(id);
   }

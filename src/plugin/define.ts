@@ -15,6 +15,7 @@ import type { JobRunner } from '../jobs.ts';
 import type { LogFiles } from '../logfiles.ts';
 import type { Logger } from '../logger.ts';
 import type { ReplicaLedger, StartSlots } from '../objects/ledger.ts';
+import type { Metrics } from '../metrics/index.ts';
 import type { ObjectService } from '../objects/define.ts';
 import type { LiveStates } from '../objects/live.ts';
 import type { Store } from '../store/db.ts';
@@ -84,6 +85,8 @@ export interface Services {
   live: LiveStates;
   /** Offered by the core: how many objects start at once, across kinds (`objectStartConcurrency`). */
   starts: StartSlots;
+  /** Offered by the core: the daemon's Prometheus metrics (`GET /metrics`) and scrape targets (`GET /metrics/targets`). */
+  metrics: Metrics;
   /** Offered by the core: the operations of every object kind (`flow` → create, get, scale, …), as its routes use them. */
   objects: Map<string, ObjectService>;
 }

@@ -30,6 +30,7 @@ export { validate } from '../http/validate.ts';
 export { type JobContext, type JobRunner, RetryLater } from '../jobs.ts';
 export { type LogFiles, FellBehindError, msIso, nanoIso, normalizeTime } from '../logfiles.ts';
 export type { Logger } from '../logger.ts';
+export type { Metrics, TargetGroup } from '../metrics/index.ts';
 export { type CreateInput } from '../objects/lifecycle.ts';
 export { defineObjectKind, type ObjectKindSpec, type ObjectService, type PreparedObject } from '../objects/define.ts';
 /** Deployments files: read one, resolve a deployment's folder into file hashes. */

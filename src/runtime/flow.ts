@@ -7,6 +7,7 @@
 import type { FlowSpec } from './config.ts';
 import type { DocumentData } from './document.ts';
 import { Gateway } from './gateway.ts';
+import { flowMetrics } from './metrics.ts';
 import { Pod } from './pod.ts';
 import { RemotePod } from './remote.ts';
 
@@ -67,6 +68,8 @@ export class Flow {
   private gateway?: Gateway;
   private needs = new Map<string, string[]>();
   private ends: string[] = [];
+  /** Served by the gateway at /metrics. */
+  readonly metrics = flowMetrics();
 
   constructor(
     readonly spec: FlowSpec,
@@ -101,7 +104,7 @@ export class Flow {
       );
       const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
-      this.gateway = new Gateway(this.spec, (req) => this.process(req), { onLog: this.opts.onLog, logRequests: this.opts.logRequests });
+      this.gateway = new Gateway(this.spec, (req) => this.process(req), { onLog: this.opts.onLog, logRequests: this.opts.logRequests, metrics: this.metrics });
       await this.gateway.listen(this.opts.port ?? this.spec.portExpose ?? 0, this.opts.host ?? '0.0.0.0');
     } catch (err) {
       await this.close();
@@ -121,7 +124,12 @@ export class Flow {
           const inputs = await Promise.all(this.needs.get(name)!.map(run));
           const input = inputs.length === 1 ? inputs[0]! : mergeRequests(inputs);
           if (input.status.code === ERROR || (target && !target.test(name))) return input;
-          return this.pods.get(name)!.send(input);
+          const t0 = performance.now();
+          try {
+            return await this.pods.get(name)!.send(input);
+          } finally {
+            this.metrics.executor.observe({ executor: name }, (performance.now() - t0) / 1000);
+          }
         })();
         results.set(name, p);
       }

@@ -13,6 +13,7 @@ import { WebSocketServer } from 'ws';
 import type { FlowSpec } from './config.ts';
 import type { DocumentData } from './document.ts';
 import { type DataRequest, newRequest, SUCCESS } from './protocol.ts';
+import type { FlowMetrics } from './metrics.ts';
 import { RUNTIME_VERSION } from './version.ts';
 
 type Process = (req: DataRequest) => Promise<DataRequest>;
@@ -59,7 +60,7 @@ export class Gateway {
   constructor(
     private spec: FlowSpec,
     private process: Process,
-    private opts: { onLog?: (line: string) => void; logRequests?: boolean } = {},
+    private opts: { onLog?: (line: string) => void; logRequests?: boolean; metrics?: FlowMetrics } = {},
   ) {}
 
   app(): Hono {
@@ -81,6 +82,13 @@ export class Gateway {
         return c.json({ detail: (err as Error).message }, 422);
       }
       const out = await this.process(req);
+      const m = this.opts.metrics;
+      if (m) {
+        const endpoint = req.header.execEndpoint;
+        m.requests.inc({ endpoint, outcome: out.status.code === SUCCESS ? 'ok' : 'error' });
+        m.duration.observe({ endpoint }, (performance.now() - t0) / 1000);
+        m.documents.inc({ endpoint }, req.data.docs.length);
+      }
       if (this.opts.logRequests) {
         const ok = out.status.code === SUCCESS ? 'ok' : `ERROR ${out.status.description}`;
         this.opts.onLog?.(`${c.req.method} ${c.req.path} → ${req.header.execEndpoint}: ${req.data.docs.length} docs, ${ok} in ${(performance.now() - t0).toFixed(1)} ms`);
@@ -104,6 +112,8 @@ export class Gateway {
     if (this.spec.protocol === 'websocket') app.get('/', ws);
     app.get('/', (c) => c.json(gatewayStatus()));
     app.get('/status', (c) => c.json(gatewayStatus()));
+    const metrics = this.opts.metrics;
+    if (metrics) app.get('/metrics', async (c) => c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
     app.post('/post', (c) => run(c));
     const routes: Record<string, { methods?: string[] }> = {
       '/index': { methods: ['POST'] },

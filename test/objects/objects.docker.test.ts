@@ -237,14 +237,24 @@ describe('restart policies on the engine', () => {
     }
   };
 
+  /** The container runs again (restarted) within 5 s of the kill. */
+  const runningAgain = async (id: string, since: number) => {
+    for (;;) {
+      const c = await docker.inspectContainer(id);
+      if (c?.running && Date.parse(c.startedAt) > since) return;
+      assert.ok(Date.now() - since < 5000, 'not restarted within 5 s');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+
   it('on-failure: `docker kill` → running again within 5 s, with the replicas it was scaled to', async () => {
     const port = await freePort();
     const id = (await createFlow('replicas.yml', [`FLOW_PORT=${port}`, 'REPLICAS=1', 'VERSION=v1'])).body;
     assert.equal((await api('PUT', `/flows/scale/${id}?pod_name=scalable&replicas=2`)).status, 200);
     const t0 = Date.now();
     await docker.engine.getContainer(id).kill();
-    const took = await answersAgain(port, t0);
-    assert.ok(took < 5000, `answered again after ${took} ms`);
+    await runningAgain(id, t0);
+    await answersAgain(port, t0);
     assert.deepEqual([...(await distinct(port, 'replica_id'))].sort(), [0, 1], 'resumed with 2 replicas');
     let item = (await api('GET', `/flows/${id}`)).body;
     for (let i = 0; i < 100 && item.metadata.restarts < 1; i++) {
