@@ -24,12 +24,7 @@ export function createCollector(api: PluginApi<LogsOptions>) {
   const address = external ?? `tcp://${options.host}:${options.port}`;
   const fileFor = (workspaceId: string, objectId: string) => path.join(api.daemonDir(workspaceId), 'logs', objectId, 'logging.log');
   const partials = new Map<string, string>();
-  /**
-   * Each object's last line before this start: the receiver listens before the backfill runs,
-   * and the lines the driver buffered while the daemon was away arrive at once; a backfill from
-   * the newest of those would skip a line the driver lost in between.
-   */
-  const lastBeforeStart = new Map<string, string | undefined>();
+
   const metrics = api.use('metrics');
   const lines = metrics.counter('jinad_log_lines_total', 'Log lines received from objects, by kind', ['kind']);
   const bytes = metrics.counter('jinad_log_bytes_total', 'Bytes of log lines received from objects, by kind', ['kind']);
@@ -80,7 +75,7 @@ export function createCollector(api: PluginApi<LogsOptions>) {
    * one received (the backend's clock is this machine's), less those already written.
    */
   async function syncFromBackend(workspaceId: string, objectId: string): Promise<number> {
-    const last = lastBeforeStart.get(objectId) ?? logFiles.lastTime(fileFor(workspaceId, objectId));
+    const last = logFiles.lastTime(fileFor(workspaceId, objectId));
     const since = last ? Date.parse(`${last.slice(0, 23)}Z`) / 1000 - BACKFILL_MARGIN_S : 0;
     let n = 0;
     for (const line of await backend.objectLogLines(objectId, Math.max(0, since))) {
@@ -94,6 +89,14 @@ export function createCollector(api: PluginApi<LogsOptions>) {
     if (!state.oomKilled || !isOurs(state.workspaceId, state.id)) return;
     const message = `jinad: ${state.id} was killed for going over its memory limit (OOM, exit code ${state.exitCode}); give it more with \`memory\` in its create arguments or in the workspace's .jinad`;
     write(state.workspaceId, state.id, { source_time: msIso(), stream: 'stderr', message });
+  }
+
+  async function backfill(): Promise<void> {
+    const n = await syncAll().catch((err) => {
+      log.warn('could not backfill logs from the backend', err);
+      return 0;
+    });
+    if (n) log.info(`backfilled ${n} log line(s) the backend kept while the daemon was away`);
   }
 
   async function syncAll(): Promise<number> {
@@ -110,10 +113,11 @@ export function createCollector(api: PluginApi<LogsOptions>) {
      * naming the address), or, with an external Fluentd, route there.
      */
     async start(): Promise<void> {
-      for (const o of (await backend.listOwned().catch(() => undefined))?.objects ?? []) {
-        if (o.workspaceId && workspaces.has(o.workspaceId)) lastBeforeStart.set(o.id, logFiles.lastTime(fileFor(o.workspaceId, o.id)));
-      }
+      // What the backend kept while the daemon was away goes into the files first, before the
+      // receiver takes the lines the driver buffered: files stay in order, and a line the driver
+      // lost when the receiver went away is found (the buffered ones are then known, not doubled).
       if (!external) {
+        await backfill();
         server = new ForwardReceiver(onEntry, { idleMs: options.idleMs, maxConnections: options.maxConnections });
         try {
           await server.listen(options.port, options.host);
@@ -125,15 +129,10 @@ export function createCollector(api: PluginApi<LogsOptions>) {
       api.use('live').onStop(onStop);
     },
 
-    /** Backfill what the backend kept while the daemon was away; with an external Fluentd, keep reading it back. */
+    /** With an external Fluentd: backfill, then keep reading the backend's logs back. */
     async reconcile(): Promise<void> {
-      const backfilled = await syncAll().catch((err) => {
-        log.warn('could not backfill logs from the backend', err);
-        return 0;
-      });
-      lastBeforeStart.clear();
-      if (backfilled) log.info(`backfilled ${backfilled} log line(s) the backend kept while the daemon was away`);
       if (external) {
+        await backfill();
         const tick = async () => {
           await syncAll().catch((err) => log.warn('reading logs through the backend failed', err));
           syncTimer = setTimeout(tick, SYNC_MS);
