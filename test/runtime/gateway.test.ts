@@ -74,3 +74,19 @@ describe('WebSocket stream', () => {
     for (let i = 0; i < 20; i++) assert.equal(answers.get(`r${i}`).data.docs[0].text, `DOC ${i}`);
   });
 });
+
+describe("the gateway's own metrics", () => {
+  it('counts requests by endpoint and outcome, documents, and the time of each executor', async () => {
+    const text = async () => (await fetch(`http://127.0.0.1:${flow.port}/metrics`)).text();
+    const before = await text();
+    const count = (t: string, series: string) => Number(t.split('\n').find((l) => l.startsWith(`${series} `))?.split(' ')[1] ?? 0);
+    await post(flow.port!, '/index', { data: ['a', 'b', 'c'] });
+    await post(flow.port!, '/post', { exec_endpoint: '/fail', data: ['x'] });
+    const after = await text();
+    assert.equal(count(after, 'jina_gateway_documents_total{endpoint="/index"}') - count(before, 'jina_gateway_documents_total{endpoint="/index"}'), 3);
+    assert.equal(count(after, 'jina_gateway_requests_total{endpoint="/index",outcome="ok"}') - count(before, 'jina_gateway_requests_total{endpoint="/index",outcome="ok"}'), 1);
+    assert.ok(count(after, 'jina_gateway_requests_total{endpoint="/fail",outcome="error"}') >= 1);
+    assert.ok(count(after, 'jina_executor_request_duration_seconds_count{executor="first"}') >= 2);
+    assert.match(after, /jina_gateway_request_duration_seconds_bucket\{le="0.005",endpoint="\/index"\}/);
+  });
+});

@@ -1,0 +1,77 @@
+/**
+ * An A/B of GET /workspaces/{id} between two daemons started as `npm start` starts one (fake
+ * backend: the route reads the store, not the engine), same load, same run, interleaved rounds,
+ * the load generator and the daemons pinned to separate cores.
+ *
+ * Two ratios per round. Requests per second, as targets are stated; on a 2-core machine the load
+ * generator shares the CPU with the daemon, so it swings ±10 % between identical daemons. And the
+ * daemon's own CPU time per request (utime + stime from /proc), which that noise does not reach.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import autocannon from 'autocannon';
+import { filesForm, waitForState } from '../test/helpers.ts';
+import { type BenchDaemon, median, table } from './lib.ts';
+
+/** CPU seconds a process has used (user + system). */
+const cpuSeconds = (pid: number) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+};
+
+/** A workspace in the daemon; the URL of its item. */
+async function target(d: BenchDaemon): Promise<string> {
+  const headers = d.token ? { authorization: `Bearer ${d.token}` } : undefined;
+  const res = await fetch(`${d.url}/workspaces`, { method: 'POST', headers, body: filesForm({ 'flow.yml': 'jtype: Flow\n' }) });
+  const id = Object.keys((await res.json()) as object)[0]!;
+  await waitForState(d.url, id, ['ACTIVE'], 60_000, d.token);
+  return `${d.url}/workspaces/${id}`;
+}
+
+const pin = (cpu: number, pid: number) => {
+  try {
+    execFileSync('taskset', ['-a', '-pc', String(cpu), String(pid)], { stdio: 'ignore' });
+  } catch {
+    // no taskset, or one core: unpinned
+  }
+};
+
+/** Run the A/B; prints a table per round and the median ratios (A relative to B). */
+export async function abGet(a: BenchDaemon, b: BenchDaemon, opts: { seconds: number; connections: number; rounds: number; names: [string, string] }): Promise<{ rps: number; cpu: number }> {
+  const load = async (d: BenchDaemon, url: string) => {
+    const cpu0 = cpuSeconds(d.pid);
+    const r = await autocannon({ url, connections: opts.connections, duration: opts.seconds, headers: d.token ? { authorization: `Bearer ${d.token}` } : {} });
+    if (r.non2xx || r.errors) throw new Error(`${url}: ${r.non2xx} non-2xx, ${r.errors} errors`);
+    return { rps: r.requests.average, cpuUsPerReq: ((cpuSeconds(d.pid) - cpu0) * 1e6) / r.requests.total };
+  };
+  // The load generator on one core, the daemons under load on the other.
+  pin(0, process.pid);
+  pin(1, a.pid);
+  pin(1, b.pid);
+  const ua = await target(a);
+  const ub = await target(b);
+  await load(a, ua); // warm both
+  await load(b, ub);
+  const [na, nb] = opts.names;
+  const rows: (string | number)[][] = [['round', `${na} req/s`, 'µs CPU/req', `${nb} req/s`, 'µs CPU/req', 'req/s ratio', 'CPU ratio']];
+  const rps: number[] = [];
+  const cpu: number[] = [];
+  for (let i = 1; i <= opts.rounds; i++) {
+    // Alternate which goes first, so neither always gets the cooler machine.
+    let x: Awaited<ReturnType<typeof load>>;
+    let y: Awaited<ReturnType<typeof load>>;
+    if (i % 2) {
+      x = await load(a, ua);
+      y = await load(b, ub);
+    } else {
+      y = await load(b, ub);
+      x = await load(a, ua);
+    }
+    rps.push(x.rps / y.rps);
+    cpu.push(y.cpuUsPerReq / x.cpuUsPerReq);
+    rows.push([i, x.rps.toFixed(0), x.cpuUsPerReq.toFixed(1), y.rps.toFixed(0), y.cpuUsPerReq.toFixed(1), rps.at(-1)!.toFixed(3), cpu.at(-1)!.toFixed(3)]);
+  }
+  console.log(`autocannon -c ${opts.connections} -d ${opts.seconds}, ${opts.rounds} interleaved rounds, same run\n`);
+  console.log(table(rows));
+  return { rps: median(rps), cpu: median(cpu) };
+}
