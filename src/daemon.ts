@@ -191,12 +191,17 @@ export async function createDaemon(config: JinadConfig, opts: DaemonOptions = {}
   const kinds = kindRegistry();
 
   const app = new Hono();
-  if (config.metrics) app.use(httpMetrics(metrics));
   // Requests being answered: a shutdown lets them finish (bounded) before it closes anything.
+  // The same middleware records each request's metrics once it is answered.
   let inflight = 0;
-  app.use((_c, next) => {
+  const record = config.metrics ? httpMetrics(metrics) : undefined;
+  app.use((c, next) => {
     inflight++;
-    return next().finally(() => inflight--);
+    const t0 = performance.now();
+    return next().finally(() => {
+      inflight--;
+      record?.(c, t0);
+    });
   });
   app.use(hostGuard(config.publicNames));
   app.use(originGuard(config.corsOrigins));
