@@ -9,7 +9,7 @@
  *  - with an external Fluentd, the daemon reads the lines back through the backend instead.
  */
 import path from 'node:path';
-import { type LogRecord, msIso, nanoIso, normalizeTime, type ObjectState, type PluginApi } from 'jinad/plugin';
+import { jinaType, type LogRecord, msIso, nanoIso, normalizeTime, type ObjectState, type PluginApi } from 'jinad/plugin';
 import type { LogsOptions } from './options.ts';
 import { type Entry, ForwardReceiver } from './receiver.ts';
 
@@ -33,10 +33,10 @@ export function createCollector(api: PluginApi<LogsOptions>) {
 
   /** Append in arrival order, the source's time kept beside; a line already written (same source time and text) is not written again (false). */
   function write(workspaceId: string, objectId: string, rec: { source_time: string; stream: string; message: string }): boolean {
-    const record: LogRecord = { time: msIso(), ...rec, workspace_id: workspaceId, object_id: objectId };
+    const kind = objectId === workspaceId ? 'workspace' : (api.kinds.resolve(objectId)?.kind ?? 'unknown');
+    const record: LogRecord = { time: msIso(), ...rec, workspace_id: workspaceId, object_id: objectId, host: objectId, name: kind, type: jinaType(rec.stream) };
     const written = logFiles.append(fileFor(workspaceId, objectId), record, { once: true });
     if (written) {
-      const kind = objectId === workspaceId ? 'workspace' : (api.kinds.resolve(objectId)?.kind ?? 'unknown');
       lines.inc({ kind });
       bytes.inc({ kind }, Buffer.byteLength(rec.message));
     }

@@ -38,6 +38,11 @@ describe('log records', () => {
     assert.ok(messages.indexOf('forged from the future') < messages.indexOf('pod updated'), messages.join(' | '));
     const forged = lines.find((l) => l.message === 'forged from the future');
     assert.match(forged.source_time, /^2286-/);
+    // Jina's record fields, as its clients print a line: host, name, type.
+    const started = lines.find((l) => l.message === 'pod started');
+    assert.deepEqual([started.host, started.name, started.type], [pod, 'pod', 'INFO']);
+    const build = (await (await fetch(`${d.url}/logs/${ws}`)).text()).trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual([build[0].host, build[0].name, build[0].type], ['jinad', 'build', 'INFO']);
     assert.ok(forged.time < '2100', 'time is when the daemon received it');
     for (let i = 1; i < lines.length; i++) assert.ok(lines[i].time >= lines[i - 1].time, 'lines are in arrival order');
   });
