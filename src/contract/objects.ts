@@ -73,6 +73,35 @@ export const ObjectStoreStatus = storeStatus(ObjectItem);
 
 const arg = <S extends v.GenericSchema>(schema: S, title: string, description: string) => v.pipe(schema, v.title(title), v.description(description));
 
+/**
+ * Jina 2's enum-valued arguments (jina/enums.py): a name (any case, as Jina's `from_string`) or
+ * the enum's number, as a Jina-built payload carries them. Checked, so a value Jina would refuse
+ * is refused here too (422); the runtime has no use for them.
+ */
+const JINA_ENUMS = {
+  pea_role: ['SINGLETON', 'HEAD', 'TAIL', 'PARALLEL'],
+  pod_role: ['POD', 'JOIN', 'INSPECT', 'GATEWAY', 'INSPECT_AUX_PASS', 'JOIN_INSPECT'],
+  polling: { ANY: 1, ALL: 2, ALL_ASYNC: 3 },
+  scheduling: ['LOAD_BALANCE', 'ROUND_ROBIN'],
+  runtime_backend: ['THREAD', 'PROCESS'],
+  socket_in: ['PULL_BIND', 'PULL_CONNECT', 'PUSH_BIND', 'PUSH_CONNECT', 'SUB_BIND', 'SUB_CONNECT', 'PUB_BIND', 'PUB_CONNECT', 'PAIR_BIND', 'PAIR_CONNECT', 'ROUTER_BIND', 'DEALER_CONNECT'],
+  on_error_strategy: ['IGNORE', 'SKIP_HANDLE', 'THROW_EARLY'],
+} as const;
+function jinaEnum(key: string, choices: readonly string[] | Record<string, number>) {
+  const byName: Record<string, number> = Array.isArray(choices) ? Object.fromEntries(choices.map((n, i) => [n, i])) : (choices as Record<string, number>);
+  const values = new Set(Object.values(byName));
+  const message = `${key} must be one of ${Object.keys(byName).join(', ')} (Jina's choices)`;
+  return v.optional(
+    v.nullable(
+      v.union([v.pipe(v.string(), v.check((s) => s.toUpperCase() in byName, message)), v.pipe(v.number(), v.check((n) => values.has(n), message))], message),
+    ),
+  );
+}
+const JinaEnumFields = {
+  ...Object.fromEntries(Object.entries(JINA_ENUMS).map(([k, c]) => [k, jinaEnum(k, c)])),
+  socket_out: jinaEnum('socket_out', JINA_ENUMS.socket_in),
+} as Record<string, ReturnType<typeof jinaEnum>>;
+
 /** What a Pod or Pea accepts as JSON (as an executor entry of a Flow YAML); `null` is "unset", as Jina's clients send every unset option. */
 export const PodArguments = v.looseObject({
   name: v.optional(arg(v.nullable(v.string()), 'Name', 'The name of this object, used in logs and routes')),
@@ -86,6 +115,7 @@ export const PodArguments = v.looseObject({
   cpus: arg(ResourceFields.cpus, 'CPUs', "CPUs the object's container may use, e.g. 1.5"),
   pids: arg(ResourceFields.pids, 'Pids', "Processes the object's container may run"),
   restart: arg(RestartField, 'Restart', 'What to do when the object exits: no, on-failure[:max] (default), always'),
+  ...JinaEnumFields,
 });
 
 /** What a Flow accepts, beside its YAML. */

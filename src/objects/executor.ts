@@ -8,12 +8,15 @@ import type { PreparedObject } from './define.ts';
 import type { CreateInput } from './lifecycle.ts';
 
 const PORT_IN = 8081;
+const PLACEMENT = new Set(['host', 'port_jinad', 'host_in', 'host_out', 'https', 'token', 'cacert']);
 
 /** Prepare for `defineObjectKind`: an executor object (`mode` pod or pea) from its JSON arguments. */
 export function prepareExecutor(mode: 'pod' | 'pea', { body, envs }: CreateInput, { workdir, env }: { workdir: string; env: Record<string, string> }): PreparedObject {
   // `null` is "unset" (a Jina-built payload carries one for every option not given); the
   // object's identity is its new id, as JinaD sets it.
-  const args: Record<string, unknown> = Object.fromEntries(Object.entries(body ?? {}).filter(([, v]) => v !== null));
+  // Where to place it was the client's business: an object made here runs here. A Jina-built
+  // payload carries `host: 0.0.0.0` and `port_jinad: 8000`, which would read as a remote executor.
+  const args: Record<string, unknown> = Object.fromEntries(Object.entries(body ?? {}).filter(([k, v]) => v !== null && !PLACEMENT.has(k)));
   if (env.JINAD_OBJECT_ID) args.identity = env.JINAD_OBJECT_ID;
   const spec = executorSpec(args, { dir: workdir, where: `${mode} arguments`, env, root: workdir });
   const fixed = typeof args.port_in === 'number' ? args.port_in : undefined;

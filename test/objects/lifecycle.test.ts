@@ -133,6 +133,23 @@ describe('objects on the fake backend', () => {
     assert.equal((await api('PUT', `/peas/${pea.body}?kind=scale&replicas=2`)).status, 404);
   });
 
+  it("Jina's enum arguments are checked against Jina's choices; placement keys do not make a Pod remote", async () => {
+    // As a Jina 2 client sends them: names in any case, or the enums' numbers; host/port_jinad of the daemon itself.
+    const jina = { uses: 'Hi', py_modules: ['hi.ts'], pea_role: 'SINGLETON', polling: 'any', scheduling: 1, runtime_backend: 'PROCESS', socket_in: 'PULL_BIND', socket_out: 3, on_error_strategy: 'IGNORE', host: '0.0.0.0', port_jinad: 8000 };
+    const pod = await api('POST', `/pods?workspace_id=${ws}`, jina);
+    assert.equal(pod.status, 201, JSON.stringify(pod.body));
+    const args = (await api('GET', `/pods/${pod.body}`)).body.arguments.object.arguments;
+    assert.deepEqual([args.host, args.port_jinad], [undefined, undefined], 'runs here, not as a remote executor');
+    const before = d.backend.objects.size;
+    for (const [key, bad] of [['polling', 'SOMETIMES'], ['pea_role', 'BOSS'], ['socket_out', 99], ['runtime_backend', 'GREEN_THREAD']] as const) {
+      const r = await api('POST', `/pods?workspace_id=${ws}`, { ...jina, [key]: bad });
+      assert.equal(r.status, 422, `${key}=${bad}`);
+      assert.match(JSON.stringify(r.body.detail), new RegExp(`${key} must be one of`));
+    }
+    assert.equal(d.backend.objects.size, before, 'nothing started');
+    await api('DELETE', `/pods/${pod.body}`);
+  });
+
   it('a kind from a plugin folder: routes, ids, items, logs, and removal with its workspace', async () => {
     const r = await api('POST', `/workers?workspace_id=${ws}`, { uses: 'Hi', py_modules: ['hi.ts'], greeting: 'hey' });
     assert.equal(r.status, 201, JSON.stringify(r.body));
