@@ -43,7 +43,9 @@ export function hostGuard(publicNames: readonly string[]): MiddlewareHandler {
   };
 }
 
-const PUBLIC = (method: string, path: string) => (method === 'GET' || method === 'HEAD') && (path === '/' || path === '/docs' || path.startsWith('/docs/'));
+/** Liveness, and the pages that ask for a token (API docs, dashboard) with their assets; never data. */
+const PUBLIC = (method: string, path: string) =>
+  (method === 'GET' || method === 'HEAD') && (path === '/' || path === '/docs' || path.startsWith('/docs/') || path === '/ui' || path === '/ui/' || path.startsWith('/ui/assets/'));
 const scopeFor = (method: string, path: string): Scope =>
   path === '/tokens' || path.startsWith('/tokens/') || path === '/audit' ? 'admin' : method === 'GET' || method === 'HEAD' ? 'read' : 'write';
 
