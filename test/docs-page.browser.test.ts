@@ -4,17 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
-import { startFakeDaemon, type TestDaemon } from './helpers.ts';
+import type { Browser } from 'playwright-core';
+import { launchChromium, startFakeDaemon, type TestDaemon } from './helpers.ts';
 
 let d: TestDaemon;
 let browser: Browser;
 before(async () => {
   d = await startFakeDaemon({ config: { auth: true } }); // the page needs the API, not an engine
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();

@@ -204,3 +204,12 @@ export async function startFakeDaemon(opts: Parameters<typeof startDaemon>[0] = 
   const backend = opts.backend ?? createFakeBackend();
   return Object.assign(await startDaemon({ ...opts, backend }), { backend });
 }
+
+/** Debian's Chromium, headless, with nothing that calls out (tests check every request stays on the daemon). */
+export async function launchChromium() {
+  const { chromium } = await import('playwright-core');
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}

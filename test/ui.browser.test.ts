@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { type Browser, chromium, type Page } from 'playwright-core';
-import { startFakeDaemon, type TestDaemon } from './helpers.ts';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, startFakeDaemon, type TestDaemon } from './helpers.ts';
 
 const SHOTS = fileURLToPath(new URL('./.screenshots/', import.meta.url));
 const DOCS = fileURLToPath(new URL('../docs/', import.meta.url));
@@ -24,10 +24,7 @@ before(async () => {
   writeFileSync(path.join(files, 'flow.yml'), 'jtype: Flow\nexecutors:\n  - name: greeter\n    uses: Greeter\n    py_modules: [executor.ts]\n');
   writeFileSync(path.join(files, 'executor.ts'), 'export class Greeter {}\n');
   d = await startFakeDaemon({ config: { auth: true } });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();

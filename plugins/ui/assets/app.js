@@ -73,10 +73,8 @@ function signOut() {
   $('who').textContent = '';
 }
 
-/** Read an event stream (fetch, so the token goes in a header), calling onEvent(name, data). */
-async function readEvents(path, signal, onEvent) {
-  const res = await fetch(path, { headers: { authorization: `Bearer ${token}` }, signal });
-  if (!res.ok) throw new Error(detailOf(await res.json().catch(() => ({})), res.status));
+/** The pieces of a streamed answer, split at `separator`, as they arrive. */
+async function* pieces(res, separator) {
   const reader = res.body.getReader();
   const decoder = new TextDecoder();
   let buf = '';
@@ -85,13 +83,24 @@ async function readEvents(path, signal, onEvent) {
     if (done) return;
     buf += decoder.decode(value, { stream: true });
     let end;
-    while ((end = buf.indexOf('\n\n')) >= 0) {
-      const block = buf.slice(0, end);
-      buf = buf.slice(end + 2);
-      const name = /^event: (.*)$/m.exec(block)?.[1] ?? 'message';
-      const data = block.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
-      if (data) onEvent(name, data);
+    while ((end = buf.indexOf(separator)) >= 0) {
+      yield buf.slice(0, end);
+      buf = buf.slice(end + separator.length);
     }
+  }
+}
+/** A streamed GET with the token in a header (EventSource cannot send one); throws the daemon's message. */
+async function stream(path, signal) {
+  const res = await fetch(path, { headers: { authorization: `Bearer ${token}` }, signal });
+  if (!res.ok) throw new Error(detailOf(await res.json().catch(() => ({})), res.status));
+  return res;
+}
+/** Read an event stream, calling onEvent(name, data). */
+async function readEvents(path, signal, onEvent) {
+  for await (const block of pieces(await stream(path, signal), '\n\n')) {
+    const name = /^event: (.*)$/m.exec(block)?.[1] ?? 'message';
+    const data = block.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
+    if (data) onEvent(name, data);
   }
 }
 function follow() {
@@ -171,24 +180,12 @@ async function showLog(id) {
   const pre = $('log');
   pre.textContent = '';
   try {
-    const res = await fetch(`/logs/${encodeURIComponent(id)}?follow=true&tail=200`, { headers: { authorization: `Bearer ${token}` }, signal });
-    if (!res.ok) throw new Error(detailOf(await res.json().catch(() => ({})), res.status));
-    const reader = res.body.getReader();
-    const decoder = new TextDecoder();
-    let buf = '';
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buf += decoder.decode(value, { stream: true });
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl).trim();
-        buf = buf.slice(nl + 1);
-        if (!line) continue; // heartbeat
-        const rec = JSON.parse(line);
-        pre.textContent += `${(rec.time ?? '').slice(11, 23)} ${rec.type ?? rec.stream ?? ''} ${rec.message ?? rec.error ?? ''}\n`;
-        pre.scrollTop = pre.scrollHeight;
-      }
+    for await (const piece of pieces(await stream(`/logs/${encodeURIComponent(id)}?follow=true&tail=200`, signal), '\n')) {
+      const line = piece.trim();
+      if (!line) continue; // heartbeat
+      const rec = JSON.parse(line);
+      pre.textContent += `${(rec.time ?? '').slice(11, 23)} ${rec.type ?? rec.stream ?? ''} ${rec.message ?? rec.error ?? ''}\n`;
+      pre.scrollTop = pre.scrollHeight;
     }
   } catch (err) {
     if (!signal.aborted) showError(`the log stopped: ${err.message}`);
