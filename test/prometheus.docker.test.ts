@@ -85,6 +85,8 @@ describe('Prometheus scrapes the daemon and its Flows', () => {
     await until('jinad_workspace_builds_total{job="jinad",outcome="active"}', (v) => v >= 1);
     await until('jinad_http_requests_total{job="jinad",route="/flows",method="POST",status="201"}', (v) => v >= 1);
     await until('jinad_http_requests_total{job="jinad",route="/flows/:id",method="GET",status="200"}', (v) => v >= 1);
+    await until('jinad_http_request_duration_seconds_count{job="jinad",route="/flows",method="POST"}', (v) => v >= 1);
+    await until('histogram_quantile(0.5, jinad_http_request_duration_seconds_bucket{job="jinad",route="/flows",method="POST"})', (v) => v > 0);
     const docs = await until(`jina_gateway_documents_total{job="flows",endpoint="/index",jinad_object="${flow}"}`, (v) => v >= 15);
     assert.equal(docs, 15);
     await until(`jina_executor_request_duration_seconds_count{job="flows",executor="first",jinad_object="${flow}"}`, (v) => v >= 5);

@@ -52,12 +52,50 @@ export function createMetrics(): Metrics {
 
 /**
  * Count and time requests by their route template (`/flows/:id`), not their path: ids would make
- * a series each. `record` is called by the daemon's first middleware once a request is answered
- * (one middleware less: each one costs every request).
+ * a series each. `record` is called by the daemon's first middleware once a request is answered.
+ * On the request path it only adds to plain maps (a label set hashed by prom-client for every
+ * request cost ~10 % of a GET's time); the registry reads the totals when it is scraped.
  */
 export function httpMetrics(m: Metrics): (c: Context, startedAt: number) => void {
-  const requests = m.counter('jinad_http_requests_total', 'API requests answered, by route template, method and status', ['route', 'method', 'status']);
-  const duration = m.histogram('jinad_http_request_duration_seconds', 'API request latency, by route template and method', ['route', 'method']);
+  interface Count {
+    labels: Record<string, string>;
+    value: number;
+  }
+  interface Timing {
+    labels: Record<string, string>;
+    /** Observations per bucket (not cumulative), the last one past every bound. */
+    buckets: number[];
+    sum: number;
+    count: number;
+  }
+  const counts = new Map<string, Count>();
+  const timings = new Map<string, Timing>();
+  const total = 'jinad_http_requests_total';
+  const duration = 'jinad_http_request_duration_seconds';
+  const help = { [total]: 'API requests answered, by route template, method and status', [duration]: 'API request latency, by route template and method' };
+  // Custom collectors: prom-client formats what `get` returns, as it does for its own metrics.
+  m.registry.registerMetric({
+    name: total,
+    get: async () => ({ name: total, help: help[total], type: 'counter', aggregator: 'sum', values: [...counts.values()].map((c) => ({ labels: c.labels, value: c.value })) }),
+  } as never);
+  m.registry.registerMetric({
+    name: duration,
+    get: async () => ({
+      name: duration,
+      help: help[duration],
+      type: 'histogram',
+      aggregator: 'sum',
+      values: [...timings.values()].flatMap((t) => {
+        let cumulative = 0;
+        return [
+          ...BUCKETS.map((le, i) => ({ metricName: `${duration}_bucket`, labels: { le, ...t.labels }, value: (cumulative += t.buckets[i]!) })),
+          { metricName: `${duration}_bucket`, labels: { le: '+Inf', ...t.labels }, value: t.count },
+          { metricName: `${duration}_sum`, labels: t.labels, value: t.sum },
+          { metricName: `${duration}_count`, labels: t.labels, value: t.count },
+        ];
+      }),
+    }),
+  } as never);
   return (c, startedAt) => {
     let route = 'unmatched';
     try {
@@ -67,8 +105,20 @@ export function httpMetrics(m: Metrics): (c: Context, startedAt: number) => void
       // no route matched
     }
     const method = c.req.method;
-    requests.inc({ route, method, status: String(c.res.status) });
-    duration.observe({ route, method }, (performance.now() - startedAt) / 1000);
+    const status = c.res.status;
+    const key = `${method} ${route}`;
+    const countKey = `${key} ${status}`;
+    let n = counts.get(countKey);
+    if (!n) counts.set(countKey, (n = { labels: { route, method, status: String(status) }, value: 0 }));
+    n.value++;
+    let t = timings.get(key);
+    if (!t) timings.set(key, (t = { labels: { route, method }, buckets: new Array(BUCKETS.length + 1).fill(0), sum: 0, count: 0 }));
+    const seconds = (performance.now() - startedAt) / 1000;
+    let i = 0;
+    while (i < BUCKETS.length && seconds > BUCKETS[i]!) i++;
+    t.buckets[i]!++;
+    t.sum += seconds;
+    t.count++;
   };
 }
 
