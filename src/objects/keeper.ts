@@ -38,25 +38,40 @@ async function recordExit(d: ObjectDeps, r: ObjectRow, exit: { exit_code: number
   await d.repo.patch(r.id, { metadata: { ...now.metadata, last_exit: { time: new Date().toISOString(), ...exit } } });
 }
 
-async function countRestart(d: ObjectDeps, id: string): Promise<void> {
+/**
+ * Count a start of the object's container that was not its creation: once per container start,
+ * told apart by the engine's start time (an event may come late, or twice).
+ */
+function countRestart(d: ObjectDeps, id: string): Promise<void> {
+  // One at a time per object: an event and the daemon's own restart may ask at once.
+  const next = (counting.get(id) ?? Promise.resolve()).then(() => countOnce(d, id));
+  const settled = next.catch(() => {});
+  counting.set(id, settled);
+  void settled.then(() => counting.get(id) === settled && counting.delete(id));
+  return next;
+}
+const counting = new Map<string, Promise<void>>();
+
+async function countOnce(d: ObjectDeps, id: string): Promise<void> {
+  const state = await d.backend.inspectObject(id).catch(() => undefined);
   const r = d.repo.get(id);
-  if (!r) return;
+  if (!r || !state?.running || state.startedAt === r.metadata.started_at) return;
   const restarts = (r.metadata.restarts ?? 0) + 1;
-  await d.repo.patch(id, { metadata: { ...r.metadata, restarts } });
+  await d.repo.patch(id, { metadata: { ...r.metadata, restarts, started_at: state.startedAt } });
   d.measure.restarts.inc({ kind: d.spec.kind });
   d.log.info(`${d.spec.kind} ${id} is running again (restart ${restarts}, policy ${policyOf(r)})`);
 }
 
-/** Do `fn` as the daemon's own restart of `id`: its stop and start events are not read as a crash. */
+/** Do `fn` as the daemon's own restart of `id`: its stop is not read as a crash (its start is counted as any restart). */
 async function asRestart(d: ObjectDeps, id: string, fn: () => Promise<void>): Promise<void> {
   if (d.restarting.has(id)) return;
   d.restarting.add(id);
   try {
     await d.starts.run(fn);
-    await countRestart(d, id);
   } finally {
     d.restarting.delete(id);
   }
+  await countRestart(d, id); // in case its start event came while the id was marked
 }
 
 /** Make an object whose container is gone again, as it was created (a new container, same id). */
@@ -173,7 +188,9 @@ export function keepRunning(d: ObjectDeps): () => void {
   const onEvent = (ev: ObjectEvent) => {
     if (ev.kind !== d.spec.kind) return;
     const r = d.repo.get(ev.id);
-    if (!r || busy(d, ev.id)) return;
+    if (!r || d.removing.has(ev.id) || d.starting.has(ev.id)) return;
+    if (ev.action === 'start') return void countRestart(d, ev.id).catch(() => {});
+    if (d.restarting.has(ev.id)) return; // the daemon's own stop, recorded by whoever restarts it
     if (ev.action === 'oom') oom.add(ev.id);
     else if (ev.action === 'die') {
       const killed = oom.delete(ev.id);
@@ -181,8 +198,6 @@ export function keepRunning(d: ObjectDeps): () => void {
       d.log.warn(`${d.spec.kind} ${ev.id} stopped: ${reason} (restart policy ${policyOf(r)})`);
       void recordExit(d, r, { exit_code: ev.exitCode ?? null, oom_killed: killed, reason });
       void afterStop(d, ev.id, ev.exitCode, streaks, () => stopped).catch((err) => d.log.warn(`restarting ${ev.id} failed`, err));
-    } else if (ev.action === 'start') {
-      void countRestart(d, ev.id);
     } else if (ev.action === 'destroy') {
       streaks.delete(ev.id);
       if (policyOf(r) === 'always') void recreateObject(d, r, 'its container was removed');

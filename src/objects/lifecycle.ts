@@ -252,7 +252,7 @@ async function startAndRecord(d: ObjectDeps, id: string, input: CreateInput, pre
     id,
     kind,
     workspaceId: input.workspaceId,
-    metadata: { container_id: short(state.ref), container_name: id, image_id: ws.imageId, network: ws.network, ports: state.ports, uri },
+    metadata: { container_id: short(state.ref), container_name: id, image_id: ws.imageId, network: ws.network, ports: state.ports, uri, started_at: state.startedAt },
     arguments: { object, entrypoint: commandOf(d.spec).join(' '), envs: input.envs, ...prepared.record, replicas: prepared.replicas, restart: startSpec.restart },
     start: startSpec,
   });

@@ -14,6 +14,8 @@ export interface ObjectMetadata {
   uri: string;
   /** Times it was started again after it stopped (absent in rows from before restarts were counted). */
   restarts?: number;
+  /** The engine's start time of its container, as last counted: a start at another time is a restart. */
+  started_at?: string;
   /** The last time it stopped without being asked to, and why. */
   last_exit?: { time: string; exit_code: number | null; oom_killed: boolean; reason: string } | null;
 }

@@ -35,8 +35,16 @@ async function until(id: string, ok: (item: any) => boolean, ms = 5000): Promise
   }
   return last;
 }
-/** The Flow its partial daemon runs (after a restart: resumed from its own state). */
-const inside = async (it: any) => (await fetch(`${it.metadata.uri}/flow`)).status;
+/** The Flow its partial daemon runs (after a restart: resumed from its own state, or started again), once it does. */
+async function inside(it: any): Promise<number> {
+  let status = 0;
+  for (let i = 0; i < 200 && status !== 200; i++) {
+    if (i) await new Promise((r) => setTimeout(r, 25));
+    const now = (await item(it.metadata.container_name)).metadata.uri; // its ports may have changed
+    status = await fetch(`${now}/flow`).then((r) => r.status, () => 0);
+  }
+  return status;
+}
 
 describe('restart policies', () => {
   it('default on-failure: a crash is restarted, the object resumes, the item counts it and says why', async () => {

@@ -115,6 +115,17 @@ function follow() {
 }
 
 const short = (id) => id.replace(/^(j\w+?-)(\w{8}).*$/, '$1$2…');
+/** Redraw a table without losing what the user is typing in it (values and focus survive a live update). */
+function redraw(table, html) {
+  const values = new Map([...table.querySelectorAll('input[id]')].map((i) => [i.id, i.value]));
+  const focused = table.contains(document.activeElement) ? document.activeElement.id : '';
+  table.tBodies[0].innerHTML = html;
+  for (const [id, value] of values) {
+    const el = document.getElementById(id);
+    if (el) el.value = value;
+  }
+  if (focused) document.getElementById(focused)?.focus();
+}
 function render({ workspaces, objects }) {
   $('workspaces').tBodies[0].innerHTML =
     workspaces
@@ -130,7 +141,8 @@ function render({ workspaces, objects }) {
   const chosen = select.value;
   select.innerHTML = workspaces.filter((w) => w.state === 'ACTIVE').map((w) => `<option value="${esc(w.id)}">${esc(short(w.id))}</option>`).join('');
   if ([...select.options].some((o) => o.value === chosen)) select.value = chosen;
-  $('objects').tBodies[0].innerHTML =
+  redraw(
+    $('objects'),
     objects
       .map((o) => {
         const ports = Object.entries(o.ports ?? {}).filter(([k]) => k !== '8000/tcp').map(([k, p]) => `${p}→${k.replace('/tcp', '')}`).join(', ');
@@ -151,7 +163,8 @@ function render({ workspaces, objects }) {
         }
         <button class="danger" data-act="delete-obj" aria-label="Delete ${esc(o.id)}">Delete</button></div></td></tr>`;
       })
-      .join('') || '<tr><td colspan="5">Nothing runs yet.</td></tr>';
+      .join('') || '<tr><td colspan="5">Nothing runs yet.</td></tr>',
+  );
   loadDeployments();
 }
 
