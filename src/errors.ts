@@ -37,6 +37,7 @@ export const ERROR_STATUS = {
   deployment_not_found: 404,
   deployment_busy: 409,
   deployment_files_missing: 400,
+  deployment_plan_elsewhere: 409,
   workspace_build_failed: 400,
   // logs
   log_not_found: 404,

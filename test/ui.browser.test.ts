@@ -87,6 +87,22 @@ describe('the dashboard', () => {
     assert.deepEqual(elsewhere, [], 'every request stays on the daemon');
   });
 
+  it("shows the daemon's own deployments with their members, drift and plan", async () => {
+    const withDeployment = await startFakeDaemon({ config: { auth: true, deploymentsBase: files, deployments: { demo: { workspace: '.', flows: { web: { file: 'flow.yml' } } } } } });
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${withDeployment.url}/ui`);
+      await page.getByLabel('API token').fill(withDeployment.adminToken!);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      const row = page.locator('#deployments tbody tr').filter({ hasText: 'demo' });
+      await row.filter({ hasText: 'flows.web: running' }).filter({ hasText: 'up to date' }).waitFor({ timeout: 15_000 });
+      assert.match((await row.textContent()) ?? '', /none/, 'no drift');
+      await shot(page, 'deployments', true);
+    } finally {
+      await withDeployment.cleanup();
+    }
+  });
+
   it('serves its page and assets without a token, and its live view only with one', async () => {
     assert.equal((await fetch(`${d.url}/ui`)).status, 200);
     assert.match((await fetch(`${d.url}/ui/assets/app.js`)).headers.get('content-type') ?? '', /javascript/);

@@ -219,6 +219,14 @@ describe("deployments of the daemon's own config", () => {
       };
       const first = await until();
       assert.equal(first.source, 'config');
+      // Its plan, computed by the daemon from its own config: up to date, then a file changed.
+      const planOf = async (url = daemon.url) => (await callJson(url, 'GET', '/deployments/hello/plan')).body;
+      assert.equal((await planOf()).pending, false);
+      files('export class Hi { changed = true }\n');
+      const plan = await planOf();
+      assert.deepEqual([plan.pending, plan.upload], [true, ['hi.ts']]);
+      files('export class Hi { v = 2 }\n'); // as applied
+      assert.equal((await callJson(daemon.url, 'GET', '/deployments/nope/plan')).status, 404);
       await daemon.stop();
       const again = await startFakeDaemon({ backend: daemon.backend, root: daemon.root, instance: daemon.instance, logsPort: daemon.logsPort, config: config as never });
       try {

@@ -15,15 +15,20 @@ export default definePlugin({
   description: 'Declared workspaces and objects: plan, apply, prune, drift',
   async setup(api) {
     const svc = await deploymentService(api);
-    deploymentRoutes(api.router, svc, api.config.limits);
+    /** A deployment of the daemon's own config, resolved on this machine (undefined: not declared there). */
+    const fromConfig = (name: string) => {
+      const dep = api.config.deployments?.[name];
+      return dep && resolveDeployment(name, dep, api.config.deploymentsBase ?? process.cwd(), api.config.deploymentEnv, 'jinad.config.ts');
+    };
+    deploymentRoutes(api.router, svc, api.config.limits, fromConfig);
     api.onStatus(async () => ({ deployments: { size: svc.rows.size } }));
     api.onReady(async () => {
       const declared = Object.entries(api.config.deployments ?? {});
       if (!declared.length) return;
       void (async () => {
-        for (const [name, dep] of declared) {
+        for (const [name] of declared) {
           try {
-            const { desired, paths } = resolveDeployment(name, dep, api.config.deploymentsBase ?? process.cwd(), api.config.deploymentEnv, 'jinad.config.ts');
+            const { desired, paths } = fromConfig(name)!;
             const plan = await svc.apply(name, svc.workspaceIdOf(name), desired, false, 'config', { kind: 'paths', paths });
             const changed = plan.changes.filter((ch) => ch.action !== 'unchanged');
             api.log.info(`deployment ${name}: ${changed.length ? changed.map((ch) => `${ch.action} ${ch.target}`).join(', ') : 'up to date'}`);

@@ -7,7 +7,7 @@
 import type { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { stream } from 'hono/streaming';
-import { DaemonError, DeploymentNameParam, deploymentsJsonSchema, DesiredDeployment, describe, fail, invalid, PlanRequest, v, validate } from 'jinad/plugin';
+import { DaemonError, DeploymentFileError, DeploymentNameParam, type ResolvedDeployment, deploymentsJsonSchema, DesiredDeployment, describe, fail, invalid, PlanRequest, v, validate } from 'jinad/plugin';
 import type { Progress } from './apply.ts';
 import type { DeploymentService } from './service.ts';
 
@@ -28,7 +28,7 @@ function desiredOf(text: string | undefined) {
   return result.output;
 }
 
-export function deploymentRoutes(router: Hono, svc: DeploymentService, limits: { uploadBytes: number }): void {
+export function deploymentRoutes(router: Hono, svc: DeploymentService, limits: { uploadBytes: number }, fromConfig: (name: string) => ResolvedDeployment | undefined): void {
   const schema = deploymentsJsonSchema();
   router.get('/schema.json', describe({ tags, summary: 'The JSON Schema of jinad.deploy.yml (for editors)' }), (c) => c.json(schema));
 
@@ -43,6 +43,27 @@ export function deploymentRoutes(router: Hono, svc: DeploymentService, limits: {
     async (c) => {
       const { name, deployment, prune } = c.req.valid('json');
       return c.json((await svc.plan(name, deployment, prune)).plan);
+    },
+  );
+
+  router.get(
+    '/:name/plan',
+    describe({ tags, summary: "The plan of a deployment of the daemon's own config: what applying it now would change (the config is applied at start)" }),
+    validate('param', DeploymentNameParam),
+    async (c) => {
+      const { name } = c.req.valid('param');
+      let resolved: ResolvedDeployment | undefined;
+      try {
+        resolved = fromConfig(name);
+      } catch (err) {
+        if (err instanceof DeploymentFileError) throw fail('deployment_files_missing', err.message);
+        throw err;
+      }
+      if (!resolved) {
+        if (!svc.rows.has(name)) throw fail('deployment_not_found', `deployment '${name}' not found`);
+        throw fail('deployment_plan_elsewhere', `deployment '${name}' was applied from a client's file: plan it there (jinad plan)`);
+      }
+      return c.json((await svc.plan(name, resolved.desired, false)).plan);
     },
   );
 

@@ -168,6 +168,18 @@ function render({ workspaces, objects }) {
   loadDeployments();
 }
 
+/** What applying a config deployment now would change, in a line; client-applied ones are planned where their file is. */
+async function planOf(d) {
+  if (d.source !== 'config') return '<span class="hint">jinad plan, where its file is</span>';
+  try {
+    const plan = await api('GET', `/deployments/${encodeURIComponent(d.name)}/plan`);
+    const changes = plan.changes.filter((c) => c.action !== 'unchanged');
+    return plan.pending ? changes.map((c) => `${esc(c.action)} ${esc(c.target)}`).join('<br>') : 'up to date';
+  } catch (err) {
+    return `<span class="hint">${esc(err.message)}</span>`;
+  }
+}
+
 async function loadDeployments() {
   let all;
   try {
@@ -175,12 +187,14 @@ async function loadDeployments() {
   } catch {
     return; // no deployment plugin, or no right to read it
   }
-  $('deployments').tBodies[0].innerHTML =
-    Object.values(all)
-      .map((d) => `<tr><td>${esc(d.name)} <span class="hint">(${esc(d.source)})</span></td><td>${esc(d.workspace.state)}</td>
+  const rows = await Promise.all(
+    Object.values(all).map(
+      async (d) => `<tr><td>${esc(d.name)} <span class="hint">(${esc(d.source)})</span></td><td>${esc(d.workspace.state)}</td>
       <td>${Object.entries(d.members).map(([t, m]) => `${esc(t)}: <span class="status-${esc(m.actual)}">${esc(m.actual)}</span>`).join('<br>')}</td>
-      <td>${d.drifted ? '<strong>drifted</strong>' : 'none'}</td><td>${esc(d.last_error ?? '')}</td></tr>`)
-      .join('') || '<tr><td colspan="5">No deployment.</td></tr>';
+      <td>${d.drifted ? '<strong>drifted</strong>' : 'none'}</td><td>${await planOf(d)}</td><td>${esc(d.last_error ?? '')}</td></tr>`,
+    ),
+  );
+  $('deployments').tBodies[0].innerHTML = rows.join('') || '<tr><td colspan="6">No deployment.</td></tr>';
 }
 
 /** Follow a log: its last lines, then new ones as they come. */
