@@ -9,7 +9,7 @@ import { eq } from 'drizzle-orm';
 import type { Context } from 'hono';
 import { type DesiredDeployment, fail, invalid, newId, type ObjectService, type PluginApi, type StagedFiles, type WorkspaceService } from 'jinad/plugin';
 import { applyPlan, destroyDeployment, type Progress } from './apply.ts';
-import { KINDS, planDeployment, type Planned } from './plan.ts';
+import { planDeployment, type Planned } from './plan.ts';
 import { type DeploymentRow, deployments } from './schema.ts';
 
 export type FilesSource = { kind: 'staged'; staged: StagedFiles } | { kind: 'paths'; paths: Map<string, string> };
@@ -152,7 +152,6 @@ export async function deploymentService(api: PluginApi) {
         busy.delete(name);
       }
     },
-    kinds: KINDS,
   };
 }
 export type DeploymentService = Awaited<ReturnType<typeof deploymentService>>;

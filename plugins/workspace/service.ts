@@ -90,7 +90,7 @@ export function workspaceService(ctx: WorkspaceCtx): WorkspaceService {
         const r = ctx.repo.get(id);
         if (!r) return undefined;
         if (ctx.api.jobs.pending(id) === 0 && (r.state === 'ACTIVE' || r.state === 'FAILED')) return toItem(ctx, r);
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        await new Promise((resolve) => setTimeout(resolve, 50).unref()); // never what keeps a closing daemon alive
       }
     },
     remove: (id) => deleteEverything(ctx, id),
