@@ -5,7 +5,7 @@
  * (the old object goes first, so a fixed port is free), scale / rolling_update in place, and
  * with prune the objects this deployment made that the file no longer declares.
  */
-import { type DeploymentProgress, fail, newId, type DesiredDeployment, type ObjectService, type StagedFiles, type WorkspaceService } from 'jinad/plugin';
+import { type DeploymentProgress, fail, type DesiredDeployment, type ObjectService, type StagedFiles, type WorkspaceService } from 'jinad/plugin';
 import { KINDS, type Planned, type Step } from './plan.ts';
 import type { DeploymentRow, MemberRecord } from './schema.ts';
 
@@ -30,14 +30,14 @@ function createInput(workspaceId: string, step: Step) {
 }
 
 /**
- * Apply `planned` to the deployment `row` (a new one when undefined). `staged`: the files the
+ * Apply `planned` to the deployment `row` (a new one, with `workspaceId`, when undefined). `staged`: the files the
  * plan asked for, already in a staging folder of the workspace (taken over: submitted or discarded).
  */
-export async function applyPlan(deps: ApplyDeps, name: string, desired: DesiredDeployment, planned: Planned, row: DeploymentRow | undefined, source: string, staged: StagedFiles | undefined, progress: (p: Progress) => void): Promise<DeploymentRow> {
+export async function applyPlan(deps: ApplyDeps, name: string, workspaceId: string, desired: DesiredDeployment, planned: Planned, row: DeploymentRow | undefined, source: string, staged: StagedFiles | undefined, progress: (p: Progress) => void): Promise<DeploymentRow> {
   const now = new Date().toISOString();
   const state: DeploymentRow = row
     ? { ...row, members: { ...row.members }, lastError: null }
-    : { name, workspaceId: planned.plan.workspace_id ?? newId('workspace'), files: {}, members: {}, source, lastError: null, timeCreated: now, timeUpdated: now };
+    : { name, workspaceId, files: {}, members: {}, source, lastError: null, timeCreated: now, timeUpdated: now };
   const record = async () => {
     state.timeUpdated = new Date().toISOString();
     await deps.save({ ...state, members: { ...state.members } });

@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import YAML from 'yaml';
-import type { Change, DesiredDeployment, ObjectService, Plan, WorkspaceService } from 'jinad/plugin';
+import { type Change, type DesiredDeployment, ENV_EXPR, type ObjectService, type Plan, type WorkspaceService } from 'jinad/plugin';
 import type { DeploymentRow, MemberRecord } from './schema.ts';
 
 export const KINDS = { flows: 'flow', pods: 'pod', peas: 'pea' } as const;
@@ -26,8 +26,6 @@ export interface Fingerprint {
   usesWith: Record<string, unknown>;
 }
 
-const ENV_REF = /\$\{\{\s*ENV\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
-
 export function fingerprint(group: Group, name: string, member: Record<string, unknown>, desired: DesiredDeployment): Fingerprint {
   const envs = (member.envs ?? {}) as Record<string, string>;
   const parts: Record<string, string> = Object.fromEntries(Object.entries(envs).map(([k, val]) => [`env ${k}`, hash(val)]));
@@ -39,7 +37,7 @@ export function fingerprint(group: Group, name: string, member: Record<string, u
     const source = desired.sources[member.file as string] ?? '';
     let doc: Record<string, unknown> = {};
     try {
-      doc = (YAML.parse(source.replace(ENV_REF, (ref, k: string) => envs[k] ?? ref), { maxAliasCount: 100 }) ?? {}) as Record<string, unknown>;
+      doc = (YAML.parse(source.replace(ENV_EXPR, (ref, k: string) => envs[k] ?? ref), { maxAliasCount: 100 }) ?? {}) as Record<string, unknown>;
     } catch {
       doc = { unparsed: source }; // the apply reports the error, with the runtime's words
     }

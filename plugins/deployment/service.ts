@@ -95,7 +95,7 @@ export async function deploymentService(api: PluginApi) {
         const row = rows.get(name);
         checked.set(name, new Date().toISOString());
         if (row && !planned.plan.pending && !row.lastError) return planned.plan; // up to date: not even a write
-        await applyPlan({ workspaces, objects, save }, name, desired, planned, rows.get(name), source, staged, progress);
+        await applyPlan({ workspaces, objects, save }, name, workspaceId, desired, planned, row, source, staged, progress);
         return planned.plan;
       } finally {
         busy.delete(name);

@@ -32,8 +32,7 @@ export function createCollector(api: PluginApi<LogsOptions>) {
   let syncTimer: NodeJS.Timeout | undefined;
 
   /** Append in arrival order, the source's time kept beside; a line already written (same source time and text) is not written again (false). */
-  function write(workspaceId: string, objectId: string, rec: { source_time: string; stream: string; message: string }): boolean {
-    const kind = objectId === workspaceId ? 'workspace' : (api.kinds.resolve(objectId)?.kind ?? 'unknown');
+  function write(workspaceId: string, objectId: string, kind: string, rec: { source_time: string; stream: string; message: string }): boolean {
     const record: LogRecord = { time: msIso(), ...rec, workspace_id: workspaceId, object_id: objectId, host: objectId, name: kind, type: jinaType(rec.stream) };
     const written = logFiles.append(fileFor(workspaceId, objectId), record, { once: true });
     if (written) {
@@ -43,9 +42,16 @@ export function createCollector(api: PluginApi<LogsOptions>) {
     return written;
   }
 
-  /** Whether the workspace exists and the object is one this daemon runs in it (or the workspace's own run container). */
-  const isOurs = (workspaceId: string, objectId: string) =>
-    workspaces.has(workspaceId) && (objectId === workspaceId || api.kinds.resolve(objectId)?.workspaceId === workspaceId);
+  /**
+   * The object's kind when the workspace exists and the object is one this daemon runs in it
+   * (`workspace` for the workspace's own run container); undefined otherwise.
+   */
+  const kindOf = (workspaceId: string, objectId: string): string | undefined => {
+    if (!workspaces.has(workspaceId)) return undefined;
+    if (objectId === workspaceId) return 'workspace';
+    const owner = api.kinds.resolve(objectId);
+    return owner?.workspaceId === workspaceId ? owner.kind : undefined;
+  };
 
   /** One entry from the log driver: tag `jinad.<ws>.<obj>`, record `{log, source, container_id, partial_*}`. */
   function onEntry({ tag, epoch, nano, record }: Entry): void {
@@ -53,7 +59,8 @@ export function createCollector(api: PluginApi<LogsOptions>) {
     // Only a tag naming an object this daemon runs in that workspace (or the workspace's own run
     // container) is written: anyone on the machine can send records, and a forged tag must not
     // make a file. A line that arrives after its workspace was deleted must not recreate its folder.
-    if (prefix !== 'jinad' || !workspaceId || !objectId || rest.length || !isOurs(workspaceId, objectId)) return;
+    const kind = prefix === 'jinad' && workspaceId && objectId && !rest.length ? kindOf(workspaceId, objectId) : undefined;
+    if (!kind) return;
     const iso = nanoIso(epoch, nano);
     let message = String(record.log ?? '');
     // Docker splits long lines (and output without a final newline) into partial messages.
@@ -67,28 +74,29 @@ export function createCollector(api: PluginApi<LogsOptions>) {
       partials.delete(key);
       message = sofar;
     }
-    write(workspaceId, objectId, { source_time: iso, stream: String(record.source ?? 'stdout'), message });
+    write(workspaceId!, objectId!, kind, { source_time: iso, stream: String(record.source ?? 'stdout'), message });
   }
 
   /**
    * What the backend kept for an object but its file misses: lines since a little before the last
    * one received (the backend's clock is this machine's), less those already written.
    */
-  async function syncFromBackend(workspaceId: string, objectId: string): Promise<number> {
+  async function syncFromBackend(workspaceId: string, objectId: string, kind: string): Promise<number> {
     const last = logFiles.lastTime(fileFor(workspaceId, objectId));
     const since = last ? Date.parse(`${last.slice(0, 23)}Z`) / 1000 - BACKFILL_MARGIN_S : 0;
     let n = 0;
     for (const line of await backend.objectLogLines(objectId, Math.max(0, since))) {
-      if (write(workspaceId, objectId, { source_time: normalizeTime(line.time), stream: line.stream, message: line.message })) n++;
+      if (write(workspaceId, objectId, kind, { source_time: normalizeTime(line.time), stream: line.stream, message: line.message })) n++;
     }
     return n;
   }
 
   /** An object killed over its memory limit says so in its own log, where its last lines are. */
   function onStop(state: ObjectState): void {
-    if (!state.oomKilled || !isOurs(state.workspaceId, state.id)) return;
+    const kind = state.oomKilled ? kindOf(state.workspaceId, state.id) : undefined;
+    if (!kind) return;
     const message = `jinad: ${state.id} was killed for going over its memory limit (OOM, exit code ${state.exitCode}); give it more with \`memory\` in its create arguments or in the workspace's .jinad`;
-    write(state.workspaceId, state.id, { source_time: msIso(), stream: 'stderr', message });
+    write(state.workspaceId, state.id, kind, { source_time: msIso(), stream: 'stderr', message });
   }
 
   async function backfill(): Promise<void> {
@@ -102,7 +110,7 @@ export function createCollector(api: PluginApi<LogsOptions>) {
   async function syncAll(): Promise<number> {
     let n = 0;
     for (const o of (await backend.listOwned()).objects) {
-      if (o.workspaceId && workspaces.has(o.workspaceId)) n += await syncFromBackend(o.workspaceId, o.id).catch(() => 0);
+      if (o.workspaceId && workspaces.has(o.workspaceId)) n += await syncFromBackend(o.workspaceId, o.id, kindOf(o.workspaceId, o.id) ?? 'unknown').catch(() => 0);
     }
     return n;
   }

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { definePlugin } from 'jinad/plugin';
-import { snapshots } from './snapshot.ts';
+import { snapshotEvents } from './snapshot.ts';
 
 const asset = (name: string) => readFileSync(fileURLToPath(new URL(`./assets/${name}`, import.meta.url)), 'utf8');
 const TYPES: Record<string, string> = { 'app.js': 'text/javascript; charset=utf-8', 'style.css': 'text/css; charset=utf-8' };
@@ -27,6 +27,6 @@ export default definePlugin({
       if (!(name in TYPES)) return c.json({ detail: `${name} not found` }, 404);
       return c.body(files[name], 200, { ...headers, 'content-type': TYPES[name]! });
     });
-    api.router.get('/events', (c) => snapshots(c, api));
+    api.router.get('/events', snapshotEvents(api));
   },
 });

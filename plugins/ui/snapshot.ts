@@ -26,20 +26,30 @@ async function snapshot(api: PluginApi) {
   return { workspaces, objects };
 }
 
-export function snapshots(c: Context, api: PluginApi) {
-  return streamSSE(c, async (s) => {
-    let last = '';
-    let beat = Date.now();
-    while (!s.aborted && !s.closed) {
-      const data = JSON.stringify(await snapshot(api));
-      if (data !== last) {
-        last = data;
-        await s.writeSSE({ event: 'snapshot', data });
-      } else if (Date.now() - beat > HEARTBEAT_MS) {
-        await s.write(': heartbeat\n\n');
-        beat = Date.now();
+/**
+ * The `/ui/events` handler. One snapshot serves every open page: it is made at most once per
+ * check interval, whatever the number of pages following.
+ */
+export function snapshotEvents(api: PluginApi) {
+  let latest: { at: number; data: Promise<string> } | undefined;
+  const current = () => {
+    if (!latest || Date.now() - latest.at >= CHECK_MS) latest = { at: Date.now(), data: snapshot(api).then((s) => JSON.stringify(s)) };
+    return latest.data;
+  };
+  return (c: Context) =>
+    streamSSE(c, async (s) => {
+      let last = '';
+      let beat = Date.now();
+      while (!s.aborted && !s.closed) {
+        const data = await current();
+        if (data !== last) {
+          last = data;
+          await s.writeSSE({ event: 'snapshot', data });
+        } else if (Date.now() - beat > HEARTBEAT_MS) {
+          await s.write(': heartbeat\n\n');
+          beat = Date.now();
+        }
+        await s.sleep(CHECK_MS);
       }
-      await s.sleep(CHECK_MS);
-    }
-  });
+    });
 }

@@ -19,6 +19,20 @@ export type { AuditRecord, DeploymentDetail, DeploymentProgress, DesiredDeployme
 /** One line of a log, as the daemon writes it. */
 export type LogLine = LogRecord;
 
+/** The JSON lines of a streamed answer as they arrive (blank lines, heartbeats, skipped). */
+async function* ndjson<T>(res: { body: unknown }): AsyncGenerator<T> {
+  const decoder = new TextDecoder();
+  let buf = '';
+  for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+    buf += decoder.decode(chunk, { stream: true });
+    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+      const line = buf.slice(0, nl).trim();
+      buf = buf.slice(nl + 1);
+      if (line) yield JSON.parse(line) as T;
+    }
+  }
+}
+
 /** Any error from the daemon or the way to it. `detail` is the daemon's own message. */
 export class JinaDError extends Error {
   constructor(message: string, readonly status?: number, readonly body?: unknown) {
@@ -210,17 +224,10 @@ export class JinaDClient {
         const body = (await res.json().catch(() => ({}))) as { detail?: unknown; body?: unknown };
         throw this.errorOf(res.status, detailText(body.detail ?? `HTTP ${res.status}`), body.body);
       }
-      const decoder = new TextDecoder();
-      let buf = '';
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        buf += decoder.decode(chunk, { stream: true });
-        for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-          const line = JSON.parse(buf.slice(0, nl)) as { progress?: DeploymentProgress; result?: Plan; error?: { status: number; detail: string; body: unknown } };
-          buf = buf.slice(nl + 1);
-          if (line.progress) opts.onProgress?.(line.progress);
-          if (line.result) return line.result;
-          if (line.error) throw this.errorOf(line.error.status, line.error.detail, line.error.body);
-        }
+      for await (const line of ndjson<{ progress?: DeploymentProgress; result?: Plan; error?: { status: number; detail: string; body: unknown } }>(res)) {
+        if (line.progress) opts.onProgress?.(line.progress);
+        if (line.result) return line.result;
+        if (line.error) throw this.errorOf(line.error.status, line.error.detail, line.error.body);
       }
       throw new JinaDError('the apply ended without a result (the connection closed)');
     },
@@ -261,19 +268,8 @@ export class JinaDClient {
       if (res.status === 401 || res.status === 403) throw new UnauthorizedError(detail, res.status);
       throw new JinaDError(detail, res.status);
     }
-    const decoder = new TextDecoder();
-    let buf = '';
     try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        buf += decoder.decode(chunk, { stream: true });
-        let nl = buf.indexOf('\n');
-        while (nl >= 0) {
-          const line = buf.slice(0, nl).trim();
-          buf = buf.slice(nl + 1);
-          if (line) yield JSON.parse(line) as LogLine;
-          nl = buf.indexOf('\n');
-        }
-      }
+      yield* ndjson<LogLine>(res);
     } catch (err) {
       if (!opts.signal?.aborted) throw err;
     }

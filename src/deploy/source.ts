@@ -12,13 +12,13 @@ import { pathToFileURL } from 'node:url';
 import * as v from 'valibot';
 import YAML from 'yaml';
 import { type Deployment, DeploymentsFile, type DesiredDeployment } from '../contract/deployments.ts';
+import { ENV_EXPR } from '../runtime/config.ts';
 
 export class DeploymentFileError extends Error {}
 
 /** Folders never sent as part of a workspace. */
 const SKIPPED = new Set(['node_modules', '.git']);
 const MAX_FILES = 2000;
-const ENV_REF = /\$\{\{\s*ENV\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
 
 /** Validate a parsed file; errors name the file, the key's path and the reason. */
 export function checkDeployments(raw: unknown, file: string): Record<string, Deployment> {
@@ -78,7 +78,7 @@ function walk(dir: string, where: string): Map<string, string> {
 
 /** Replace `${{ ENV.X }}` from `env`; a reference to an unset variable is an error naming the key. */
 function substitute(value: string | number | boolean, env: Record<string, string | undefined>, where: string): string {
-  return String(value).replace(ENV_REF, (_, name: string) => {
+  return String(value).replace(ENV_EXPR, (_, name: string) => {
     const found = env[name];
     if (found === undefined) throw new DeploymentFileError(`${where}: references \${{ ENV.${name} }}, which is not set`);
     return found;

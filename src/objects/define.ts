@@ -6,7 +6,7 @@
  * the ports to publish and the partial daemon's body.
  */
 import type * as v from 'valibot';
-import type { PortRequest } from '../backend/types.ts';
+import { endpointOf, type PortRequest } from '../backend/types.ts';
 import { definePlugin, type PluginDefinition } from '../plugin/define.ts';
 import { keepRunning, recreateMissing, reviveObjects } from './keeper.ts';
 import { type CreateInput, type ObjectDeps, createObject, objectMetrics, mustRow, objectItem, reconcileObjects, removeObject, replicasOf, rollingUpdateObject, scaleObject } from './lifecycle.ts';
@@ -141,8 +141,8 @@ export function defineObjectKind(spec: ObjectKindSpec): PluginDefinition {
           repo.all().flatMap((r) => {
             const state = d.live.get(r.id);
             if (!state?.running) return [];
-            const ports = Object.entries(state.ports).filter(([inside]) => inside !== `${PARTIAL_PORT}/tcp`);
-            return ports.map(([, port]) => ({ targets: [`${state.host.includes(':') ? `[${state.host}]` : state.host}:${port}`], labels: { jinad_kind: spec.kind, jinad_object: r.id, jinad_workspace: r.workspaceId } }));
+            const inside = Object.keys(state.ports).map((p) => Number.parseInt(p, 10)).filter((p) => p !== PARTIAL_PORT);
+            return inside.map((p) => ({ targets: [endpointOf(state, p)!.replace(/^http:\/\//, '')], labels: { jinad_kind: spec.kind, jinad_object: r.id, jinad_workspace: r.workspaceId } }));
           }),
         );
       }

@@ -13,13 +13,12 @@
  */
 import type { ObjectEvent } from '../backend/types.ts';
 import { endpointOf } from '../backend/types.ts';
-import { DEFAULT_RESTART, parseRestart, type RestartPolicy } from '../contract/restart.ts';
+import { parseRestart, type RestartPolicy } from '../contract/restart.ts';
 import { PARTIAL_PORT } from './partial.ts';
-import { type ObjectDeps, start, startInside, uriOf } from './lifecycle.ts';
+import { type ObjectDeps, restartTextOf, start, startInside, uriOf } from './lifecycle.ts';
 import type { ObjectRow } from './schema.ts';
 
-/** An object's restart policy (rows from before policies were kept: the default). */
-const restartOf = (r: ObjectRow): RestartPolicy => parseRestart(r.start?.restart ?? (r.arguments.restart as string | undefined) ?? DEFAULT_RESTART);
+const restartOf = (r: ObjectRow): RestartPolicy => parseRestart(restartTextOf(r));
 const policyOf = (r: ObjectRow) => restartOf(r).name;
 
 function exitReason(code: number | undefined, oom: boolean): string {
@@ -102,9 +101,10 @@ export async function recreateObject(d: ObjectDeps, r: ObjectRow, why: string): 
 export async function reviveObjects(d: ObjectDeps): Promise<void> {
   for (const r of d.repo.all()) {
     const state = d.live.get(r.id);
-    if (!r.start || busy(d, r.id) || policyOf(r) === 'no') continue;
+    const policy = policyOf(r);
+    if (!r.start || busy(d, r.id) || policy === 'no') continue;
     if (!state) {
-      if (policyOf(r) === 'always') await recreateObject(d, r, 'its container was gone after the engine came back');
+      if (policy === 'always') await recreateObject(d, r, 'its container was gone after the engine came back');
       continue;
     }
     if (!state.running) await startAgain(d, r, 'the engine came back');
@@ -112,7 +112,7 @@ export async function reviveObjects(d: ObjectDeps): Promise<void> {
 }
 
 /** Start a stopped object's container again; its partial daemon resumes the object (or is told to start it). */
-async function startAgain(d: ObjectDeps, r: ObjectRow, why: string): Promise<boolean> {
+async function startAgain(d: ObjectDeps, r: ObjectRow, why: string): Promise<void> {
   try {
     await asRestart(d, r.id, async () => {
       const started = await d.backend.startObject(r.id);
@@ -124,10 +124,8 @@ async function startAgain(d: ObjectDeps, r: ObjectRow, why: string): Promise<boo
       await d.repo.patch(r.id, { metadata: { ...now.metadata, ports: started.ports, uri }, arguments: { ...now.arguments, object } });
     });
     d.log.info(`${d.spec.kind} ${r.id} started again: ${why}`);
-    return true;
   } catch (err) {
     d.log.warn(`${d.spec.kind} ${r.id} could not start again (${why})`, err);
-    return false;
   }
 }
 

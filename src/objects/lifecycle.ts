@@ -79,6 +79,9 @@ export const commandOf = (spec: ObjectKindSpec) => ['node', '/opt/jinad/runtime/
 /** The restart policy of a create request: query, then a Pod's body, then the default. */
 const restartOf = (input: CreateInput) => ((input.query.restart ?? input.body?.restart ?? DEFAULT_RESTART) as string);
 
+/** A stored object's restart policy as written (`on-failure:3`); rows from before policies were kept: the default. */
+export const restartTextOf = (r: ObjectRow): string => r.start?.restart ?? (r.arguments.restart as string | undefined) ?? DEFAULT_RESTART;
+
 /** Where the object's partial daemon answers now: its ports as last seen live (a restart may change them), else as recorded. */
 export function uriOf(d: Pick<ObjectDeps, 'live'>, r: ObjectRow): string {
   const live = d.live.get(r.id);
@@ -113,7 +116,7 @@ export async function objectItem(d: ObjectDeps, r: ObjectRow): Promise<ObjectIte
       status: live?.status ?? 'missing',
       exit_code: live ? live.exitCode : null,
       oom_killed: live?.oomKilled ?? false,
-      restart: (r.arguments.restart as string | undefined) ?? DEFAULT_RESTART,
+      restart: restartTextOf(r),
       restarts: r.metadata.restarts ?? 0,
       last_exit: r.metadata.last_exit ?? null,
     },
@@ -326,7 +329,7 @@ export async function reconcileObjects(d: ObjectDeps): Promise<void> {
   const states = d.live.synced ? d.live.all() : await d.backend.objectStates();
   const present = new Set(states.map((o) => o.id));
   for (const r of d.repo.all()) {
-    if (!present.has(r.id) && r.start?.restart !== 'always') {
+    if (!present.has(r.id) && parseRestart(restartTextOf(r)).name !== 'always') {
       d.log.warn(`${d.spec.kind} ${r.id} is gone; removing it from the store`);
       await d.repo.remove(r.id);
       await d.store.count(d.spec.kind, { del: 1 });

@@ -39,7 +39,7 @@ export { deploymentsJsonSchema } from '../deploy/schema.ts';
 export { prepareExecutor } from '../objects/executor.ts';
 export { PARTIAL_PORT } from '../objects/partial.ts';
 /** Reading a user's Flow YAML and executor arguments as the runtime will (errors name the file and field). */
-export { DefinitionError, executorSpec, loadFlow } from '../runtime/config.ts';
+export { DefinitionError, ENV_EXPR, executorSpec, loadFlow } from '../runtime/config.ts';
 /** Reading a user's files in a folder containers write: no symlink followed, checked on the descriptor. */
 export { openInside, readInside, resolveInside, UnsafePathError } from '../runtime/safe-files.ts';
 export type { Store } from '../store/db.ts';

@@ -60,7 +60,8 @@ export interface FlowSpec {
 }
 
 type Env = Record<string, string | undefined>;
-const ENV_EXPR = /\$\{\{\s*ENV\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
+/** `${{ ENV.X }}`, as Jina writes an environment reference (X is the first group). */
+export const ENV_EXPR = /\$\{\{\s*ENV\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
 const MODULE_EXT = /\.(ts|mts|cts|js|mjs|cjs)$/;
 
 function substitute(value: unknown, env: Env, where: string, field: string): unknown {
