@@ -92,6 +92,8 @@ const ConfigSchema = v.strictObject({
     ]),
     { subnet: '10.213.0.0/16', prefix: 26 },
   ),
+  /** Seconds without a request after which a Flow, Pod or Pea stops until a request wakes it (0: never); an object's own idle_timeout wins. */
+  idleTimeout: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(86_400)), 0),
   /** How long a Flow/Pod/Pea container may take to start its object before creation fails. */
   readyTimeoutMs: v.optional(Positive, 60_000),
   /**
@@ -204,6 +206,7 @@ function fromEnv(env: Env): JinadConfigInput {
   num('buildConcurrency', 'JINAD_BUILD_CONCURRENCY');
   num('objectStartConcurrency', 'JINAD_OBJECT_START_CONCURRENCY');
   num('readyTimeoutMs', 'JINAD_READY_TIMEOUT_MS');
+  num('idleTimeout', 'JINAD_IDLE_TIMEOUT');
   num('drainMs', 'JINAD_DRAIN_MS');
   str('instance', 'JINAD_INSTANCE');
   if (env.JINAD_AUTH) {

@@ -6,7 +6,7 @@
  * with prune the objects this deployment made that the file no longer declares.
  */
 import { type DeploymentProgress, fail, type DesiredDeployment, type ObjectService, type StagedFiles, type WorkspaceService } from 'jinad/plugin';
-import { KINDS, type Planned, type Step } from './plan.ts';
+import { KINDS, type Planned, SETTINGS, type Step } from './plan.ts';
 import type { DeploymentRow, MemberRecord } from './schema.ts';
 
 export type Progress = DeploymentProgress;
@@ -22,10 +22,10 @@ export interface ApplyDeps {
 function createInput(workspaceId: string, step: Step) {
   const m = step.member!;
   const query: Record<string, unknown> = {};
-  for (const key of ['restart', 'memory', 'cpus', 'pids']) if (m[key] !== undefined && m[key] !== null) query[key] = m[key];
+  for (const key of SETTINGS) if (m[key] !== undefined && m[key] !== null) query[key] = m[key];
   const envs = (m.envs ?? {}) as Record<string, string>;
   if (step.group === 'flows') return { workspaceId, envs, query: { ...query, filename: m.file } };
-  const { envs: _, restart: __, ...body } = m;
+  const { envs: _, restart: __, idle_timeout: ___, ...body } = m;
   return { workspaceId, envs, query, body };
 }
 

@@ -16,7 +16,8 @@ type Group = keyof typeof KINDS;
 
 const BUILD_INPUT = /(^|\/)(\.jinad|package\.json|package-lock\.json|npm-shrinkwrap\.json|requirements[^/]*\.txt|[^/]*Dockerfile[^/]*)$/;
 const hash = (value: unknown) => createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 32);
-const SETTINGS = ['restart', 'memory', 'cpus', 'pids'] as const;
+/** A member's settings beside its definition: each is a create argument, and a change of one replaces the object. */
+export const SETTINGS = ['restart', 'idle_timeout', 'memory', 'cpus', 'pids'] as const;
 
 /** What a member is, as a plan compares it; `parts` say which part of the definition changed. */
 export interface Fingerprint {

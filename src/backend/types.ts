@@ -183,6 +183,8 @@ export interface Backend {
   inspectObject(id: string): Promise<ObjectState | undefined>;
   /** Start an object that stopped (e.g. when its engine restarted); its non-fixed ports may change. */
   startObject(id: string): Promise<ObjectState | undefined>;
+  /** Stop a running object and keep it (its restart policy does not start it again); an absent or stopped one is fine. */
+  stopObject(id: string): Promise<void>;
   /** Stop a running object and start it again (its restart policy aside); undefined when it is gone. */
   restartObject(id: string): Promise<ObjectState | undefined>;
   /** Stop and remove; an absent object is fine. */

@@ -11,6 +11,7 @@
 import * as v from 'valibot';
 import { PodArguments } from './objects.ts';
 import { ResourceFields } from './resources.ts';
+import { IdleTimeoutField } from './idle.ts';
 import { RestartField } from './restart.ts';
 
 export const DEPLOYMENT_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
@@ -19,6 +20,7 @@ const EnvMap = v.record(v.string(), v.union([v.string(), v.number(), v.boolean()
 const Common = {
   envs: v.optional(v.pipe(EnvMap, v.description('environment of the object; values may reference the environment: ${{ ENV.X }}'))),
   restart: RestartField,
+  idle_timeout: IdleTimeoutField,
   ...ResourceFields,
 };
 

@@ -4,6 +4,7 @@
  */
 import * as v from 'valibot';
 import { ResourceFields } from './resources.ts';
+import { IdleTimeoutField } from './idle.ts';
 import { RestartField } from './restart.ts';
 import { storeStatus } from './common.ts';
 import { KeyValueError, parseKeyValues } from './kv.ts';
@@ -58,6 +59,9 @@ export const ObjectItem = v.object({
       v.nullable(v.object({ time: v.string(), exit_code: v.nullable(v.number()), oom_killed: v.boolean(), reason: v.string() })),
       v.description('the last time it stopped without being asked to, and why'),
     ),
+    idle_timeout: v.pipe(v.nullable(v.number()), v.description('seconds without a request before it stops (status idle) until a request wakes it; null: never')),
+    wakes: v.pipe(v.number(), v.description('times a request woke it from idle')),
+    last_wake: v.pipe(v.nullable(v.string()), v.description('when a request last woke it')),
   }),
   arguments: v.object({
     object: v.record(v.string(), v.unknown()),
@@ -115,6 +119,7 @@ export const PodArguments = v.looseObject({
   cpus: arg(ResourceFields.cpus, 'CPUs', "CPUs the object's container may use, e.g. 1.5"),
   pids: arg(ResourceFields.pids, 'Pids', "Processes the object's container may run"),
   restart: arg(RestartField, 'Restart', 'What to do when the object exits: no, on-failure[:max] (default), always'),
+  idle_timeout: arg(IdleTimeoutField, 'Idle Timeout', 'Seconds without a request after which its containers stop (status idle); the next request wakes it. 0: never'),
   ...JinaEnumFields,
 });
 

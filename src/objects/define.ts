@@ -8,6 +8,7 @@
 import type * as v from 'valibot';
 import { endpointOf, type PortRequest } from '../backend/types.ts';
 import { definePlugin, type PluginDefinition } from '../plugin/define.ts';
+import { createIdler, type Idler, idleMetrics } from './idle.ts';
 import { keepRunning, recreateMissing, reviveObjects } from './keeper.ts';
 import { type CreateInput, type ObjectDeps, createObject, objectMetrics, mustRow, objectItem, reconcileObjects, removeObject, replicasOf, rollingUpdateObject, scaleObject } from './lifecycle.ts';
 import { PARTIAL_PORT } from './partial.ts';
@@ -23,6 +24,8 @@ export interface PreparedObject {
   record: Record<string, unknown>;
   /** Replicas of each executor it runs (name → count): checked against the limits, and kept. */
   replicas: Record<string, number>;
+  /** The idle timeout its definition gives (a Flow YAML's `with: idle_timeout`), below a create argument's. */
+  idleTimeout?: number;
 }
 
 export interface ObjectKindSpec {
@@ -122,7 +125,10 @@ export function defineObjectKind(spec: ObjectKindSpec): PluginDefinition {
         starting: new Map(),
         restarting: new Set(),
         measure: objectMetrics(api.use('metrics')),
+        idleTimeout: api.config.idleTimeout,
+        idler: undefined as unknown as Idler, // made from these deps, just below
       };
+      d.idler = createIdler(d, api.config.publishHost, idleMetrics(api.use('metrics')));
       const svc = service(d);
       api.use('objects').set(spec.kind, svc);
       api.ownKind(spec.kind, { workspaceOf: (id) => repo.get(id)?.workspaceId ?? d.starting.get(id) });
@@ -135,7 +141,12 @@ export function defineObjectKind(spec: ObjectKindSpec): PluginDefinition {
       d.live.onReconnect(() => reviveObjects(d));
       const stopKeeping = keepRunning(d);
       api.onClose(stopKeeping);
-      api.onReady(async () => void recreateMissing(d).catch((err) => api.log.warn('recreating objects failed', err)));
+      api.onReady(async () => {
+        // Idle-enabled objects: their ports are held again (an idle one stays idle, and wakes).
+        for (const r of repo.all()) await d.idler.resume(r);
+        void recreateMissing(d).catch((err) => api.log.warn('recreating objects failed', err));
+      });
+      api.onClose(() => d.idler.close());
       if (spec.scrape) {
         api.use('metrics').addTargets(() =>
           repo.all().flatMap((r) => {

@@ -29,7 +29,7 @@ function exitReason(code: number | undefined, oom: boolean): string {
 }
 
 /** Whether the daemon, rather than a person or the engine, should leave this object alone now. */
-const busy = (d: ObjectDeps, id: string) => d.removing.has(id) || d.starting.has(id) || d.restarting.has(id);
+const busy = (d: ObjectDeps, id: string) => d.removing.has(id) || d.starting.has(id) || d.restarting.has(id) || d.idler.asleep(id);
 
 async function recordExit(d: ObjectDeps, r: ObjectRow, exit: { exit_code: number | null; oom_killed: boolean; reason: string }): Promise<void> {
   const now = d.repo.get(r.id);
@@ -184,7 +184,7 @@ export function keepRunning(d: ObjectDeps): () => void {
   const streaks = new Map<string, Streak>();
   let stopped = false;
   const onEvent = (ev: ObjectEvent) => {
-    if (ev.kind !== d.spec.kind) return;
+    if (ev.kind !== d.spec.kind || d.idler.asleep(ev.id)) return; // stopped for idleness, or waking: not a failure, not a restart
     const r = d.repo.get(ev.id);
     if (!r || d.removing.has(ev.id) || d.starting.has(ev.id)) return;
     if (ev.action === 'start') return void countRestart(d, ev.id).catch(() => {});

@@ -20,6 +20,7 @@ import type { WorkspaceService } from '../plugin/define.ts';
 import { DefinitionError } from '../runtime/config.ts';
 import type { Store } from '../store/db.ts';
 import type { ObjectKindSpec, PreparedObject } from './define.ts';
+import type { Idler } from './idle.ts';
 import { PARTIAL_PORT, partialCall, partialError, waitReady } from './partial.ts';
 import type { ReplicaLedger, StartSlots } from './ledger.ts';
 import type { LiveStates } from './live.ts';
@@ -49,6 +50,9 @@ export interface ObjectDeps {
   /** Objects the daemon itself is restarting or recreating now (their stops are not failures). */
   restarting: Set<string>;
   measure: ObjectMetrics;
+  /** Scale to zero: the daemon's default idle timeout (seconds, 0: off) and the fronts of idle-enabled objects. */
+  idleTimeout: number;
+  idler: Idler;
 }
 
 /** What the lifecycle counts (`jinad_object_*`). */
@@ -78,6 +82,9 @@ export const commandOf = (spec: ObjectKindSpec) => ['node', '/opt/jinad/runtime/
 
 /** The restart policy of a create request: query, then a Pod's body, then the default. */
 const restartOf = (input: CreateInput) => ((input.query.restart ?? input.body?.restart ?? DEFAULT_RESTART) as string);
+/** The idle timeout of a create request (seconds; 0: never idle): query, then a Pod's body, then the definition (a Flow's `with:`), then the daemon's default. */
+const idleTimeoutOf = (d: ObjectDeps, input: CreateInput, prepared: PreparedObject) =>
+  ((input.query.idle_timeout ?? input.body?.idle_timeout ?? prepared.idleTimeout ?? d.idleTimeout) as number);
 
 /** A stored object's restart policy as written (`on-failure:3`); rows from before policies were kept: the default. */
 export const restartTextOf = (r: ObjectRow): string => r.start?.restart ?? (r.arguments.restart as string | undefined) ?? DEFAULT_RESTART;
@@ -105,6 +112,8 @@ function objectEnv(d: Pick<ObjectDeps, 'jinaLogLevel'>, workspaceId: string, id:
 /** Live view of a stored object: its state and ports as the backend's events keep them, not a stored copy. */
 export async function objectItem(d: ObjectDeps, r: ObjectRow): Promise<ObjectItem> {
   const live = d.live.get(r.id) ?? (d.live.synced ? undefined : await d.backend.inspectObject(r.id));
+  const phase = d.idler.phase(r.id);
+  const idle = r.metadata.idle;
   return {
     time_created: r.timeCreated,
     time_updated: r.timeUpdated,
@@ -112,13 +121,17 @@ export async function objectItem(d: ObjectDeps, r: ObjectRow): Promise<ObjectIte
     metadata: {
       ...r.metadata,
       uri: live ? uriOf(d, r) : r.metadata.uri,
-      ports: live?.ports ?? r.metadata.ports,
-      status: live?.status ?? 'missing',
+      // An idle-enabled object's ports are the daemon's fronts (its container's own are inside the daemon's reach only).
+      ports: { ...(live?.ports ?? r.metadata.ports), ...idle?.ports },
+      status: phase && phase !== 'running' ? phase : (live?.status ?? 'missing'),
       exit_code: live ? live.exitCode : null,
       oom_killed: live?.oomKilled ?? false,
       restart: restartTextOf(r),
       restarts: r.metadata.restarts ?? 0,
       last_exit: r.metadata.last_exit ?? null,
+      idle_timeout: idle?.timeout ?? null,
+      wakes: idle?.wakes ?? 0,
+      last_wake: idle?.last_wake ?? null,
     },
     // Envs are shown as given, but for secrets (a remote Executor's JINAD_TOKEN, passwords).
     arguments: redactEnvs(r.arguments) as ObjectItem['arguments'],
@@ -241,28 +254,53 @@ export async function createObject(d: ObjectDeps, input: CreateInput): Promise<s
 
 async function startAndRecord(d: ObjectDeps, id: string, input: CreateInput, prepared: PreparedObject, env: Record<string, string>, ws: ReturnType<WorkspaceService['requireActive']>): Promise<void> {
   const { kind } = d.spec;
+  const idleTimeout = idleTimeoutOf(d, input, prepared);
+  // Idle-enabled: the daemon holds the published ports (fixed ones too), the container publishes its own where the backend picks.
+  const front = idleTimeout > 0 ? await d.idler.front(id, idleTimeout, prepared.ports) : undefined;
+  const ports = front ? prepared.ports.map((p) => ({ container: p.container })) : prepared.ports;
   // The readiness timeout runs once this start has its slot, not while it waits for one.
-  const startSpec: StartSpec = { partialBody: prepared.partialBody, ports: prepared.ports, env, resources: resourcesFor(d, input, ws.resources), restart: restartOf(input) };
-  const { state, uri, object } = await d.starts.run(() => start(d, id, input.workspaceId, startSpec, ws.image));
-  d.live.set(state);
+  const startSpec: StartSpec = { partialBody: prepared.partialBody, ports, env, resources: resourcesFor(d, input, ws.resources), restart: restartOf(input), ...(front && { idleTimeout }) };
   try {
-    d.workspaces.requireActive(input.workspaceId); // deleted (or rebuilding) while this object started?
+    const { state, uri, object } = await d.starts.run(() => start(d, id, input.workspaceId, startSpec, ws.image));
+    d.live.set(state);
+    try {
+      d.workspaces.requireActive(input.workspaceId); // deleted (or rebuilding) while this object started?
+    } catch (err) {
+      await d.backend.removeObject(id);
+      throw err;
+    }
+    await d.repo.insert({
+      id,
+      kind,
+      workspaceId: input.workspaceId,
+      metadata: {
+        container_id: short(state.ref),
+        container_name: id,
+        image_id: ws.imageId,
+        network: ws.network,
+        ports: state.ports,
+        uri,
+        started_at: state.startedAt,
+        ...(front && { idle: { timeout: idleTimeout, ports: front.ports, wakes: 0, last_wake: null } }),
+      },
+      arguments: { object, entrypoint: commandOf(d.spec).join(' '), envs: input.envs, ...prepared.record, replicas: prepared.replicas, restart: startSpec.restart, ...(front && { idle_timeout: idleTimeout }) },
+      start: startSpec,
+    });
   } catch (err) {
-    await d.backend.removeObject(id);
+    await front?.settle(false);
     throw err;
   }
-  await d.repo.insert({
-    id,
-    kind,
-    workspaceId: input.workspaceId,
-    metadata: { container_id: short(state.ref), container_name: id, image_id: ws.imageId, network: ws.network, ports: state.ports, uri, started_at: state.startedAt },
-    arguments: { object, entrypoint: commandOf(d.spec).join(' '), envs: input.envs, ...prepared.record, replicas: prepared.replicas, restart: startSpec.restart },
-    start: startSpec,
-  });
+  await front?.settle(true);
 }
 
 /** Apply an update through the partial daemon and keep its answer. */
-export async function updateObject(d: ObjectDeps, id: string, method: string, pathAndQuery: string, body?: unknown): Promise<string> {
+export function updateObject(d: ObjectDeps, id: string, method: string, pathAndQuery: string, body?: unknown): Promise<string> {
+  mustRow(d, id);
+  // An idle object is woken for it (and the update counts as a request).
+  return d.idler.whileAwake(id, () => updateNow(d, id, method, pathAndQuery, body));
+}
+
+async function updateNow(d: ObjectDeps, id: string, method: string, pathAndQuery: string, body?: unknown): Promise<string> {
   const r = mustRow(d, id);
   let res: Awaited<ReturnType<typeof partialCall>>;
   try {
@@ -312,6 +350,7 @@ export function removeObject(d: ObjectDeps, id: string): Promise<void> {
 
 async function removeNow(d: ObjectDeps, r: ObjectRow): Promise<void> {
   const { id } = r;
+  await d.idler.release(id); // its ports stop answering first: no request wakes what is being removed
   // Let the object close its executors; it goes either way.
   await partialCall(uriOf(d, r), 'DELETE', `/${modeOf(d.spec)}`, undefined, 5000).catch(() => undefined);
   await d.backend.removeObject(id);

@@ -18,6 +18,8 @@ export interface ObjectMetadata {
   started_at?: string;
   /** The last time it stopped without being asked to, and why. */
   last_exit?: { time: string; exit_code: number | null; oom_killed: boolean; reason: string } | null;
+  /** Scale to zero: its timeout (seconds), the host ports the daemon holds for it, its wakes. */
+  idle?: { timeout: number; ports: Record<string, number>; wakes: number; last_wake: string | null };
 }
 
 export interface ObjectArguments {
@@ -37,6 +39,8 @@ export interface StartSpec {
   /** Its limits and restart policy (absent in rows from before they were kept: the defaults). */
   resources?: Resources;
   restart?: string;
+  /** Seconds without a request before it stops (absent: never). */
+  idleTimeout?: number;
 }
 
 export const containerObjects = sqliteTable('container_objects', {

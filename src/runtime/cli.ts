@@ -94,7 +94,7 @@ export async function main(argv: string[]): Promise<void> {
     let server: ReturnType<typeof serve> | undefined;
     onSignal(async () => {
       server?.close();
-      await partial.stop();
+      await partial.stop(true); // stopping the container: the object runs again when it starts
     });
     server = serve({ fetch: partial.app.fetch, port, hostname: values.host ?? '0.0.0.0' }, () => log(`partial daemon (${mode}) listening on port ${port}`));
   } else {

@@ -50,6 +50,8 @@ export interface FlowSpec {
   name: string;
   protocol: 'http' | 'websocket';
   portExpose?: number;
+  /** Seconds without a request before the daemon stops the Flow (it wakes on the next one); a daemon setting, unused by the runtime. */
+  idleTimeout?: number;
   title?: string;
   description?: string;
   cors: boolean;
@@ -169,6 +171,7 @@ const FlowYaml = v.looseObject({
       name: v.optional(v.string()),
       protocol: v.optional(v.picklist(['http', 'websocket', 'HTTP', 'WEBSOCKET'], "expected 'http' or 'websocket' (gRPC is not available here)")),
       port_expose: v.optional(Port),
+      idle_timeout: v.optional(v.pipe(v.number('expected seconds'), v.minValue(0, 'expected seconds (0: never idle)'), v.maxValue(86_400, 'expected at most 86400 seconds (a day)'))),
       title: v.optional(v.string()),
       description: v.optional(v.string()),
       cors: v.optional(v.boolean('expected true or false')),
@@ -297,6 +300,7 @@ export function parseFlow(source: string, opts: { where: string; dir: string; en
     name: w.name ?? 'gateway',
     protocol: (w.protocol ?? 'http').toLowerCase() as 'http' | 'websocket',
     portExpose: w.port_expose,
+    idleTimeout: w.idle_timeout,
     title: w.title,
     description: w.description,
     cors: w.cors ?? false,

@@ -113,11 +113,15 @@ export function partialApp(mode: Mode, opts: { workspace: string; onLog?: (line:
     return { pod, head, item: { time_created: now(), arguments: { ...args, name: spec.name, replicas: pod.replicaCount, port_in: port } } };
   }
 
-  async function stop(): Promise<void> {
+  /**
+   * Close the object. `keepState`: the container is stopping (idle, an engine restart), and the
+   * object runs again, as it was, when it starts; otherwise it is forgotten (DELETE).
+   */
+  async function stop(keepState = false): Promise<void> {
     const r = running;
     running = undefined;
     started = undefined;
-    if (opts.stateFile) rmSync(opts.stateFile, { force: true });
+    if (opts.stateFile && !keepState) rmSync(opts.stateFile, { force: true });
     if (!r) return;
     r.head?.close();
     r.head?.closeAllConnections();

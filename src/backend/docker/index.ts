@@ -18,6 +18,9 @@ import { ensureNetwork, removeNetwork, type SubnetPool } from './networks.ts';
 import { parseCidr } from './subnets.ts';
 import { chownTree, objectUser } from './user.ts';
 
+/** Seconds a stopped object has to close its executors (SIGTERM) before it is killed. */
+const STOP_GRACE_S = 5;
+
 export interface DockerBackendOptions {
   /** A unix socket path or a tcp URL; default: the local socket. */
   docker?: string;
@@ -178,6 +181,8 @@ export function createDockerBackend(opts: DockerBackendOptions): Backend {
       const c = await inspectContainer(docker, id);
       return c && toState(c);
     },
+    // 304: already stopped. A stop through the engine is not a failure for its restart policy.
+    stopObject: (id) => idempotent(() => docker.getContainer(id).stop({ t: STOP_GRACE_S }), [304]),
     async restartObject(id) {
       await idempotent(() => docker.getContainer(id).restart({ t: 2 }), []);
       const c = await inspectContainer(docker, id);

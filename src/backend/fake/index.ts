@@ -263,6 +263,11 @@ export function createFakeBackend(opts: { program?: FakeProgram } = {}): FakeBac
       if (!o.state.running) await relaunch(o);
       return { ...o.state, ports: { ...o.state.ports } };
     },
+    async stopObject(id) {
+      down();
+      const o = objects.get(id);
+      if (o?.state.running) await stop(o, 0);
+    },
     async restartObject(id) {
       down();
       const o = objects.get(id);

@@ -7,6 +7,8 @@
  *   JINAD_FAKE=exit:<code>      the object exits at once with that code
  *   JINAD_FAKE=silent           nothing answers (readiness times out)
  *   JINAD_FAKE=slow:<ms>        POST /<mode> answers after that long (a slow start)
+ *   JINAD_FAKE=resume-fails:<message>  it starts; started again later (restart, wake), it exits with 1
+ * Its other ports answer as a gateway's status does, naming the object; `?delay=<ms>` answers after that long.
  */
 import type { ObjectSpec } from '../types.ts';
 
@@ -36,6 +38,10 @@ export const partialDaemonProgram: FakeProgram = (spec, write, disk) => {
   // As the partial daemon's --state file: after a restart it runs the object it ran before.
   type Item = { time_created: string; arguments: Record<string, unknown> };
   let item = disk.get('state') as Item | undefined;
+  if (item && script === 'resume-fails') {
+    write(`Error: ${arg}`);
+    return { handlers: new Map(), exitCode: 1 };
+  }
   if (item) write(`${mode} resumed`);
   const keep = (next: Item | undefined) => {
     item = next;
@@ -75,6 +81,11 @@ export const partialDaemonProgram: FakeProgram = (spec, write, disk) => {
   write(`partial daemon (${mode}) listening`);
   const handlers = new Map<number, (req: Request) => Promise<Response> | Response>([[Number(spec.command[portAt + 1] ?? 8000), control]]);
   // Other published ports (a gateway, port_in) answer as a gateway's status does.
-  for (const p of spec.ports) if (!handlers.has(p.container)) handlers.set(p.container, () => json({ jina: { fake: true } }));
+  const gateway = async (req: Request) => {
+    const delay = Number(new URL(req.url).searchParams.get('delay') ?? 0);
+    if (delay) await new Promise((r) => setTimeout(r, delay));
+    return json({ jina: { fake: true }, object: spec.id });
+  };
+  for (const p of spec.ports) if (!handlers.has(p.container)) handlers.set(p.container, gateway);
   return { handlers };
 };
