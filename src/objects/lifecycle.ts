@@ -169,8 +169,13 @@ export function mustRow(d: ObjectDeps, id: string): ObjectRow {
  */
 export async function startInside(d: ObjectDeps, id: string, uri: string, partialBody: Record<string, unknown>): Promise<Record<string, unknown>> {
   await waitReady(d.backend, id, d.spec.kind, uri, d.readyTimeoutMs);
-  const resumed = await partialCall(uri, 'GET', `/${modeOf(d.spec)}`, undefined, d.readyTimeoutMs);
-  if (resumed.status === 200) return resumed.json as Record<string, unknown>;
+  // It starts its object by itself as its container starts (resumed, or from JINAD_PARTIAL_START): this answers once it did.
+  const booted = await partialCall(uri, 'GET', `/${modeOf(d.spec)}`, undefined, d.readyTimeoutMs);
+  if (booted.status === 200) return booted.json as Record<string, unknown>;
+  if (booted.status === 400) {
+    const { detail, lines } = partialError(booted.json);
+    throw fail('object_start_failed', detail, lines);
+  }
   const res = await partialCall(uri, 'POST', `/${modeOf(d.spec)}`, partialBody, d.readyTimeoutMs);
   if (res.status !== 201) {
     const { detail, lines } = partialError(res.json);
@@ -195,7 +200,8 @@ export async function start(d: ObjectDeps, id: string, workspaceId: string, star
       workspaceId,
       image,
       command: commandOf(d.spec),
-      env: startSpec.env,
+      // The partial daemon starts the object as soon as it runs, without waiting to be asked.
+      env: { ...startSpec.env, JINAD_PARTIAL_START: JSON.stringify({ args: startSpec.partialBody[modeOf(d.spec)] ?? startSpec.partialBody, envs: startSpec.partialBody.envs ?? {} }) },
       ports: [{ container: PARTIAL_PORT }, ...startSpec.ports],
       workdir: d.workspaces.workdir(workspaceId),
       resources: startSpec.resources ?? d.containerLimits,

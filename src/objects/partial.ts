@@ -33,9 +33,15 @@ export function partialError(json: unknown): { detail: string; lines: string[] }
   return { detail, lines };
 }
 
+/** Between tries while a partial daemon starts: short, since every start (and every wake) waits for this. */
+const POLL_MS = 10;
+/** How often, meanwhile, the backend is asked whether the object still runs. */
+const INSPECT_MS = 200;
+
 /** Wait until the partial daemon answers; fail at once if the object stops, or after `timeoutMs`. */
 export async function waitReady(backend: Backend, id: string, kind: string, uri: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  let inspected = Date.now();
   for (;;) {
     if (signal?.aborted) throw signal.reason ?? new Error('aborted');
     try {
@@ -44,9 +50,12 @@ export async function waitReady(backend: Backend, id: string, kind: string, uri:
     } catch {
       // not listening yet
     }
-    const state = await backend.inspectObject(id);
-    if (!state?.running) throw fail('object_start_failed', `the ${kind} stopped before it was ready (exit code ${state?.exitCode ?? 'unknown'})`);
+    if (Date.now() - inspected >= INSPECT_MS) {
+      inspected = Date.now();
+      const state = await backend.inspectObject(id);
+      if (!state?.running) throw fail('object_start_failed', `the ${kind} stopped before it was ready (exit code ${state?.exitCode ?? 'unknown'})`);
+    }
     if (Date.now() > deadline) throw fail('object_start_failed', `the ${kind} did not answer within ${timeoutMs / 1000} s`);
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, POLL_MS));
   }
 }

@@ -8,7 +8,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const RUNTIME = new URL('./index.ts', import.meta.url).href;
+// The bundled runtime when there is one (in containers: the Pea's own code is that bundle, and an
+// executor must get the very same Executor class), else its TypeScript.
+const BUNDLE = new URL('./dist/index.mjs', import.meta.url);
+const RUNTIME = (existsSync(BUNDLE) ? BUNDLE : new URL('./index.ts', import.meta.url)).href;
 const AMBIGUOUS = /\.(ts|tsx|js|jsx)$/;
 
 /** The `type` of the package.json nearest to a file (undefined when none says). */

@@ -87,16 +87,23 @@ export async function main(argv: string[]): Promise<void> {
     if (!['flow', 'pod', 'pea'].includes(mode)) throw new Error("jinad partial needs --mode flow|pod|pea");
     const partial = partialApp(mode, { workspace, onLog: log, logRequests: true, stateFile: values.state });
     const port = Number(values.port ?? 8000);
-    // Restarted (a crash, the engine's restart policy): run the object again before answering,
-    // so whoever waits for the port finds it running. One that cannot start exits non-zero, and
-    // the restart policy decides what next.
-    if (await partial.resume()) log(`${mode} resumed after a restart`);
-    let server: ReturnType<typeof serve> | undefined;
+    // The object starts with the process (the daemon's create arguments, or after a restart the
+    // state file's), while the API already answers: whoever asks GET /<mode> gets the outcome.
+    // One that cannot resume exits non-zero, and the restart policy decides what next.
+    const first = process.env.JINAD_PARTIAL_START;
+    delete process.env.JINAD_PARTIAL_START; // not the executors' business
+    partial.boot(first ? (JSON.parse(first) as { args: Record<string, unknown>; envs: Record<string, string> }) : undefined).then(
+      (how) => how === 'resumed' && log(`${mode} resumed after a restart`),
+      (err: Error) => {
+        log(`${mode} could not resume: ${err.stack ?? err.message}${err instanceof StartError ? `\n${err.lines.join('\n')}` : ''}`);
+        process.exit(1);
+      },
+    );
+    const server = serve({ fetch: partial.app.fetch, port, hostname: values.host ?? '0.0.0.0' }, () => log(`partial daemon (${mode}) listening on port ${port}`));
     onSignal(async () => {
-      server?.close();
+      server.close();
       await partial.stop(true); // stopping the container: the object runs again when it starts
     });
-    server = serve({ fetch: partial.app.fetch, port, hostname: values.host ?? '0.0.0.0' }, () => log(`partial daemon (${mode}) listening on port ${port}`));
   } else {
     throw new Error(`usage: jinad flow|pod|pea|partial … (got '${command ?? ''}')`);
   }

@@ -58,12 +58,16 @@ async function bodyOf(c: Context, key: Mode): Promise<{ args: Record<string, unk
 /**
  * `stateFile`: where the object's current arguments are kept (in the container's own filesystem,
  * not the shared work directory), so that after a restart (a crash, the engine's restart policy)
- * `resume()` runs the same object again, with its replicas and uses_with as last updated.
+ * `boot()` runs the same object again, with its replicas and uses_with as last updated.
  */
 export function partialApp(mode: Mode, opts: { workspace: string; onLog?: (line: string) => void; logRequests?: boolean; stateFile?: string }) {
   const app = new Hono();
   let running: Running | undefined;
   let started: { args: Record<string, unknown>; envs: Record<string, string> } | undefined;
+  /** A start at boot (`boot()`) under way: GET /<mode> answers once it settled. */
+  let booting: Promise<unknown> | undefined;
+  /** Why the first start at boot failed (answered by GET /<mode>, as a failed POST would). */
+  let bootError: unknown;
   const now = () => new Date().toISOString();
 
   /** Keep what runs now: the start arguments with the replicas and uses_with of every executor as they are. */
@@ -118,6 +122,7 @@ export function partialApp(mode: Mode, opts: { workspace: string; onLog?: (line:
    * object runs again, as it was, when it starts; otherwise it is forgotten (DELETE).
    */
   async function stop(keepState = false): Promise<void> {
+    await booting?.catch(() => undefined);
     const r = running;
     running = undefined;
     started = undefined;
@@ -134,9 +139,14 @@ export function partialApp(mode: Mode, opts: { workspace: string; onLog?: (line:
   app.notFound((c) => c.json({ detail: `${c.req.method} ${c.req.path} not found (this partial daemon runs a ${mode})` }, 404));
   app.get('/', (c) => c.json({}));
   app.get('/status', (c) => c.json(gatewayStatus()));
-  app.get(`/${mode}`, (c) => current(c) ?? c.json(running!.item));
+  app.get(`/${mode}`, async (c) => {
+    await booting?.catch(() => undefined);
+    if (!running && bootError) return failure(c, bootError);
+    return current(c) ?? c.json(running!.item);
+  });
   app.post(`/${mode}`, async (c) => {
     try {
+      await booting?.catch(() => undefined);
       if (running) throw new PartialError(`a ${mode} is already running here; DELETE /${mode} first`);
       const { args, envs } = await bodyOf(c, mode);
       running = await start(args, envs);
@@ -186,21 +196,44 @@ export function partialApp(mode: Mode, opts: { workspace: string; onLog?: (line:
     app.put(`/${mode}/scale`, (c) => update(c, async (r) => (r.flow ? r.flow.scale(podName(c), replicasOf(c)) : r.pod!.scale(replicasOf(c)))));
   }
 
-  /** Run the object kept in the state file, if there is one (this container ran it before it restarted); whether it did. */
-  async function resume(): Promise<boolean> {
-    if (!opts.stateFile) return false;
-    let saved: { args: Record<string, unknown>; envs: Record<string, string> };
+  /** The object kept in the state file, if there is one (this container ran it before it restarted). */
+  function saved(): { args: Record<string, unknown>; envs: Record<string, string> } | undefined {
+    if (!opts.stateFile) return undefined;
     try {
-      saved = JSON.parse(readFileSync(opts.stateFile, 'utf8'));
+      return JSON.parse(readFileSync(opts.stateFile, 'utf8'));
     } catch {
-      return false; // never started here
+      return undefined; // never started here
     }
-    running = await start(saved.args, saved.envs);
-    started = saved;
-    return true;
   }
 
-  return { app, stop, resume };
+  /**
+   * Start the object as the container starts, without waiting to be asked: the one in the state
+   * file (a restart, a wake: `resumed`, and a failure rejects), else `first` (the daemon's create
+   * arguments, given in the container's environment: a failure is kept and answered by GET).
+   * Meanwhile the HTTP API answers, and GET /<mode> waits for the outcome.
+   */
+  function boot(first?: { args: Record<string, unknown>; envs: Record<string, string> }): Promise<'resumed' | 'started' | undefined> {
+    const previous = saved();
+    const run = previous ?? first;
+    if (!run) return Promise.resolve(undefined);
+    const going = start(run.args, run.envs).then(
+      (r) => {
+        running = r;
+        started = run;
+        save();
+        return previous ? ('resumed' as const) : ('started' as const);
+      },
+      (err) => {
+        if (previous) throw err;
+        bootError = err;
+        return undefined;
+      },
+    );
+    booting = going;
+    return going;
+  }
+
+  return { app, stop, boot };
 }
 
 function withoutOverrides(args: Record<string, unknown>): Record<string, unknown> {

@@ -17,6 +17,11 @@ export interface PeaConfig {
   workspace: string;
   host: string;
   port: number;
+  /**
+   * Bundled runtime: the loader hooks (bootstrap.mjs) to register once the runtime itself is
+   * loaded. Registered first, every runtime module would pass through them too (~0.27 s more).
+   */
+  loader?: string;
 }
 
 const config = JSON.parse(process.env.JINAD_PEA ?? 'null') as PeaConfig | null;
@@ -86,6 +91,11 @@ process.on('message', (m) => m === 'close' && void shutdown());
 process.on('disconnect', () => void shutdown()); // the parent is gone
 
 try {
+  if (config.loader) {
+    await import(new URL('./index.mjs', import.meta.url).href); // what executors import as `jinad`, loaded natively
+    await import(config.loader);
+    process.setSourceMapsEnabled(true); // an executor's errors point into its TypeScript
+  }
   executor = await loadExecutor(config.spec, { name: config.spec.name, workspace: config.workspace, replicaId: config.replicaId, replicas: config.replicas });
   server.listen(config.port, config.host, () => send({ type: 'ready', port: (server.address() as AddressInfo).port }));
   server.on('error', (err) => {

@@ -10,8 +10,11 @@ import type { ExecutorSpec } from './config.ts';
 import type { PeaConfig } from './pea-worker.ts';
 import type { DataRequest } from './protocol.ts';
 
-const WORKER = fileURLToPath(new URL('./pea-worker.ts', import.meta.url));
-const BOOTSTRAP = new URL('./bootstrap.mjs', import.meta.url).href;
+/** In a container the runtime runs bundled (dist/*.mjs, see base-image.ts); elsewhere from its TypeScript. */
+const BUNDLED = import.meta.url.endsWith('.mjs');
+const WORKER = fileURLToPath(new URL(BUNDLED ? './pea-worker.mjs' : './pea-worker.ts', import.meta.url));
+/** Executors are TypeScript, and import `jinad`: the Pea loads them with the runtime's loader hooks. */
+const BOOTSTRAP = new URL(BUNDLED ? '../bootstrap-container.mjs' : './bootstrap.mjs', import.meta.url).href;
 const TAIL = 30;
 
 /** POST a data request to a Pea or a Pod's head (`host:port`), over a keep-alive agent. */
@@ -83,9 +86,9 @@ export class Pea {
   static start(opts: PeaOptions): Promise<Pea> {
     const replicaId = opts.replicaId ?? 0;
     const host = opts.host ?? '127.0.0.1';
-    const config: PeaConfig = { spec: opts.spec, replicaId, replicas: opts.replicas ?? 1, workspace: opts.workspace, host, port: opts.port ?? 0 };
+    const config: PeaConfig = { spec: opts.spec, replicaId, replicas: opts.replicas ?? 1, workspace: opts.workspace, host, port: opts.port ?? 0, loader: BUNDLED ? BOOTSTRAP : undefined };
     const child = fork(WORKER, [], {
-      execArgv: ['--import', BOOTSTRAP],
+      execArgv: BUNDLED ? [] : ['--import', BOOTSTRAP],
       cwd: opts.workspace,
       env: { ...process.env, ...opts.spec.env, JINAD_PEA: JSON.stringify(config) },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

@@ -8,18 +8,21 @@
 import { existsSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { JinaDClient, NotFoundError } from '../client/index.ts';
+import type { JinaDClient } from '../client/index.ts';
 import type { ExecutorSpec } from './config.ts';
 import { sendRequest } from './pea.ts';
 import type { DataRequest } from './protocol.ts';
 
 const HEAD_PORT = '8081/tcp';
+/** Loaded only for a Flow with a remote Executor: the client and its HTTP stack are not part of every start. */
+const loadClient = () => import('../client/index.ts');
 
 export class RemotePod {
-  private client: JinaDClient;
+  private client!: JinaDClient;
   private agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   private podId?: string;
   private host: string;
+  private daemonUrl: string;
   private port?: number;
   replicaCount: number;
   /** The remote workspace (created, or reused from `workspace_id`). */
@@ -31,7 +34,7 @@ export class RemotePod {
   ) {
     const [host, port] = spec.host!.split(':');
     this.host = host!;
-    this.client = new JinaDClient(`${spec.https ? 'https' : 'http'}://${host}:${spec.portJinad ?? port ?? 8000}`, { token: spec.token, cacert: spec.cacert });
+    this.daemonUrl = `${spec.https ? 'https' : 'http'}://${host}:${spec.portJinad ?? port ?? 8000}`;
     this.replicaCount = spec.replicas;
   }
 
@@ -41,6 +44,7 @@ export class RemotePod {
 
   async start(): Promise<this> {
     const { spec } = this;
+    this.client = new (await loadClient()).JinaDClient(this.daemonUrl, { token: spec.token, cacert: spec.cacert });
     if (!(await this.client.alive())) throw new Error(`${spec.name}: the JinaD at ${this.client.url} cannot be reached`);
     const modules = spec.uses.kind === 'class' ? spec.uses.modules : [];
     const uploads = [...modules, ...spec.uploadFiles.map((f) => path.resolve(spec.dir, f))].filter((f, i, all) => all.indexOf(f) === i);
@@ -68,7 +72,7 @@ export class RemotePod {
       await this.client.workspaces.wait(wsId);
       return wsId;
     } catch (err) {
-      if (!(err instanceof NotFoundError)) throw err;
+      if (!(err instanceof (await loadClient()).NotFoundError)) throw err;
       return this.client.workspaces.create(uploads, { id: wsId });
     }
   }

@@ -1,4 +1,6 @@
 /** The runtime's version, from its package.json. */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 
-export const RUNTIME_VERSION = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')).version as string;
+// Beside this file, or one folder up when the runtime runs bundled (dist/).
+const file = ['./package.json', '../package.json'].map((p) => new URL(p, import.meta.url)).find((u) => existsSync(u))!;
+export const RUNTIME_VERSION = JSON.parse(readFileSync(file, 'utf8')).version as string;

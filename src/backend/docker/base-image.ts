@@ -53,14 +53,15 @@ RUN mkdir -p /tmp /root /usr/bin /node_modules && chmod 1777 /tmp \\
  && ln -s /usr/lib/node_modules/npm/bin/npx-cli.js /usr/bin/npx \\
  && ln -s /opt/jinad/runtime /node_modules/jinad \\
  && ln -s /opt/jinad/runtime/node_modules /opt/jinad/node_modules
-# Compile the runtime's TypeScript once, here: the loader's cache (in /tmp) is baked into the
-# image, so every Flow/Pod/Pea container starts warm (~85 ms less per process).
-RUN cd /opt/jinad/runtime && node --import ./bootstrap.mjs -e "for (const m of ['./index.ts', './partial.ts', './pea-worker.ts']) await import(m).catch(() => {})" >/dev/null 2>&1 || true
-# Objects run as the unprivileged user ${OBJECT_UID} (named, so tools that look users up work),
-# with the compile cache warm for it too (the loader keeps one per user id).
+# Bundle the runtime once, here, with the esbuild its TypeScript loader ships: a container's
+# processes then read a few plain .mjs files and need no loader of their own (the partial daemon
+# starts in ~0.16 s instead of ~0.46 s; Peas keep the loader for users' TypeScript executors).
+RUN cd /opt/jinad/runtime && node_modules/esbuild/bin/esbuild cli.ts pea-worker.ts index.ts \
+    --bundle --splitting --format=esm --platform=node --target=node20 --outdir=dist --out-extension:.js=.mjs --log-level=warning \
+    "--banner:js=import { createRequire as __jinadRequire } from 'node:module'; const require = __jinadRequire(import.meta.url);"
+# Objects run as the unprivileged user ${OBJECT_UID} (named, so tools that look users up work).
 RUN printf 'root:x:0:0:root:/root:/bin/sh\\njinad:x:${OBJECT_UID}:${OBJECT_UID}:jinad:/workspace:/bin/sh\\n' > /etc/passwd \
- && printf 'root:x:0:\\njinad:x:${OBJECT_UID}:\\n' > /etc/group \
- && if [ -d /tmp/tsx-0 ]; then cp -a /tmp/tsx-0 /tmp/tsx-${OBJECT_UID} && chown -R ${OBJECT_UID}:${OBJECT_UID} /tmp/tsx-${OBJECT_UID}; fi
+ && printf 'root:x:0:\\njinad:x:${OBJECT_UID}:\\n' > /etc/group
 ENV PATH=/usr/local/bin:/usr/bin:/bin HOME=/root \\
     NODE_EXTRA_CA_CERTS=${CA_BUNDLE} NPM_CONFIG_CAFILE=${CA_BUNDLE} \\
     NPM_CONFIG_UPDATE_NOTIFIER=false NPM_CONFIG_FUND=false NPM_CONFIG_AUDIT=false

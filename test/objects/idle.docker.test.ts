@@ -1,0 +1,164 @@
+/**
+ * Scale to zero on the real Docker Engine: an idle Flow's container stops, its published port
+ * keeps answering, and a request wakes it; long requests and open WebSocket streams keep it
+ * awake; 50 requests during a wake are all served; a wake that fails (the executor throws in its
+ * constructor) answers 503 with the reason; an idle Flow survives a daemon restart and still
+ * wakes; deleting it leaves nothing.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+import { callJson, createWorkspace, docker, startDaemon, type TestDaemon } from '../helpers.ts';
+
+const IDLE_S = 1;
+const FRAGILE = `import { Executor, requests } from 'jinad';
+import { existsSync } from 'node:fs';
+export class Fragile extends Executor {
+  constructor(args: Record<string, unknown> = {}) {
+    super(args);
+    if (existsSync('/workspace/broken')) throw new Error('Fragile refuses to start: /workspace/broken exists');
+  }
+  @requests()
+  mark({ docs }: { docs: { tags: Record<string, unknown> }[] }) {
+    for (const d of docs) d.tags.fragile = true;
+  }
+}
+`;
+const FILES = {
+  'executors.ts': readFileSync(fileURLToPath(new URL('../fixtures/runtime/executors.ts', import.meta.url))),
+  'fragile.ts': FRAGILE,
+  'flow.yml': 'jtype: Flow\nexecutors:\n  - name: tag\n    uses: ReplicaTagger\n    py_modules: [executors.ts]\n',
+  'fragile.yml': 'jtype: Flow\nexecutors:\n  - name: fragile\n    uses: Fragile\n    py_modules: [fragile.ts]\n',
+};
+
+let d: TestDaemon;
+let ws: string;
+let workdir: string;
+before(async () => {
+  d = await startDaemon({ config: { readyTimeoutMs: 30_000 } });
+  const created = await createWorkspace(d.url, FILES);
+  assert.equal(created.item.state, 'ACTIVE', created.item.reason);
+  ws = created.id;
+  workdir = created.item.metadata.workdir;
+});
+after(() => d?.cleanup());
+
+const api = (method: string, p: string, body?: unknown) => callJson(d.url, method, p, body);
+async function flow(file = 'flow.yml'): Promise<{ id: string; port: number }> {
+  const res = await api('POST', `/flows?workspace_id=${ws}&filename=${file}&idle_timeout=${IDLE_S}`);
+  assert.equal(res.status, 201, JSON.stringify(res.body));
+  const item = (await api('GET', `/flows/${res.body}`)).body;
+  return { id: res.body, port: item.metadata.ports['8080/tcp'] };
+}
+const item = async (id: string) => (await api('GET', `/flows/${id}`)).body;
+async function until(id: string, ok: (item: any) => boolean, ms = 20_000): Promise<any> {
+  const deadline = Date.now() + ms;
+  let last = await item(id);
+  while (!ok(last)) {
+    if (Date.now() > deadline) assert.fail(`condition not met; item: ${JSON.stringify(last.metadata)}`);
+    await new Promise((r) => setTimeout(r, 50));
+    last = await item(id);
+  }
+  return last;
+}
+const isIdle = (i: any) => i.metadata.status === 'idle';
+const containerRunning = async (id: string) => (await docker.inspectContainer(id))?.State?.Running ?? false;
+const index = (port: number, parameters: Record<string, unknown> = {}) =>
+  fetch(`http://127.0.0.1:${port}/index`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ data: [{ text: 'hello' }], parameters }) });
+
+describe('scale to zero on the engine', () => {
+  it('stops the container when idle and wakes on a request, with the right answer; both runs log to the same object log', async () => {
+    const { id, port } = await flow();
+    await until(id, isIdle);
+    assert.equal(await containerRunning(id), false, 'no container running while idle');
+    const res = await index(port);
+    assert.equal(res.status, 200);
+    const out = (await res.json()) as { data: { docs: { tags: Record<string, unknown> }[] } };
+    assert.equal(out.data.docs[0]!.tags.version, 'v0');
+    const woke = await item(id);
+    assert.deepEqual([woke.metadata.status, woke.metadata.wakes, woke.metadata.restarts, woke.metadata.last_exit], ['running', 1, 0, null]);
+    assert.equal(await containerRunning(id), true);
+    // The object's log has the lines of both runs of its container.
+    let listening = 0;
+    for (let i = 0; i < 100 && listening < 2; i++) {
+      if (i) await new Promise((r) => setTimeout(r, 100));
+      listening = (await (await fetch(`${d.url}/logs/${id}`)).text()).split('\n').filter((l) => l.includes('partial daemon (flow) listening')).length;
+    }
+    assert.equal(listening, 2);
+    await api('DELETE', `/flows/${id}`);
+  });
+
+  it('a request longer than the timeout is never cut off, and an open WebSocket stream keeps it awake', async () => {
+    const { id, port } = await flow();
+    const res = await index(port, { sleep_ms: IDLE_S * 2500 });
+    assert.equal(res.status, 200);
+    assert.equal((await item(id)).metadata.status, 'running');
+    const socket = new WebSocket(`ws://127.0.0.1:${port}/stream`);
+    await new Promise((r, j) => socket.once('open', r).once('error', j));
+    await new Promise((r) => setTimeout(r, IDLE_S * 2500));
+    assert.equal((await item(id)).metadata.status, 'running', 'an open stream is activity');
+    const answer = new Promise<any>((r) => socket.once('message', (m) => r(JSON.parse(String(m)))));
+    socket.send(JSON.stringify({ exec_endpoint: '/index', request_id: 'r1', data: ['over the stream'] }));
+    assert.equal((await answer).requestId, 'r1');
+    socket.close();
+    await until(id, isIdle);
+    assert.equal((await item(id)).metadata.wakes, 0);
+    await api('DELETE', `/flows/${id}`);
+  });
+
+  it('holds 50 concurrent requests during a wake and answers every one', async () => {
+    const { id, port } = await flow();
+    await until(id, isIdle);
+    const statuses = await Promise.all(Array.from({ length: 50 }, () => index(port).then((r) => r.status)));
+    assert.deepEqual(new Set(statuses), new Set([200]));
+    assert.equal((await item(id)).metadata.wakes, 1);
+    await api('DELETE', `/flows/${id}`);
+  });
+
+  it('a wake that fails (the executor throws in its constructor) answers 503 with the reason; the object shows failed, and wakes once fixed', async () => {
+    const { id, port } = await flow('fragile.yml');
+    await until(id, isIdle);
+    writeFileSync(path.join(workdir, 'broken'), '');
+    try {
+      const res = await index(port);
+      assert.equal(res.status, 503);
+      assert.ok(res.headers.get('retry-after'));
+      const body = (await res.json()) as { detail: string; body: string[] };
+      assert.match(body.detail, /could not wake/);
+      assert.ok(body.body.some((l) => l.includes('Fragile refuses to start')), JSON.stringify(body));
+      const failed = await item(id);
+      assert.equal(failed.metadata.status, 'failed');
+      assert.match(failed.metadata.last_exit.reason, /could not wake/);
+      assert.equal(await containerRunning(id), false);
+    } finally {
+      rmSync(path.join(workdir, 'broken'), { force: true });
+    }
+    const again = await index(port);
+    assert.equal(again.status, 200);
+    assert.equal((await item(id)).metadata.status, 'running');
+    await api('DELETE', `/flows/${id}`);
+  });
+
+  it('an idle Flow stays idle across a daemon restart and still wakes; scaled while idle, it wakes with the new replicas; deleted, it leaves nothing', async () => {
+    const { id, port } = await flow();
+    await until(id, isIdle);
+    await d.stop();
+    d = Object.assign(await startDaemon({ root: d.root, instance: d.instance, logsPort: d.logsPort, config: { readyTimeoutMs: 30_000 } }), {});
+    assert.equal((await item(id)).metadata.status, 'idle');
+    assert.equal(await containerRunning(id), false);
+    assert.equal((await index(port)).status, 200);
+    await until(id, isIdle);
+    const scaled = await api('PUT', `/flows/scale/${id}?pod_name=tag&replicas=2`);
+    assert.equal(scaled.status, 200, JSON.stringify(scaled.body));
+    await until(id, isIdle);
+    const seen = new Set<unknown>();
+    for (let i = 0; i < 20; i++) seen.add(((await (await index(port)).json()) as any).data.docs[0].tags.replica_id);
+    assert.equal(seen.size, 2, 'woken, it runs both replicas');
+    assert.equal((await api('DELETE', `/flows/${id}`)).status, 200);
+    assert.equal(await docker.inspectContainer(id), undefined);
+    await assert.rejects(fetch(`http://127.0.0.1:${port}/`), 'its port is closed');
+  });
+});
