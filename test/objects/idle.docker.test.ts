@@ -65,7 +65,7 @@ async function until(id: string, ok: (item: any) => boolean, ms = 20_000): Promi
   return last;
 }
 const isIdle = (i: any) => i.metadata.status === 'idle';
-const containerRunning = async (id: string) => (await docker.inspectContainer(id))?.State?.Running ?? false;
+const containerRunning = async (id: string) => (await docker.inspectContainer(id))?.running ?? false;
 const index = (port: number, parameters: Record<string, unknown> = {}) =>
   fetch(`http://127.0.0.1:${port}/index`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ data: [{ text: 'hello' }], parameters }) });
 
