@@ -14,7 +14,7 @@ import { executorSpec, loadFlow, parseEnvs } from './config.ts';
 import { Flow } from './flow.ts';
 import { portOf, serveHead } from './head.ts';
 import { partialApp, type Mode } from './partial.ts';
-import { StartError } from './pea.ts';
+import { releasePrestarted, StartError } from './pea.ts';
 import { Pod } from './pod.ts';
 
 // In a container (partial mode) Docker stamps every line with its time; elsewhere we do.
@@ -93,7 +93,10 @@ export async function main(argv: string[]): Promise<void> {
     const first = process.env.JINAD_PARTIAL_START;
     delete process.env.JINAD_PARTIAL_START; // not the executors' business
     partial.boot(first ? (JSON.parse(first) as { args: Record<string, unknown>; envs: Record<string, string> }) : undefined).then(
-      (how) => how === 'resumed' && log(`${mode} resumed after a restart`),
+      (how) => {
+        releasePrestarted();
+        if (how === 'resumed') log(`${mode} resumed after a restart`);
+      },
       (err: Error) => {
         log(`${mode} could not resume: ${err.stack ?? err.message}${err instanceof StartError ? `\n${err.lines.join('\n')}` : ''}`);
         process.exit(1);

@@ -77,7 +77,10 @@ export function partialApp(mode: Mode, opts: { workspace: string; onLog?: (line:
     const current = running.flow
       ? { ...args, overrides: Object.fromEntries([...running.flow.pods].map(([n, p]) => [n, { replicas: p.replicaCount, uses_with: p.spec.usesWith }])) }
       : { ...args, replicas: running.pod!.replicaCount, uses_with: running.pod!.spec.usesWith };
-    writeFileSync(opts.stateFile, JSON.stringify({ args: current, envs }), { mode: 0o600 });
+    // How its Peas were started: after a restart they start at once, beside the runtime loading (prestart.mjs).
+    const pods = running.flow ? [...running.flow.pods.values()] : [running.pod!];
+    const peas = pods.flatMap((p) => (p instanceof Pod ? p.launches : []));
+    writeFileSync(opts.stateFile, JSON.stringify({ args: current, envs, peas }), { mode: 0o600 });
   }
 
   async function start(args: Record<string, unknown>, envs: Record<string, string>): Promise<Running> {

@@ -36,6 +36,37 @@ export function sendRequest(agent: http.Agent, host: string, port: number, label
   });
 }
 
+/** How a Pea's process was started: kept in the partial daemon's state file, so a restart can start it early (prestart.mjs). */
+export interface PeaLaunch {
+  config: PeaConfig;
+  env: Record<string, string>;
+  cwd: string;
+}
+
+/** A Pea process prestart.mjs started as the container started, with what it said and did meanwhile. */
+interface Early {
+  child: ChildProcess;
+  messages: unknown[];
+  exit: number | null | undefined;
+  keep: (m: unknown) => void;
+}
+const PRESTARTED = Symbol.for('jinad.prestarted');
+const prestarted = () => (globalThis as Record<symbol, Map<string, Early[]> | undefined>)[PRESTARTED];
+
+/** The Pea prestart.mjs started with exactly this launch, if any (taken: adopted once). */
+function adopt(launch: PeaLaunch): Early | undefined {
+  const waiting = prestarted()?.get(JSON.stringify(launch.config));
+  return waiting?.shift();
+}
+
+/** Stop the Peas started early that the object did not adopt (it changed since they were listed). */
+export function releasePrestarted(): void {
+  const all = prestarted();
+  if (!all) return;
+  for (const early of [...all.values()].flat()) early.child.kill('SIGTERM');
+  all.clear();
+}
+
 export class StartError extends Error {
   constructor(message: string, readonly lines: string[]) {
     super(message);
@@ -68,6 +99,7 @@ export class Pea {
     readonly port: number,
     readonly spec: ExecutorSpec,
     replicaId: number,
+    readonly launch: PeaLaunch,
   ) {
     this.replicaId = replicaId;
     child.once('exit', () => (this.exited = true));
@@ -87,12 +119,16 @@ export class Pea {
     const replicaId = opts.replicaId ?? 0;
     const host = opts.host ?? '127.0.0.1';
     const config: PeaConfig = { spec: opts.spec, replicaId, replicas: opts.replicas ?? 1, workspace: opts.workspace, host, port: opts.port ?? 0, loader: BUNDLED ? BOOTSTRAP : undefined };
-    const child = fork(WORKER, [], {
-      execArgv: BUNDLED ? [] : ['--import', BOOTSTRAP],
-      cwd: opts.workspace,
-      env: { ...process.env, ...opts.spec.env, JINAD_PEA: JSON.stringify(config) },
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    });
+    const launch: PeaLaunch = { config, env: opts.spec.env, cwd: opts.workspace };
+    const early = adopt(launch);
+    const child =
+      early?.child ??
+      fork(WORKER, [], {
+        execArgv: BUNDLED ? [] : ['--import', BOOTSTRAP],
+        cwd: launch.cwd,
+        env: { ...process.env, ...launch.env, JINAD_PEA: JSON.stringify(config) },
+        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      });
     const tail: string[] = [];
     const onLine = (line: string) => {
       tail.push(line);
@@ -118,19 +154,27 @@ export class Pea {
         child.kill('SIGKILL');
         reject(new StartError(`${label} did not start within ${(opts.startTimeoutMs ?? 60_000) / 1000} s`, tail));
       }, opts.startTimeoutMs ?? 60_000);
-      child.on('message', (m: { type: string; port?: number; message?: string }) => {
+      const onMessage = (m: { type: string; port?: number; message?: string }) => {
         if (m.type === 'ready') {
           clearTimeout(timer);
-          resolve(new Pea(child, host === '0.0.0.0' ? '127.0.0.1' : host, m.port!, opts.spec, replicaId));
+          resolve(new Pea(child, host === '0.0.0.0' ? '127.0.0.1' : host, m.port!, opts.spec, replicaId, launch));
         } else if (m.type === 'error') {
           clearTimeout(timer);
           reject(new StartError(m.message ?? `${label} failed to start`, tail));
         }
-      });
-      child.once('exit', (code) => {
+      };
+      const onExit = (code: number | null) => {
         clearTimeout(timer);
         reject(new StartError(`${label} exited with code ${code} while starting`, tail));
-      });
+      };
+      child.on('message', onMessage);
+      child.once('exit', onExit);
+      if (early) {
+        // Started early: what it said before it was adopted, then what it says from now on.
+        child.off('message', early.keep);
+        for (const m of early.messages) onMessage(m as Parameters<typeof onMessage>[0]);
+        if (early.exit !== undefined) onExit(early.exit);
+      }
     });
   }
 

@@ -28,6 +28,10 @@ export class Pod {
   get replicaCount(): number {
     return this.replicas.length;
   }
+  /** How each replica's process was started (kept in the partial daemon's state file). */
+  get launches() {
+    return this.replicas.map((p) => p.launch);
+  }
   get pids(): number[] {
     return this.replicas.map((p) => p.pid!).filter(Boolean);
   }
