@@ -123,6 +123,23 @@ describe('deployments', () => {
     web = now;
   });
 
+  it('an idle_timeout set: the Flow is replaced with it; asleep, it is not drift', async () => {
+    const r = await declare(base({ enc: { uses: 'Hi', py_modules: ['hi.ts'], replicas: 2 } }, { web: { file: 'flow.yml', envs: { GREETING: 'top-secret-value' }, idle_timeout: 0.3 } }));
+    const plan = await client.deployments.plan('hello', r.desired);
+    assert.equal(actions(plan)['flows.web'], 'replace');
+    assert.match(JSON.stringify(plan), /idle_timeout changed/);
+    await client.deployments.apply('hello', r);
+    web = (await client.deployments.get('hello')).members['flows.web']!.id;
+    assert.equal((await callJson(d.url, 'GET', `/flows/${web}`)).body.metadata.idle_timeout, 0.3);
+    let member = (await client.deployments.get('hello')).members['flows.web']!;
+    for (let i = 0; i < 200 && member.actual !== 'idle'; i++) {
+      await new Promise((res) => setTimeout(res, 25));
+      member = (await client.deployments.get('hello')).members['flows.web']!;
+    }
+    assert.deepEqual([member.actual, member.drifted], ['idle', false]);
+    assert.equal((await client.deployments.plan('hello', r.desired)).pending, false, 'asleep is as declared');
+  });
+
   it('a member left out: kept without --prune, deleted with it; nothing else touched', async () => {
     const r = await declare(base({ enc: { uses: 'Hi', py_modules: ['hi.ts'], replicas: 2 } }, {}));
     const other = await client.flows.create((await client.deployments.get('hello')).workspace_id, 'flow.yml');

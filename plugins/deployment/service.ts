@@ -119,7 +119,8 @@ export async function deploymentService(api: PluginApi) {
           id: rec.id,
           desired: 'running',
           actual: status,
-          drifted: status !== 'running' && status !== 'restarting',
+          // Restarting by its policy, or asleep by its idle timeout (and waking), is as declared.
+          drifted: !['running', 'restarting', 'idle', 'waking'].includes(status),
           replicas: rec.replicas,
           restart: item?.metadata.restart ?? null,
           restarts: item?.metadata.restarts ?? 0,
