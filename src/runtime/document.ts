@@ -115,52 +115,100 @@ function distance(a: number[], b: number[], metric: Metric): number {
   return metric === 'euclidean' ? Math.sqrt(sq) : 1 - dot / (Math.sqrt(na) * Math.sqrt(nb) || 1);
 }
 
-/** An ordered list of Documents with the operations executors need. */
-export class DocumentArray implements Iterable<Document> {
-  private docs: Document[];
+/** What a DocumentArray is made from: Documents, their JSON, or texts. */
+type DocLike = Document | DocumentData | string;
+const toDocument = (d: DocLike) => (d instanceof Document ? d : new Document(d));
 
-  constructor(docs: Iterable<Document | DocumentData | string> = []) {
-    this.docs = [...docs].map((d) => (d instanceof Document ? d : new Document(d)));
+/**
+ * An ordered list of Documents, as Jina users write it: an Array (`docs[0]`, `docs.length`,
+ * `for…of`, spreading, every array method) with Jina's own accessors and operations on top.
+ * Array methods that make a new array (`map`, `slice`, `concat`, …) give plain arrays; `filter`
+ * gives a DocumentArray.
+ */
+// @ts-expect-error: its `from` takes documents only, narrower than Array.from's generic signature.
+export class DocumentArray extends Array<Document> {
+  static override get [Symbol.species]() {
+    return Array;
   }
 
-  static from(docs: Iterable<Document | DocumentData | string> | DocumentArray): DocumentArray {
+  constructor(docs: Iterable<DocLike> = []) {
+    super();
+    for (const d of docs) super.push(toDocument(d));
+  }
+
+  /** These documents as a DocumentArray (itself when it already is one). */
+  static override from(docs: Iterable<DocLike> | DocumentArray): DocumentArray {
     return docs instanceof DocumentArray ? docs : new DocumentArray(docs);
   }
 
-  get length(): number {
-    return this.docs.length;
-  }
-  [Symbol.iterator](): Iterator<Document> {
-    return this.docs[Symbol.iterator]();
-  }
-  at(i: number): Document | undefined {
-    return this.docs.at(i);
-  }
   /** The document with this id. */
   get(id: string): Document | undefined {
-    return this.docs.find((d) => d.id === id);
+    return this.find((d) => d.id === id);
   }
-  append(doc: Document | DocumentData | string): this {
-    this.docs.push(doc instanceof Document ? doc : new Document(doc));
+  append(doc: DocLike): this {
+    super.push(toDocument(doc));
     return this;
   }
-  extend(docs: Iterable<Document | DocumentData | string>): this {
+  extend(docs: Iterable<DocLike>): this {
     for (const d of docs) this.append(d);
     return this;
   }
-  filter(fn: (d: Document, i: number) => boolean): DocumentArray {
-    return new DocumentArray(this.docs.filter(fn));
+  override push(...docs: DocLike[]): number {
+    return super.push(...docs.map(toDocument));
   }
-  map<T>(fn: (d: Document, i: number) => T): T[] {
-    return this.docs.map(fn);
+  override filter(fn: (d: Document, i: number, all: Document[]) => unknown): DocumentArray {
+    const kept: Document[] = [];
+    this.forEach((d, i, all) => fn(d, i, all) && kept.push(d));
+    return new DocumentArray(kept);
   }
-  forEach(fn: (d: Document, i: number) => void): void {
-    this.docs.forEach(fn);
+
+  /** Every document's text (Jina's `docs.texts`). */
+  get texts(): (string | undefined)[] {
+    return this.map((d) => d.text);
   }
+  set texts(texts: (string | undefined)[]) {
+    this.assign(texts, (d, t) => (d.text = t));
+  }
+  /** Every document's embedding, as a matrix (rows in document order; Jina's `docs.embeddings`). */
+  get embeddings(): number[][] {
+    return this.map((d, i) => {
+      if (!d.embedding) throw new Error(`document ${i} (${d.id}) has no embedding`);
+      return d.embedding;
+    });
+  }
+  set embeddings(rows: number[][]) {
+    this.assign(rows, (d, e) => (d.embedding = e));
+  }
+  /** Every document's tags (Jina's `docs.tags`). */
+  get tags(): Record<string, unknown>[] {
+    return this.map((d) => d.tags);
+  }
+  private assign<T>(values: T[], set: (d: Document, v: T) => void): void {
+    if (values.length !== this.length) throw new Error(`expected ${this.length} values, one per document, got ${values.length}`);
+    this.forEach((d, i) => set(d, values[i]!));
+  }
+
+  /**
+   * The documents along a traversal path, flattened (Jina's `traverse_flat`): `r` these documents,
+   * `c` their chunks, `m` their matches, combined (`cc` the chunks' chunks, `cm` the chunks'
+   * matches), several paths comma-separated: `'r,c,m'`.
+   */
+  traverseFlat(paths: string | string[]): DocumentArray {
+    const out = new DocumentArray();
+    for (const path of typeof paths === 'string' ? paths.split(',') : paths) {
+      const p = path.trim();
+      if (!/^(r|[cm]+)$/.test(p)) throw new Error(`traversal path '${p}': expected r, or c and m letters (c chunks, m matches), like 'r,c,cm'`);
+      let level: Document[] = [...this];
+      if (p !== 'r') for (const step of p) level = level.flatMap((d) => [...(step === 'c' ? d.chunks : d.matches)]);
+      out.push(...level);
+    }
+    return out;
+  }
+
   /** Sort in place by a named score (`matches.sortByScore('cosine')`), best first. */
   sortByScore(name: string, order: 'asc' | 'desc' = 'desc'): this {
     const sign = order === 'desc' ? -1 : 1;
-    this.docs.sort((a, b) => sign * ((a.scores[name]?.value ?? -Infinity) - (b.scores[name]?.value ?? -Infinity)));
+    this.sort((a, b) => sign * ((a.scores[name]?.value ?? -Infinity) - (b.scores[name]?.value ?? -Infinity)));
     return this;
   }
   /**
@@ -170,9 +218,9 @@ export class DocumentArray implements Iterable<Document> {
   match(index: DocumentArray, opts: { metric?: Metric; limit?: number } = {}): this {
     const metric = opts.metric ?? 'cosine';
     const limit = opts.limit ?? 10;
-    for (const q of this.docs) {
+    for (const q of this) {
       if (!q.embedding) continue;
-      const scored = index.docs
+      const scored = [...index]
         .filter((d) => d.embedding)
         .map((d) => ({ d, s: distance(q.embedding!, d.embedding!, metric) }))
         .sort((a, b) => a.s - b.s)
@@ -188,6 +236,6 @@ export class DocumentArray implements Iterable<Document> {
     return this;
   }
   toJSON(): DocumentData[] {
-    return this.docs.map((d) => d.toJSON());
+    return this.map((d) => d.toJSON());
   }
 }

@@ -44,7 +44,9 @@ function bind(ctor: object, method: string, on: string | string[] | undefined) {
  * Bind a method to endpoints. Works as a standard (TC39) decorator and as a TypeScript
  * `experimentalDecorators` one.
  */
-export function requests(on?: string | string[]) {
+export function requests(opts?: string | string[] | { on?: string | string[] }) {
+  // `@requests('/index')`, `@requests(['/a', '/b'])`, or Jina's keyword form `@requests({ on: '/index' })`.
+  const on = typeof opts === 'object' && opts !== null && !Array.isArray(opts) ? opts.on : opts;
   return function (target: unknown, context: unknown, _descriptor?: unknown): void {
     if (context && typeof context === 'object' && 'kind' in context) {
       const ctx = context as unknown as { name: string | symbol; addInitializer(fn: (this: object) => void): void };
