@@ -39,6 +39,18 @@ export interface ExecutorSpec {
   https?: boolean;
   cacert?: string;
   uploadFiles: string[];
+  /** Shards: copies that each get a part (`polling: any`, one per request) or all (`all`) of the requests. */
+  shards: number;
+  polling: 'any' | 'all';
+  /** Executors run before the shards get a request, and after (it then gets every shard's answer as `docsMatrix`). */
+  usesBefore?: UsesSpec;
+  usesAfter?: UsesSpec;
+  /** How long a replica may take to load (ms); undefined: forever (`timeout_ready: -1`). */
+  timeoutReadyMs?: number;
+  /** Endpoint → method, over the executor's own `@requests` bindings. */
+  usesRequests: Record<string, string>;
+  /** At a join (`needs: [a, b]`): hand the branches over as `docsMatrix`, unmerged. */
+  disableReduce: boolean;
   workspaceId?: string;
   /** Fixed port of the Pod's head (otherwise chosen when it starts). */
   portIn?: number;
@@ -150,7 +162,20 @@ const ExecutorEntry = v.looseObject({
   modules: v.optional(StrList),
   replicas: v.optional(v.pipe(v.number('expected a positive integer'), v.integer('expected a positive integer'), v.minValue(1, 'expected a positive integer'))),
   parallel: v.optional(v.pipe(v.number('expected a positive integer'), v.integer(), v.minValue(1))),
-  shards: v.optional(v.literal(1, 'shards are not supported; use replicas')),
+  shards: v.optional(v.pipe(v.number('expected a positive integer'), v.integer('expected a positive integer'), v.minValue(1, 'expected a positive integer'))),
+  // As Jina writes it: a name (any case) or the enum's number (1 ANY, 2 ALL, 3 ALL_ASYNC).
+  polling: v.optional(v.union([v.pipe(v.string(), v.regex(/^(any|all|all_async)$/i, "expected 'any' or 'all'")), v.picklist([1, 2, 3])], "expected 'any' or 'all'")),
+  uses_before: v.optional(v.string('expected a class name or an executor YAML')),
+  uses_after: v.optional(v.string('expected a class name or an executor YAML')),
+  timeout_ready: v.optional(v.pipe(v.number('expected milliseconds (-1: forever)'), v.integer('expected milliseconds (-1: forever)'), v.minValue(-1, 'expected milliseconds (-1: forever)'))),
+  uses_requests: v.optional(
+    v.pipe(
+      v.unknown(),
+      v.check((r) => typeof r === 'object' && r !== null && !Array.isArray(r), 'expected a mapping of endpoints to method names'),
+      v.record(v.string(), v.string('expected a method name')),
+    ),
+  ),
+  disable_reduce: v.optional(v.boolean('expected true or false')),
   needs: v.optional(StrList),
   env: v.optional(v.record(v.string(), v.union([v.string(), v.number(), v.boolean()]), 'expected a mapping of names to values')),
   host: v.optional(v.string()),
@@ -225,19 +250,23 @@ export function executorSpec(raw: unknown, opts: { dir: string; where: string; f
   const e = check(ExecutorEntry, substitute(raw, opts.env, opts.where, field), opts.where, field);
   const at = (f: string) => (field ? `${field}.${f}` : f);
   const name = e.name ?? `executor${opts.index ?? 0}`;
+  const polling: ExecutorSpec['polling'] = e.polling === 2 || e.polling === 3 || (typeof e.polling === 'string' && e.polling.toLowerCase().startsWith('all')) ? 'all' : 'any';
   let uses: UsesSpec = { kind: 'passthrough' };
   const modules = checkModules(list(e.py_modules ?? e.modules ?? (e.uses_metas?.py_modules as string[] | undefined)), opts.where, at('py_modules'));
   const resolved = (m: string, f: string) => confined(opts, path.resolve(opts.dir, m), m, opts.where, at(f));
-  if (typeof e.uses === 'string') {
-    const u = e.uses.trim();
+  /** `uses` (and `uses_before`, `uses_after`) as a string: a class of py_modules, an executor YAML, or none. */
+  const usesOf = (text: string, f: string): UsesSpec => {
+    const u = text.trim();
     if (/^(docker|jinahub(\+docker)?):\/\//.test(u)) {
-      throw new DefinitionError(opts.where, at('uses'), `'${u}': Hub and Docker executors need a container registry, which this runtime cannot reach`);
+      throw new DefinitionError(opts.where, at(f), `'${u}': Hub and Docker executors need a container registry, which this runtime cannot reach`);
     }
-    if (/\.ya?ml$/.test(u)) uses = loadExecutorYaml(resolved(u, 'uses'), opts.env, opts);
-    else if (u !== 'BaseExecutor' && u !== '') {
-      if (!modules.length) throw new DefinitionError(opts.where, at('uses'), `'${u}' is a class name; list the file that defines it in py_modules (e.g. py_modules: [executor.ts])`);
-      uses = { kind: 'class', className: u, modules: modules.map((m) => resolved(m, 'py_modules')), with: {}, metas: {} };
-    }
+    if (/\.ya?ml$/.test(u)) return loadExecutorYaml(resolved(u, f), opts.env, opts);
+    if (u === 'BaseExecutor' || u === '') return { kind: 'passthrough' };
+    if (!modules.length) throw new DefinitionError(opts.where, at(f), `'${u}' is a class name; list the file that defines it in py_modules (e.g. py_modules: [executor.ts])`);
+    return { kind: 'class', className: u, modules: modules.map((m) => resolved(m, 'py_modules')), with: {}, metas: {} };
+  };
+  if (typeof e.uses === 'string') {
+    uses = usesOf(e.uses, 'uses');
   } else if (e.uses) {
     const inline = inlineUses(e.uses, opts.dir, opts.where, at('uses'), opts);
     if (modules.length && !inline.modules.length) inline.modules = modules.map((m) => resolved(m, 'py_modules'));
@@ -247,7 +276,15 @@ export function executorSpec(raw: unknown, opts: { dir: string; where: string; f
     name,
     uses,
     usesWith: { ...(uses.kind === 'class' ? uses.with : {}), ...(e.uses_with ?? {}) },
-    replicas: e.replicas ?? e.parallel ?? 1,
+    // Jina 2.0's `parallel` is what 2.1 calls shards: with polling all it shards, with any it balances (as replicas do).
+    replicas: e.replicas ?? (polling === 'any' ? e.parallel : undefined) ?? 1,
+    shards: e.shards ?? (polling === 'all' ? e.parallel : undefined) ?? 1,
+    polling,
+    usesBefore: e.uses_before === undefined ? undefined : usesOf(e.uses_before, 'uses_before'),
+    usesAfter: e.uses_after === undefined ? undefined : usesOf(e.uses_after, 'uses_after'),
+    timeoutReadyMs: e.timeout_ready === -1 ? undefined : (e.timeout_ready ?? 60_000),
+    usesRequests: e.uses_requests ?? {},
+    disableReduce: e.disable_reduce ?? false,
     needs: list(e.needs),
     env: Object.fromEntries(Object.entries(e.env ?? {}).map(([k, x]) => [k, String(x)])),
     // Remote when it names a JinaD: a port (`host: 1.2.3.4:8000` or `port_jinad`) or a host that is not this one.

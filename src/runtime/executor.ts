@@ -18,6 +18,9 @@ export interface ExecutorMetas {
   /** Which replica of its Pod this is (0-based). */
   replicaId: number;
   replicas: number;
+  /** Which shard of its executor this is (0-based), of how many (1 when not sharded). */
+  shardId?: number;
+  shards?: number;
 }
 
 /** What a handler receives. */
@@ -89,9 +92,9 @@ export class Executor {
   async close(): Promise<void> {}
 }
 
-/** The handler for an endpoint: its own binding, else the default one, else none. */
-export function handlerFor(executor: object, endpoint: string): Handler | undefined {
-  const chain: Map<string, string>[] = [];
+/** The handler for an endpoint: its own binding, else the default one, else none. `overrides` (a Flow's `uses_requests`) come first. */
+export function handlerFor(executor: object, endpoint: string, overrides: Record<string, string> = {}): Handler | undefined {
+  const chain: Map<string, string>[] = [new Map(Object.entries(overrides).map(([k, v]) => [k === 'default' ? DEFAULT_ENDPOINT : k, v]))];
   for (let c: object | null = executor.constructor; c && c !== Object; c = Object.getPrototypeOf(c)) {
     const decorated = bindings.get(c);
     if (decorated) chain.push(decorated);

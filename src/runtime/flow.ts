@@ -5,15 +5,16 @@
  * and comes back with status ERROR.
  */
 import type { FlowSpec } from './config.ts';
-import type { DocumentData } from './document.ts';
 import { Gateway } from './gateway.ts';
 import { flowMetrics } from './metrics.ts';
 import { Pod } from './pod.ts';
-import { RemotePod } from './remote.ts';
-
-/** What a Flow needs of a step: a local Pod, or a Pod on a remote JinaD. */
-export type Step = Pod | RemotePod;
 import { type DataRequest, ERROR } from './protocol.ts';
+import { mergeRequests, unreduced } from './reduce.ts';
+import { RemotePod } from './remote.ts';
+import { ShardedPod } from './shards.ts';
+
+/** What a Flow needs of a step: a local Pod (sharded or not), or a Pod on a remote JinaD. */
+export type Step = Pod | ShardedPod | RemotePod;
 
 export interface FlowOptions {
   /** Executors' workspace root (their files, `metas.workspace`). Default: the Flow file's folder. */
@@ -27,47 +28,13 @@ export interface FlowOptions {
   logRequests?: boolean;
 }
 
-function mergeDoc(into: DocumentData, from: DocumentData): void {
-  into.tags = { ...(into.tags ?? {}), ...(from.tags ?? {}) };
-  for (const key of ['matches', 'chunks'] as const) {
-    const have = new Set((into[key] ?? []).map((d) => d.id));
-    const extra = (from[key] ?? []).filter((d) => !have.has(d.id));
-    if (extra.length) into[key] = [...(into[key] ?? []), ...extra];
-  }
-  for (const [k, v] of Object.entries(from)) {
-    if ((into as Record<string, unknown>)[k] === undefined) (into as Record<string, unknown>)[k] = v;
-  }
-}
-
-/** Join branch results: documents merged by id (first branch's order), routes and parameters combined. */
-export function mergeRequests(parts: DataRequest[]): DataRequest {
-  const [first, ...rest] = parts;
-  const out: DataRequest = structuredClone(first!);
-  const byId = new Map(out.data.docs.map((d) => [d.id!, d]));
-  for (const part of rest) {
-    for (const d of part.data.docs) {
-      const have = byId.get(d.id!);
-      if (have) mergeDoc(have, d);
-      else {
-        const copy = structuredClone(d);
-        out.data.docs.push(copy);
-        byId.set(d.id!, copy);
-      }
-    }
-    const seen = new Set(out.routes.map((r) => `${r.pod}@${r.startTime}`));
-    out.routes.push(...part.routes.filter((r) => !seen.has(`${r.pod}@${r.startTime}`)));
-    out.parameters = { ...part.parameters, ...out.parameters };
-    if (part.status.code === ERROR && out.status.code !== ERROR) out.status = part.status;
-  }
-  out.docsMatrix = parts.map((p) => p.data.docs);
-  return out;
-}
-
 export class Flow {
   readonly pods = new Map<string, Step>();
   private gateway?: Gateway;
   private needs = new Map<string, string[]>();
   private ends: string[] = [];
+  /** Joins that hand their branches over unmerged (`disable_reduce`). */
+  private disableReduce = new Set<string>();
   /** Served by the gateway at /metrics. */
   readonly metrics = flowMetrics();
 
@@ -80,6 +47,7 @@ export class Flow {
     for (const e of spec.executors) {
       const needs = e.needs.length ? e.needs : [previous];
       this.needs.set(e.name, needs);
+      if (e.disableReduce) this.disableReduce.add(e.name);
       for (const n of needs) consumed.add(n);
       previous = e.name;
     }
@@ -97,7 +65,8 @@ export class Flow {
       // starting would leave that Pod's processes running once its start completes.
       const started = await Promise.allSettled(
         this.spec.executors.map(async (e) => {
-          const pod = e.host ? new RemotePod(e, { onLog: this.opts.onLog }) : new Pod(e, { workspace, onLog: this.opts.onLog, host: '127.0.0.1' });
+          const local = { workspace, onLog: this.opts.onLog, host: '127.0.0.1' };
+          const pod = e.host ? new RemotePod(e, { onLog: this.opts.onLog }) : ShardedPod.needed(e) ? new ShardedPod(e, local) : new Pod(e, local);
           this.pods.set(e.name, pod);
           await pod.start();
         }),
@@ -122,7 +91,7 @@ export class Flow {
       if (!p) {
         p = (async () => {
           const inputs = await Promise.all(this.needs.get(name)!.map(run));
-          const input = inputs.length === 1 ? inputs[0]! : mergeRequests(inputs);
+          const input = inputs.length === 1 ? inputs[0]! : this.disableReduce.has(name) ? unreduced(inputs) : mergeRequests(inputs);
           if (input.status.code === ERROR || (target && !target.test(name))) return input;
           const t0 = performance.now();
           try {

@@ -79,7 +79,7 @@ export function partialApp(mode: Mode, opts: { workspace: string; onLog?: (line:
       : { ...args, replicas: running.pod!.replicaCount, uses_with: running.pod!.spec.usesWith };
     // How its Peas were started: after a restart they start at once, beside the runtime loading (prestart.mjs).
     const pods = running.flow ? [...running.flow.pods.values()] : [running.pod!];
-    const peas = pods.flatMap((p) => (p instanceof Pod ? p.launches : []));
+    const peas = pods.flatMap((p) => ('launches' in p ? p.launches : [])); // remote Pods run elsewhere
     writeFileSync(opts.stateFile, JSON.stringify({ args: current, envs, peas }), { mode: 0o600 });
   }
 

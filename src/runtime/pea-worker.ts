@@ -14,6 +14,8 @@ export interface PeaConfig {
   spec: ExecutorSpec;
   replicaId: number;
   replicas: number;
+  shardId: number;
+  shards: number;
   workspace: string;
   host: string;
   port: number;
@@ -24,17 +26,18 @@ export interface PeaConfig {
   loader?: string;
 }
 
-const config = JSON.parse(process.env.JINAD_PEA ?? 'null') as PeaConfig | null;
-if (!config) throw new Error('pea-worker: JINAD_PEA is not set');
+const given = JSON.parse(process.env.JINAD_PEA ?? 'null') as PeaConfig | null;
+if (!given) throw new Error('pea-worker: JINAD_PEA is not set');
+const config: PeaConfig = given;
 const send = (msg: unknown) => process.send?.(msg);
-const name = config.replicas > 1 ? `${config.spec.name}/${config.replicaId}` : config.spec.name;
+const name = `${config.spec.name}${config.shards > 1 ? `/shard-${config.shardId}` : ''}${config.replicas > 1 ? `/${config.replicaId}` : ''}`;
 
 async function handle(req: DataRequest): Promise<DataRequest> {
   const started = new Date().toISOString();
   const route = { pod: name, podId: `${process.pid}`, startTime: started };
   if (req.status.code === ERROR) return req;
   try {
-    const handler = handlerFor(executor, req.header.execEndpoint);
+    const handler = handlerFor(executor, req.header.execEndpoint, config.spec.usesRequests);
     if (handler) {
       const docs = DocumentArray.from(req.data.docs);
       const out = await handler({
@@ -96,7 +99,7 @@ try {
     await import(config.loader);
     process.setSourceMapsEnabled(true); // an executor's errors point into its TypeScript
   }
-  executor = await loadExecutor(config.spec, { name: config.spec.name, workspace: config.workspace, replicaId: config.replicaId, replicas: config.replicas });
+  executor = await loadExecutor(config.spec, { name: config.spec.name, workspace: config.workspace, replicaId: config.replicaId, replicas: config.replicas, shardId: config.shardId, shards: config.shards });
   server.listen(config.port, config.host, () => send({ type: 'ready', port: (server.address() as AddressInfo).port }));
   server.on('error', (err) => {
     send({ type: 'error', message: `${name} cannot listen on ${config.host}:${config.port}: ${err.message}`, stack: err.stack });

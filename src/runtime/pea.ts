@@ -83,7 +83,11 @@ export interface PeaOptions {
   port?: number;
   /** Every line the executor prints, as it happens. */
   onLog?: (line: string) => void;
-  startTimeoutMs?: number;
+  /** How long it may take to load (default 60 s); null: forever (`timeout_ready: -1`). */
+  startTimeoutMs?: number | null;
+  /** Which shard of its executor it is, of how many. */
+  shardId?: number;
+  shards?: number;
 }
 
 export class Pea {
@@ -118,7 +122,7 @@ export class Pea {
   static start(opts: PeaOptions): Promise<Pea> {
     const replicaId = opts.replicaId ?? 0;
     const host = opts.host ?? '127.0.0.1';
-    const config: PeaConfig = { spec: opts.spec, replicaId, replicas: opts.replicas ?? 1, workspace: opts.workspace, host, port: opts.port ?? 0, loader: BUNDLED ? BOOTSTRAP : undefined };
+    const config: PeaConfig = { spec: opts.spec, replicaId, replicas: opts.replicas ?? 1, shardId: opts.shardId ?? 0, shards: opts.shards ?? 1, workspace: opts.workspace, host, port: opts.port ?? 0, loader: BUNDLED ? BOOTSTRAP : undefined };
     const launch: PeaLaunch = { config, env: opts.spec.env, cwd: opts.workspace };
     const early = adopt(launch);
     const child =
@@ -148,12 +152,16 @@ export class Pea {
         }
       });
     }
-    const label = config.replicas > 1 ? `${opts.spec.name}/${replicaId}` : opts.spec.name;
+    const label = `${opts.spec.name}${config.shards > 1 ? `/shard-${config.shardId}` : ''}${config.replicas > 1 ? `/${replicaId}` : ''}`;
+    const limit = opts.startTimeoutMs === undefined ? 60_000 : opts.startTimeoutMs;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new StartError(`${label} did not start within ${(opts.startTimeoutMs ?? 60_000) / 1000} s`, tail));
-      }, opts.startTimeoutMs ?? 60_000);
+      const timer =
+        limit === null
+          ? undefined
+          : setTimeout(() => {
+              child.kill('SIGKILL');
+              reject(new StartError(`${label} did not start within ${limit / 1000} s (timeout_ready)`, tail));
+            }, limit);
       const onMessage = (m: { type: string; port?: number; message?: string }) => {
         if (m.type === 'ready') {
           clearTimeout(timer);

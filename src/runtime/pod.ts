@@ -48,7 +48,7 @@ export class Pod {
   }
 
   private async startReplica(replicaId: number, spec = this.spec): Promise<Pea> {
-    const pea = await Pea.start({ ...this.opts, spec, replicaId, replicas: spec.replicas, port: spec.replicas === 1 ? this.opts.port : 0 });
+    const pea = await Pea.start({ ...this.opts, spec, replicaId, replicas: spec.replicas, port: spec.replicas === 1 ? this.opts.port : 0, startTimeoutMs: spec.timeoutReadyMs ?? null });
     pea.onExit((code) => {
       if (this.closing || !this.replicas.includes(pea)) return;
       // A replica died on its own: take it out of the rotation and start a new one.
