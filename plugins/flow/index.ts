@@ -27,6 +27,7 @@ export default defineObjectKind({
     const flow = loadFlow(file, env, { root: workdir }); // a user's file in a folder containers write: confined
     const gateway = flow.portExpose ?? GATEWAY_PORT;
     const replicas = Object.fromEntries(flow.executors.filter((e) => !e.host).map((e) => [e.name, e.replicas]));
-    return { ports: [{ container: gateway, host: flow.portExpose }], partialBody: { flow: { uses: rel, port_expose: gateway }, envs }, record: { filename: rel }, replicas, idleTimeout: flow.idleTimeout };
+    return { ports: [{ container: gateway, host: flow.portExpose }], partialBody: { flow: { uses: rel, port_expose: gateway }, envs }, record: { filename: rel }, replicas, idleTimeout: flow.idleTimeout,
+      notIdle: flow.protocol === 'grpc' ? 'a gRPC gateway cannot be held while the Flow sleeps (use http or websocket)' : undefined };
   },
 });

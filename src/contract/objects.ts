@@ -127,6 +127,6 @@ export const PodArguments = v.looseObject({
 export const FlowArguments = v.object({
   uses: arg(v.string(), 'Uses', 'The Flow YAML in the workspace (query `filename`)'),
   port_expose: v.optional(arg(v.number(), 'Port Expose', "The gateway's port: from the YAML's with.port_expose, else chosen by Docker")),
-  protocol: v.optional(arg(v.picklist(['http', 'websocket']), 'Protocol', 'The gateway protocol, from the YAML')),
+  protocol: v.optional(arg(v.picklist(['http', 'websocket', 'grpc']), 'Protocol', 'The gateway protocol, from the YAML')),
   name: v.optional(arg(v.string(), 'Name', 'The name of this object')),
 });

@@ -26,6 +26,8 @@ export interface PreparedObject {
   replicas: Record<string, number>;
   /** The idle timeout its definition gives (a Flow YAML's `with: idle_timeout`), below a create argument's. */
   idleTimeout?: number;
+  /** Why its ports cannot be held by the daemon while it sleeps (a gRPC gateway: the idle front speaks HTTP/1.1 and WebSocket); it then never idles. */
+  notIdle?: string;
 }
 
 export interface ObjectKindSpec {

@@ -83,8 +83,11 @@ export const commandOf = (spec: ObjectKindSpec) => ['node', '/opt/jinad/runtime/
 /** The restart policy of a create request: query, then a Pod's body, then the default. */
 const restartOf = (input: CreateInput) => ((input.query.restart ?? input.body?.restart ?? DEFAULT_RESTART) as string);
 /** The idle timeout of a create request (seconds; 0: never idle): query, then a Pod's body, then the definition (a Flow's `with:`), then the daemon's default. */
-const idleTimeoutOf = (d: ObjectDeps, input: CreateInput, prepared: PreparedObject) =>
-  ((input.query.idle_timeout ?? input.body?.idle_timeout ?? prepared.idleTimeout ?? d.idleTimeout) as number);
+function idleTimeoutOf(d: ObjectDeps, input: CreateInput, prepared: PreparedObject): number {
+  const asked = (input.query.idle_timeout ?? input.body?.idle_timeout ?? prepared.idleTimeout) as number | undefined;
+  if (prepared.notIdle && asked) throw fail('invalid_definition', `idle_timeout cannot apply: ${prepared.notIdle}`);
+  return prepared.notIdle ? 0 : (asked ?? d.idleTimeout); // the daemon's default skips what cannot idle
+}
 
 /** A stored object's restart policy as written (`on-failure:3`); rows from before policies were kept: the default. */
 export const restartTextOf = (r: ObjectRow): string => r.start?.restart ?? (r.arguments.restart as string | undefined) ?? DEFAULT_RESTART;

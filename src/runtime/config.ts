@@ -60,7 +60,7 @@ export interface ExecutorSpec {
 
 export interface FlowSpec {
   name: string;
-  protocol: 'http' | 'websocket';
+  protocol: 'http' | 'websocket' | 'grpc';
   portExpose?: number;
   /** Seconds without a request before the daemon stops the Flow (it wakes on the next one); a daemon setting, unused by the runtime. */
   idleTimeout?: number;
@@ -194,7 +194,7 @@ const FlowYaml = v.looseObject({
   with: v.optional(
     v.looseObject({
       name: v.optional(v.string()),
-      protocol: v.optional(v.picklist(['http', 'websocket', 'HTTP', 'WEBSOCKET'], "expected 'http' or 'websocket' (gRPC is not available here)")),
+      protocol: v.optional(v.picklist(['http', 'websocket', 'grpc', 'HTTP', 'WEBSOCKET', 'GRPC'], "expected 'http', 'websocket' or 'grpc'")),
       port_expose: v.optional(Port),
       idle_timeout: v.optional(v.pipe(v.number('expected seconds'), v.minValue(0, 'expected seconds (0: never idle)'), v.maxValue(86_400, 'expected at most 86400 seconds (a day)'))),
       title: v.optional(v.string()),
@@ -335,7 +335,7 @@ export function parseFlow(source: string, opts: { where: string; dir: string; en
   }
   return {
     name: w.name ?? 'gateway',
-    protocol: (w.protocol ?? 'http').toLowerCase() as 'http' | 'websocket',
+    protocol: (w.protocol ?? 'http').toLowerCase() as FlowSpec['protocol'],
     portExpose: w.port_expose,
     idleTimeout: w.idle_timeout,
     title: w.title,

@@ -30,7 +30,7 @@ export interface FlowOptions {
 
 export class Flow {
   readonly pods = new Map<string, Step>();
-  private gateway?: Gateway;
+  private gateway?: Pick<Gateway, 'listen' | 'close' | 'port'>;
   private needs = new Map<string, string[]>();
   private ends: string[] = [];
   /** Joins that hand their branches over unmerged (`disable_reduce`). */
@@ -73,7 +73,10 @@ export class Flow {
       );
       const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
-      this.gateway = new Gateway(this.spec, (req) => this.process(req), { onLog: this.opts.onLog, logRequests: this.opts.logRequests, metrics: this.metrics });
+      const gatewayOpts = { onLog: this.opts.onLog, logRequests: this.opts.logRequests, metrics: this.metrics };
+      // gRPC (and its library) only for the Flows that speak it.
+      this.gateway =
+        this.spec.protocol === 'grpc' ? new (await import('./grpc.ts')).GrpcGateway((req) => this.process(req), gatewayOpts) : new Gateway(this.spec, (req) => this.process(req), gatewayOpts);
       await this.gateway.listen(this.opts.port ?? this.spec.portExpose ?? 0, this.opts.host ?? '0.0.0.0');
     } catch (err) {
       await this.close();

@@ -13,6 +13,7 @@ const FILES = {
   'flow.yml': 'executors:\n  - name: hi\n    uses: Hi\n    py_modules: [hi.ts]\n',
   'sleepy.yml': 'with:\n  idle_timeout: 0.3\nexecutors:\n  - name: hi\n    uses: Hi\n    py_modules: [hi.ts]\n',
   'hi.ts': 'export class Hi {}\n',
+  'grpc.yml': 'with:\n  protocol: grpc\nexecutors:\n  - name: hi\n    uses: Hi\n    py_modules: [hi.ts]\n',
 };
 const TIMEOUT = 0.4;
 
@@ -136,6 +137,12 @@ describe('scale to zero', () => {
     assert.equal((await api('DELETE', `/flows/${id}`)).status, 200);
     assert.equal(d.backend.objects.has(id), false);
     await assert.rejects(fetch(`http://127.0.0.1:${port}/`));
+  });
+
+  it('refuses an idle_timeout for a gRPC Flow (its port cannot be held while it sleeps), saying why', async () => {
+    const res = await api('POST', `/flows?workspace_id=${ws}&filename=grpc.yml&idle_timeout=5`);
+    assert.equal(res.status, 400, JSON.stringify(res.body));
+    assert.match(res.body.detail, /idle_timeout cannot apply: a gRPC gateway/);
   });
 
   it('refuses a bad idle_timeout with 422 and starts nothing', async () => {

@@ -6,11 +6,13 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
 import { fileURLToPath } from 'node:url';
 import { LABEL } from '../docker.ts';
 import { callJson, createWorkspace, docker, freePort, retryFetch, startDaemon, type TestDaemon } from '../helpers.ts';
 
-const FILES = ['executors.ts', 'seq.yml', 'replicas.yml', 'missing-module.yml', 'slow.ts', 'slow.yml', 'bad-field.yml'];
+const FILES = ['executors.ts', 'grpc.yml', 'seq.yml', 'replicas.yml', 'missing-module.yml', 'slow.ts', 'slow.yml', 'bad-field.yml'];
 const fixture = (f: string) => fileURLToPath(new URL(`../fixtures/runtime/${f}`, import.meta.url));
 
 let d: TestDaemon;
@@ -67,6 +69,24 @@ describe('Flows as containers', () => {
     assert.equal((await api('DELETE', `/flows/${id}`)).status, 200);
     assert.equal((await api('GET', `/flows/${id}`)).status, 404);
     assert.equal(await docker.inspectContainer(id), undefined);
+  });
+
+  it('a gRPC Flow answers a Jina 2 client on its published port (jina.JinaRPC/Call)', async () => {
+    const r = await createFlow('grpc.yml');
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    const def = protoLoader.loadSync(fileURLToPath(new URL('../../src/runtime/jina.proto', import.meta.url)), { keepCase: true, longs: Number, enums: Number, oneofs: true });
+    const JinaRPC = (grpc.loadPackageDefinition(def).jina as any).JinaRPC;
+    const client = new JinaRPC(`127.0.0.1:${gatewayPort((await api('GET', `/flows/${r.body}`)).body)}`, grpc.credentials.createInsecure());
+    const call = client.Call();
+    const answers: any[] = [];
+    const done = new Promise((resolve, reject) => call.on('data', (a: any) => answers.push(a)).on('end', resolve).on('error', reject));
+    call.write({ request_id: 'g1', header: { exec_endpoint: '/index' }, data: { docs: [{ text: 'grpc in a container' }] } });
+    call.end();
+    await done;
+    client.close();
+    assert.equal(answers[0].data.docs[0].text, 'GRPC IN A CONTAINER');
+    assert.equal(answers[0].data.docs[0].tags.fields.tag.stringValue, 'via-grpc');
+    await api('DELETE', `/flows/${r.body}`);
   });
 
   it('two Flows in one workspace; DELETE /flows removes both', async () => {
