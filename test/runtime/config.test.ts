@@ -32,7 +32,7 @@ describe('Flow YAML', () => {
     ['unknown env', `with:\n  port_expose: \${{ ENV.NOPE_X }}\n`, /flow\.yml: with\.port_expose: environment variable NOPE_X is not set/],
     ['wrong jtype', 'jtype: Pod\n', /flow\.yml: jtype: expected 'Flow'/],
     ['bad port', 'with:\n  port_expose: 99999\n', /with\.port_expose: expected a port number \(1-65535\), got 99999/],
-    ['grpc', 'with:\n  protocol: grpc\n', /with\.protocol: expected 'http' or 'websocket'/],
+    ['unknown protocol', 'with:\n  protocol: thrift\n', /with\.protocol: expected 'http', 'websocket' or 'grpc'/],
     ['bad replicas', `${E}    replicas: two\n`, /executors\[0\]\.replicas: expected a positive integer, got "two"/],
     ['python module', 'executors:\n  - name: a\n    uses: Enc\n    py_modules: [enc.py]\n', /executors\[0\]\.py_modules: 'enc\.py' is a Python module; this runtime runs executors written in TypeScript or JavaScript/],
     ['class without module', 'executors:\n  - name: a\n    uses: Enc\n', /executors\[0\]\.uses: 'Enc' is a class name; list the file that defines it in py_modules/],
