@@ -8,7 +8,7 @@ import path from 'node:path';
 import { backendUnavailable, BuildError, DaemonError, fail, isUnreachable, type JobContext, mergeResources, openInside, readInside, RetryLater, UnsafePathError } from 'jinad/plugin';
 import { BuildLog } from './buildlog.ts';
 import { buildLogOf, imageTagOf, short, stagingDirOf, type WorkspaceCtx, workdirOf } from './context.ts';
-import { excludedFromBuild, generateDockerfile, requirementFiles } from './dockerfile.ts';
+import { excludedFromBuild, generateDockerfile, requirementsOf } from './dockerfile.ts';
 import { type JinadFile, JinadFileError, parseJinadFile, resourcesOf } from './jinadfile.ts';
 import { applyUploads, type BuildPayload } from './upload.ts';
 
@@ -134,7 +134,7 @@ export async function build(ctx: WorkspaceCtx, p: BuildPayload, job: JobContext)
       reason: null,
       logTail: null,
       metadata: { image_id: short(imageId), image_name: image, network: short(network), workdir: wd, container_id: short(runRef), ports: jinad.run ? jinad.ports : [] },
-      arguments: { files: [...new Set([...prevFiles, ...uploaded])], jinad: given, jinad_parsed: { ...jinad }, requirements: requirementFiles(wd).join(' ') },
+      arguments: { files: [...new Set([...prevFiles, ...uploaded])], jinad: given, jinad_parsed: { ...jinad }, requirements: requirementsOf(wd) },
     });
     blog.line('workspace is ACTIVE');
     builds.inc({ outcome: 'active' });

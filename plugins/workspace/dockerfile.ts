@@ -7,6 +7,7 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
+import { readInside } from 'jinad/plugin';
 
 /** Files and folders never sent to the build. */
 const EXCLUDED = [/^logs(\/|$)/, /^logging\.log$/, /^node_modules(\/|$)/, /^\.git(\/|$)/];
@@ -16,6 +17,15 @@ export const REQUIREMENTS = /requirements.*\.txt$/;
 
 export function requirementFiles(workdir: string): string[] {
   return readdirSync(workdir).filter((f) => REQUIREMENTS.test(f)).sort();
+}
+
+/** What JinaD 2.0 shows as `arguments.requirements`: every requirements file's lines, space-separated (comments and blank lines left out). */
+export function requirementsOf(workdir: string): string {
+  return requirementFiles(workdir)
+    .flatMap((f) => readInside(workdir, f, { maxBytes: 1024 * 1024 }).split('\n'))
+    .map((l) => l.replace(/#.*$/, '').trim())
+    .filter(Boolean)
+    .join(' ');
 }
 
 export function generateDockerfile(workdir: string, baseImage: string): string {

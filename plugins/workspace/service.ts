@@ -32,16 +32,29 @@ export function toItem(ctx: WorkspaceCtx, r: WorkspaceRow): WorkspaceItem {
   };
 }
 
-export async function listItems(ctx: WorkspaceCtx) {
-  const items = Object.fromEntries(ctx.repo.all().map((r) => [r.id, toItem(ctx, r)]));
-  return { ...(await ctx.api.store.counters(KIND)), items };
+/**
+ * JinaD 2.0's network allocation fields of the store status: the pool's first address, each
+ * workspace network's prefix, and the addresses the networks hold (here subnets are picked free
+ * in the pool rather than from a counter). Zeros when Docker allocates (`networkPool: false`).
+ */
+function networkPool(ctx: WorkspaceCtx) {
+  const pool = ctx.api.config.networkPool;
+  if (!pool) return { ip_range_start: '0.0.0.0', subnet_size: 0, ip_range_current_offset: 0 };
+  const withNetwork = ctx.repo.all().filter((r) => r.metadata).length;
+  return { ip_range_start: pool.subnet.split('/')[0]!, subnet_size: pool.prefix, ip_range_current_offset: withNetwork * 2 ** (32 - pool.prefix) };
 }
 
+export async function listItems(ctx: WorkspaceCtx) {
+  const items = Object.fromEntries(ctx.repo.all().map((r) => [r.id, toItem(ctx, r)]));
+  return { ...(await ctx.api.store.counters(KIND)), ...networkPool(ctx), items };
+}
+
+/** `GET /status`'s `workspaces`: the store status as `GET /workspaces` gives it, with counts by state. */
 export async function statusCounts(ctx: WorkspaceCtx) {
-  const rows = ctx.repo.all();
   const byState: Record<string, number> = {};
-  for (const r of rows) byState[r.state] = (byState[r.state] ?? 0) + 1;
-  return { ...(await ctx.api.store.counters(KIND)), size: rows.length, states: byState };
+  for (const r of ctx.repo.all()) byState[r.state] = (byState[r.state] ?? 0) + 1;
+  const all = await listItems(ctx);
+  return { ...all, size: Object.keys(all.items).length, states: byState };
 }
 
 export function workspaceService(ctx: WorkspaceCtx): WorkspaceService {

@@ -56,5 +56,10 @@ export const WorkspaceItem = v.object({
 });
 export type WorkspaceItem = v.InferOutput<typeof WorkspaceItem>;
 
-export const WorkspaceStoreStatus = storeStatus(WorkspaceItem);
+export const WorkspaceStoreStatus = v.object({
+  ...storeStatus(WorkspaceItem).entries,
+  ip_range_start: v.pipe(v.string(), v.description("the first address of the workspace networks' pool")),
+  subnet_size: v.pipe(v.number(), v.description("each workspace network's prefix length")),
+  ip_range_current_offset: v.pipe(v.number(), v.description('addresses of the pool the workspace networks hold')),
+});
 

@@ -159,7 +159,8 @@ export function defineObjectKind(spec: ObjectKindSpec): PluginDefinition {
           }),
         );
       }
-      api.onStatus(async () => ({ [`${spec.kind}s`]: { ...(await api.store.counters(spec.kind)), size: repo.all().length } }));
+      // As JinaD 2.0's DaemonStatus has it: the kind's whole store status (GET /<kind>s), and its size.
+      api.onStatus(async () => ({ [`${spec.kind}s`]: { ...(await svc.list()), size: repo.all().length } }));
       objectRoutes(api.router, svc, spec);
     },
   });
