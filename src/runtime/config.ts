@@ -261,7 +261,8 @@ export function executorSpec(raw: unknown, opts: { dir: string; where: string; f
       throw new DefinitionError(opts.where, at(f), `'${u}': Hub and Docker executors need a container registry, which this runtime cannot reach`);
     }
     if (/\.ya?ml$/.test(u)) return loadExecutorYaml(resolved(u, f), opts.env, opts);
-    if (u === 'BaseExecutor' || u === '') return { kind: 'passthrough' };
+    // Jina's own no-op and reducers (`_pass`, `_merge`, `_merge_matches`, …) are what the runtime does by itself.
+    if (u === 'BaseExecutor' || u === '' || /^_(pass|merge\w*)$/.test(u)) return { kind: 'passthrough' };
     if (!modules.length) throw new DefinitionError(opts.where, at(f), `'${u}' is a class name; list the file that defines it in py_modules (e.g. py_modules: [executor.ts])`);
     return { kind: 'class', className: u, modules: modules.map((m) => resolved(m, 'py_modules')), with: {}, metas: {} };
   };

@@ -10,6 +10,9 @@ import { Pod, type PodOptions } from './pod.ts';
 import { type DataRequest, ERROR } from './protocol.ts';
 import { mergeRequests } from './reduce.ts';
 
+/** An executor to run around the shards; a no-op one (`_pass`, Jina's `_merge…`) is the default reduce, not a Pod. */
+const around = (uses: UsesSpec | undefined) => (uses && uses.kind !== 'passthrough' ? uses : undefined);
+
 export class ShardedPod {
   private shards: Pod[];
   private before?: Pod;
@@ -18,7 +21,7 @@ export class ShardedPod {
 
   /** Whether an executor needs more than a Pod: shards, or executors around it. */
   static needed(spec: ExecutorSpec): boolean {
-    return spec.shards > 1 || !!spec.usesBefore || !!spec.usesAfter;
+    return spec.shards > 1 || !!around(spec.usesBefore) || !!around(spec.usesAfter);
   }
 
   constructor(
@@ -27,9 +30,11 @@ export class ShardedPod {
   ) {
     this.shards = Array.from({ length: spec.shards }, (_, shardId) => new Pod(spec, { ...opts, shardId, shards: spec.shards }));
     // The executors around the shards: one replica each, their own `uses`, nothing of the shards' arguments.
-    const around = (uses: UsesSpec, role: string) => new Pod({ ...spec, name: `${spec.name}/${role}`, uses, usesWith: uses.kind === 'class' ? uses.with : {}, usesRequests: {}, replicas: 1, shards: 1 }, opts);
-    if (spec.usesBefore) this.before = around(spec.usesBefore, 'uses_before');
-    if (spec.usesAfter) this.after = around(spec.usesAfter, 'uses_after');
+    const pod = (uses: UsesSpec, role: string) => new Pod({ ...spec, name: `${spec.name}/${role}`, uses, usesWith: uses.kind === 'class' ? uses.with : {}, usesRequests: {}, replicas: 1, shards: 1 }, opts);
+    const before = around(spec.usesBefore);
+    const after = around(spec.usesAfter);
+    if (before) this.before = pod(before, 'uses_before');
+    if (after) this.after = pod(after, 'uses_after');
   }
 
   get name(): string {

@@ -48,6 +48,12 @@ describe('Flow YAML: shards, polling and the executors around them', () => {
     assert.equal(out.data.docs[0].tags.reducedFrom, 2);
   });
 
+  it("Jina's own reducers (`uses_after: _merge_matches`, `_pass`) are the default merge", async () => {
+    const flow = await start('shards-merge.yml');
+    const out = await post(flow.port!, '/index', { data: [{ id: 'a' }] });
+    assert.deepEqual(out.data.docs[0].matches.map((m: any) => m.tags.shard).sort(), [0, 1]);
+  });
+
   it('scale and rolling_update reach every shard', async () => {
     const flow = await start('shards-all.yml');
     await flow.scale('search', 2);
