@@ -92,6 +92,20 @@ const ConfigSchema = v.strictObject({
     ]),
     { subnet: '10.213.0.0/16', prefix: 26 },
   ),
+  /**
+   * Where pip finds packages for Python workspaces (requirements files): pip's own defaults when
+   * unset. `findLinks`: URLs, or folders of the workspace (copied into the build), of wheels;
+   * `noIndex`: look nowhere else.
+   */
+  pip: v.optional(
+    v.strictObject({
+      indexUrl: v.optional(v.string()),
+      extraIndexUrl: v.optional(v.string()),
+      findLinks: v.optional(v.array(v.string())),
+      noIndex: v.optional(v.boolean()),
+    }),
+    {},
+  ),
   /** Seconds without a request after which a Flow, Pod or Pea stops until a request wakes it (0: never); an object's own idle_timeout wins. */
   idleTimeout: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(86_400)), 0),
   /** How long a Flow/Pod/Pea container may take to start its object before creation fails. */
@@ -207,6 +221,14 @@ function fromEnv(env: Env): JinadConfigInput {
   num('objectStartConcurrency', 'JINAD_OBJECT_START_CONCURRENCY');
   num('readyTimeoutMs', 'JINAD_READY_TIMEOUT_MS');
   num('idleTimeout', 'JINAD_IDLE_TIMEOUT');
+  if (env.JINAD_PIP_INDEX_URL || env.JINAD_PIP_EXTRA_INDEX_URL || env.JINAD_PIP_FIND_LINKS || env.JINAD_PIP_NO_INDEX) {
+    out.pip = {
+      ...(env.JINAD_PIP_INDEX_URL && { indexUrl: env.JINAD_PIP_INDEX_URL }),
+      ...(env.JINAD_PIP_EXTRA_INDEX_URL && { extraIndexUrl: env.JINAD_PIP_EXTRA_INDEX_URL }),
+      ...(env.JINAD_PIP_FIND_LINKS && { findLinks: env.JINAD_PIP_FIND_LINKS.split(',').map((s) => s.trim()).filter(Boolean) }),
+      ...(env.JINAD_PIP_NO_INDEX && { noIndex: /^(on|true|1|yes)$/i.test(env.JINAD_PIP_NO_INDEX) }),
+    };
+  }
   num('drainMs', 'JINAD_DRAIN_MS');
   str('instance', 'JINAD_INSTANCE');
   if (env.JINAD_AUTH) {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { backendUnavailable, BuildError, DaemonError, fail, isUnreachable, type JobContext, mergeResources, openInside, readInside, RetryLater, UnsafePathError } from 'jinad/plugin';
 import { BuildLog } from './buildlog.ts';
 import { buildLogOf, imageTagOf, short, stagingDirOf, type WorkspaceCtx, workdirOf } from './context.ts';
-import { excludedFromBuild, generateDockerfile, requirementsOf } from './dockerfile.ts';
+import { excludedFromBuild, generateDockerfile, needsPython, requirementsOf } from './dockerfile.ts';
 import { type JinadFile, JinadFileError, parseJinadFile, resourcesOf } from './jinadfile.ts';
 import { applyUploads, type BuildPayload } from './upload.ts';
 
@@ -16,7 +16,8 @@ import { applyUploads, type BuildPayload } from './upload.ts';
 function reasonOf(err: unknown): string {
   if (err instanceof JinadFileError) return err.message;
   if (err instanceof BuildError) {
-    const ours = err.lines.find((l) => l.startsWith('jinad: '));
+    // A build step's own words (`jinad: …`), as it wrote them (stderr comes coloured: the colour is dropped).
+    const ours = err.lines.map((l) => l.replace(/\u001b\[[0-9;]*m/g, '').trim()).find((l) => l.startsWith('jinad: '));
     return ours ? ours.slice('jinad: '.length) : `docker build failed: ${err.message}`;
   }
   if (err instanceof DaemonError || err instanceof UnsafePathError) return err.message;
@@ -97,7 +98,9 @@ export async function build(ctx: WorkspaceCtx, p: BuildPayload, job: JobContext)
     await backend.prepareWorkdir(wd);
     const { file: jinad, given, warnings } = readJinad(wd);
     for (const w of warnings) blog.line(w, 'warning');
-    const base = await backend.ensureBaseImage((l) => blog.line(`[base image] ${l}`));
+    // A workspace that brings Python builds FROM the base image with this machine's Python and pip.
+    const python = !jinad.dockerfile && needsPython(wd, jinad.python);
+    const base = python ? await backend.ensurePythonImage((l) => blog.line(`[base image] ${l}`)) : await backend.ensureBaseImage((l) => blog.line(`[base image] ${l}`));
     const image = imageTagOf(p.id);
     // The network does not depend on the image: make it while the build runs.
     const networkReady = backend.isolate(p.id);
@@ -107,7 +110,7 @@ export async function build(ctx: WorkspaceCtx, p: BuildPayload, job: JobContext)
       tag: image,
       dir: wd,
       exclude: excludedFromBuild,
-      dockerfile: jinad.dockerfile ? { path: jinad.dockerfile } : { text: generateDockerfile(wd, base) },
+      dockerfile: jinad.dockerfile ? { path: jinad.dockerfile } : { text: generateDockerfile(wd, base, ctx.api.config.pip) },
       buildArgs: jinad.dockerfile ? { JINAD_BASE_IMAGE: base } : undefined,
       onLine: (l) => blog.line(l),
       signal: job.signal,

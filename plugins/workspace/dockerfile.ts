@@ -28,7 +28,50 @@ export function requirementsOf(workdir: string): string {
     .join(' ');
 }
 
-export function generateDockerfile(workdir: string, baseImage: string): string {
+/** Where pip looks (the daemon's `pip` config): index URLs, find-links (URLs, or folders of the workspace), no index. */
+export interface PipSources {
+  indexUrl?: string;
+  extraIndexUrl?: string;
+  findLinks?: string[];
+  noIndex?: boolean;
+}
+
+/** Whether a workspace brings Python: `.jinad` names a version, or it has requirements files. */
+export const needsPython = (workdir: string, jinadPython?: string) => !!jinadPython || requirementFiles(workdir).length > 0;
+
+const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * The requirements layer: the requirements files (and the workspace folders pip finds wheels
+ * in) copied alone, so the layer is rebuilt only when they change; pip installs each file, and a
+ * failure ends the build naming the file and pip's own error (the package and why).
+ */
+function pipLines(workdir: string, reqs: string[], pip: PipSources): string[] {
+  const lines = [`COPY ${reqs.join(' ')} /opt/jinad/requirements/`];
+  const links: string[] = [];
+  for (const [i, link] of (pip.findLinks ?? []).entries()) {
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(link) || path.isAbsolute(link)) links.push(link);
+    else if (existsSync(path.join(workdir, link))) {
+      lines.push(`COPY ${link} /opt/jinad/find-links/${i}/`);
+      links.push(`/opt/jinad/find-links/${i}`);
+    }
+  }
+  const env = [
+    pip.indexUrl && `PIP_INDEX_URL=${quote(pip.indexUrl)}`,
+    pip.extraIndexUrl && `PIP_EXTRA_INDEX_URL=${quote(pip.extraIndexUrl)}`,
+    links.length && `PIP_FIND_LINKS=${quote(links.join(' '))}`,
+    pip.noIndex && 'PIP_NO_INDEX=1',
+  ].filter(Boolean);
+  lines.push(
+    `RUN ${env.length ? `export ${env.join(' ')}; ` : ''}for r in /opt/jinad/requirements/*; do \\`,
+    '   out=$(pip3 install -r "$r" 2>&1); code=$?; echo "$out"; \\',
+    '   if [ $code -ne 0 ]; then echo "jinad: pip could not install what $(basename "$r") asks for: $(echo "$out" | grep -E "^ERROR" | head -2 | tr "\\n" " ")" >&2; exit 1; fi; \\',
+    ' done',
+  );
+  return lines;
+}
+
+export function generateDockerfile(workdir: string, baseImage: string, pip: PipSources = {}): string {
   const lines = [`FROM ${baseImage}`];
   if (existsSync(path.join(workdir, 'package.json'))) {
     const lock = LOCKFILES.filter((f) => existsSync(path.join(workdir, f)));
@@ -40,13 +83,7 @@ export function generateDockerfile(workdir: string, baseImage: string): string {
     );
   }
   const reqs = requirementFiles(workdir);
-  if (reqs.length) {
-    lines.push(
-      `COPY ${reqs.join(' ')} /opt/jinad/requirements/`,
-      `RUN command -v pip3 >/dev/null 2>&1 || { echo "jinad: ${reqs.join(', ')} needs pip, and this base image has no Python. Use a custom Dockerfile (.jinad: dockerfile = …) built FROM an image with Python, or configure a base image that has it." >&2; exit 3; } \\`,
-      ' && for r in /opt/jinad/requirements/*; do pip3 install --no-cache-dir -r "$r" || exit 1; done',
-    );
-  }
+  if (reqs.length) lines.push(...pipLines(workdir, reqs, pip));
   lines.push('WORKDIR /workspace', 'COPY . /workspace/', '');
   return lines.join('\n');
 }

@@ -15,11 +15,10 @@ describe('.jinad parsing', () => {
   it('accepts an unquoted run (the original silently ignored it)', () => {
     assert.equal(parseJinadFile('run = node app.js --port 1').file.run, 'node app.js --port 1');
   });
-  it('accepts build/python for compatibility, with a warning', () => {
+  it('accepts build for compatibility (with a warning), and python (the workspace gets Python)', () => {
     const { file, warnings } = parseJinadFile('build = devel\npython = 3.7\ndockerfile = default\n');
-    assert.equal(file.build, 'devel');
-    assert.equal(file.dockerfile, undefined);
-    assert.equal(warnings.length, 2);
+    assert.deepEqual([file.build, file.python, file.dockerfile], ['devel', '3.7', undefined]);
+    assert.equal(warnings.length, 2); // build, and dockerfile = default
   });
   it('warns on unknown keys and sections', () => {
     const { warnings } = parseJinadFile('colour = blue\n[extra]\nx = 1\n');

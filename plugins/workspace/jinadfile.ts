@@ -123,7 +123,6 @@ export function parseJinadFile(source: string): { file: JinadFile; given: Record
         const v = text(key, raw);
         if (!/^3(\.\d+)?$/.test(v)) throw new JinadFileError(key, `'${v}' is not a Python 3 version, e.g. 3.8`);
         file.python = v;
-        warnings.push(".jinad: 'python' is accepted for compatibility; the runtime is Node.js, so Python comes only from a custom Dockerfile");
         break;
       }
     }

@@ -125,7 +125,8 @@ describe('workspaces on Docker', () => {
 
     const pip = await createWorkspace(d.url, { 'requirements.txt': 'tinydb\n' });
     assert.equal(pip.item.state, 'FAILED');
-    assert.match(pip.item.reason, /requirements\.txt needs pip.*custom Dockerfile/);
+    // Python comes with the machine's interpreter; PyPI is out of reach here, and pip says so.
+    assert.match(pip.item.reason, /pip could not install what requirements\.txt asks for: .*tinydb/);
     assert.ok(pip.item.log_tail.length > 0);
 
     const broken = await createWorkspace(d.url, { 'my.Dockerfile': 'ARG JINAD_BASE_IMAGE\nFROM ${JINAD_BASE_IMAGE}\nRUN exit 7\n', '.jinad': 'dockerfile = my.Dockerfile\n' });

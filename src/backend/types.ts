@@ -154,6 +154,8 @@ export interface Backend {
 
   /** The runtime base image workspace images start FROM; made when missing. */
   ensureBaseImage(onLine?: (line: string) => void): Promise<string>;
+  /** The base image with this machine's Python 3 and pip added (for workspaces that bring Python); made when missing. */
+  ensurePythonImage(onLine?: (line: string) => void): Promise<string>;
   /** Remove runtime base images of other versions that nothing uses. */
   pruneBaseImages(): Promise<number>;
   buildImage(spec: BuildSpec): Promise<{ imageId: string }>;

@@ -14,6 +14,7 @@ import { hostPathOf } from './host-path.ts';
 import { buildFromTar, folderContext, imageId, removeOwnImage } from './images.ts';
 import { LABEL, type Labels } from './labels.ts';
 import { logConfigFor } from './log-routing.ts';
+import { createPythonImage, type PythonImage } from './python-image.ts';
 import { ensureNetwork, removeNetwork, type SubnetPool } from './networks.ts';
 import { parseCidr } from './subnets.ts';
 import { chownTree, objectUser } from './user.ts';
@@ -44,6 +45,7 @@ export function createDockerBackend(opts: DockerBackendOptions): Backend {
   let hostRoot = opts.hostRoot ?? opts.root;
   let logRoute: LogRoute | undefined;
   let baseImage: ReturnType<typeof createBaseImage> | undefined;
+  let python: PythonImage | undefined;
   const user = objectUser();
 
   const bound = (): BackendContext => {
@@ -107,6 +109,7 @@ export function createDockerBackend(opts: DockerBackendOptions): Backend {
     async close() {},
 
     ensureBaseImage: (onLine) => base().ensure(onLine),
+    ensurePythonImage: async (onLine) => (python ??= createPythonImage({ docker, log: bound().log.child('python-image') })).ensure(await base().ensure(onLine), onLine),
     pruneBaseImages: () => base().pruneStale(),
 
     async buildImage(spec: BuildSpec) {

@@ -20,6 +20,7 @@ import { BuildError } from '../types.ts';
 import { type FakeProgram, partialDaemonProgram } from './programs.ts';
 
 export const FAKE_BASE_IMAGE = 'jinad-runtime:fake';
+export const FAKE_PYTHON_IMAGE = 'jinad-runtime-python:fake';
 /** A Dockerfile line the fake build obeys: `# fake-backend: fail <message>`. */
 const FAIL_LINE = /^#\s*fake-backend:\s*fail\s+(.*)$/m;
 
@@ -68,7 +69,10 @@ const close = (s: ServerType) =>
 
 export function createFakeBackend(opts: { program?: FakeProgram } = {}): FakeBackend {
   const program = opts.program ?? partialDaemonProgram;
-  const images = new Map<string, string>([[FAKE_BASE_IMAGE, `sha256:${'0'.repeat(64)}`]]);
+  const images = new Map<string, string>([
+    [FAKE_BASE_IMAGE, `sha256:${'0'.repeat(64)}`],
+    [FAKE_PYTHON_IMAGE, `sha256:${'1'.repeat(64)}`],
+  ]);
   const networks = new Map<string, string>();
   const objects = new Map<string, FakeObject>();
   const watchers = new Map<(e: ObjectEvent) => void, (() => void) | undefined>();
@@ -175,6 +179,10 @@ export function createFakeBackend(opts: { program?: FakeProgram } = {}): FakeBac
       down();
       onLine?.(`using ${FAKE_BASE_IMAGE}`);
       return FAKE_BASE_IMAGE;
+    },
+    async ensurePythonImage() {
+      down();
+      return FAKE_PYTHON_IMAGE;
     },
     pruneBaseImages: async () => 0,
 

@@ -1,0 +1,120 @@
+/**
+ * The Python-enabled variant of the runtime base image, for workspaces that bring Python (a
+ * `.jinad` `python = 3.x`, or a requirements file): FROM the base image, plus this machine's
+ * Python 3 — its interpreter, standard library (with venv and ensurepip), pip, and the shared
+ * libraries they load — under the same paths it has here, `python3`/`python`/`pip3`/`pip` on
+ * the PATH. Built once, with no registry, like the base image; its tag carries the base image's
+ * tag and the Python version.
+ */
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, realpathSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { fail } from '../../errors.ts';
+import type { Logger } from '../../logger.ts';
+import type { Engine } from './engine.ts';
+import { buildFromTar, imageId } from './images.ts';
+import { LABEL } from './labels.ts';
+import { addFile, addFromDisk, addTree, createPack } from './tar.ts';
+
+const run = promisify(execFile);
+
+interface HostPython {
+  executable: string;
+  version: string;
+  /** `lib/python3.X` of its prefix: the standard library. */
+  stdlib: string;
+  /** Its site-packages, where pip lives. */
+  purelib: string;
+}
+
+/** This machine's Python 3 (`python3` on the PATH), as it describes itself; undefined when there is none. */
+async function hostPython(): Promise<HostPython | undefined> {
+  try {
+    const { stdout } = await run('python3', ['-c', 'import json, sys, sysconfig; p = sysconfig.get_paths(); print(json.dumps({"executable": sys.executable, "version": "%d.%d.%d" % sys.version_info[:3], "stdlib": p["stdlib"], "purelib": p["purelib"]}))']);
+    const found = JSON.parse(stdout) as HostPython;
+    return { ...found, executable: realpathSync(found.executable) };
+  } catch {
+    return undefined;
+  }
+}
+
+async function sharedLibraries(file: string): Promise<string[]> {
+  try {
+    const { stdout } = await run('ldd', [file]);
+    return [...stdout.matchAll(/(?:=>\s*)?(\/\S+)\s+\(0x/g)].map((m) => m[1]!);
+  } catch {
+    return [];
+  }
+}
+
+/** What of the standard library an image needs: not its tests, IDEs, GUI toolkits or third-party packages. */
+const SKIP = /^(site-packages|test|tests|idlelib|tkinter|turtledemo|lib2to3\/tests|unittest\/test|config-[^/]*)(\/|$)/;
+/** Of site-packages: pip (and setuptools, to build a package that has no wheel). */
+const KEEP_PACKAGES = /^(pip|setuptools|_distutils_hack|pkg_resources)([-_.][^/]*)?$|^distutils-precedence\.pth$/;
+
+export interface PythonImage {
+  /** Make sure it exists; its tag. */
+  ensure(baseTag: string, onLine?: (line: string) => void): Promise<string>;
+}
+
+export function createPythonImage(opts: { docker: Engine; log: Logger }): PythonImage {
+  const building = new Map<string, Promise<string>>();
+
+  async function build(baseTag: string, py: HostPython, tag: string, onLine?: (line: string) => void): Promise<string> {
+    opts.log.info(`building the Python runtime image ${tag} (Python ${py.version} from ${py.executable})`);
+    const started = Date.now();
+    const pack = createPack();
+    const fill = (async () => {
+      const minor = py.version.split('.').slice(0, 2).join('.');
+      await addFile(
+        pack,
+        'Dockerfile',
+        `FROM ${baseTag}
+COPY rootfs/ /
+RUN ln -sf ${py.executable} /usr/local/bin/python3 && ln -sf ${py.executable} /usr/local/bin/python \\
+ && ln -sf ${py.executable} /usr/local/bin/python${minor} \\
+ && printf '#!/bin/sh\\nexec python3 -m pip "$@"\\n' > /usr/local/bin/pip3 && chmod 755 /usr/local/bin/pip3 && ln -sf pip3 /usr/local/bin/pip \\
+ && python3 -c "import ssl, venv, ensurepip, sqlite3, ctypes" && pip3 --version
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1
+`,
+      );
+      await addFromDisk(pack, py.executable, `rootfs${py.executable}`);
+      await addTree(pack, py.stdlib, `rootfs${py.stdlib}`, (rel) => SKIP.test(rel) || /(^|\/)__pycache__(\/|$)/.test(rel));
+      if (existsSync(py.purelib)) await addTree(pack, py.purelib, `rootfs${py.purelib}`, (rel) => !KEEP_PACKAGES.test(rel.split('/')[0]!) || /(^|\/)__pycache__(\/|$)/.test(rel));
+      // The interpreter's libraries (libpython when it is shared) and those of its C modules (ssl, sqlite3, ctypes, …).
+      const dynload = path.join(py.stdlib, 'lib-dynload');
+      const modules = existsSync(dynload) ? readdirSync(dynload).filter((f) => f.endsWith('.so')).map((f) => path.join(dynload, f)) : [];
+      const libs = new Set<string>();
+      for (const file of [py.executable, ...modules]) for (const lib of await sharedLibraries(file)) libs.add(lib);
+      for (const lib of libs) {
+        // The base image has glibc already; everything else comes along, under its own path.
+        if (/\/(libc|libm|libpthread|libdl|librt|ld-linux[^/]*)\.so/.test(lib)) continue;
+        await addFromDisk(pack, realpathSync(lib), `rootfs${lib}`);
+      }
+      pack.finalize();
+    })();
+    fill.catch((err) => pack.destroy(err));
+    const built = await buildFromTar(opts.docker, { context: pack, tag, labels: { [LABEL.kind]: 'base-image' }, onLine });
+    await fill;
+    opts.log.info(`Python runtime image ${tag} built in ${Date.now() - started} ms`);
+    return built.imageId;
+  }
+
+  return {
+    async ensure(baseTag, onLine) {
+      const py = await hostPython();
+      if (!py) throw fail('base_image_missing', 'this workspace needs Python (a requirements file, or .jinad python), and this machine has no python3 to put in its image; install Python 3, or use a custom Dockerfile (.jinad: dockerfile = …)');
+      const tag = `jinad-runtime-python:${createHash('sha256').update(baseTag).update(py.executable).update(py.version).digest('hex').slice(0, 12)}`;
+      if (await imageId(opts.docker, tag)) return tag;
+      let b = building.get(tag);
+      if (!b) {
+        b = build(baseTag, py, tag, onLine).finally(() => building.delete(tag));
+        building.set(tag, b);
+      }
+      await b;
+      return tag;
+    },
+  };
+}
