@@ -18,7 +18,7 @@ describe('.jinad parsing', () => {
   it('accepts build for compatibility (with a warning), and python (the workspace gets Python)', () => {
     const { file, warnings } = parseJinadFile('build = devel\npython = 3.7\ndockerfile = default\n');
     assert.deepEqual([file.build, file.python, file.dockerfile], ['devel', '3.7', undefined]);
-    assert.equal(warnings.length, 2); // build, and dockerfile = default
+    assert.equal(warnings.length, 1); // build (dockerfile = default is the default, silently)
   });
   it('warns on unknown keys and sections', () => {
     const { warnings } = parseJinadFile('colour = blue\n[extra]\nx = 1\n');
