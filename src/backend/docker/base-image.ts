@@ -198,11 +198,11 @@ export function createBaseImage(opts: { docker: Engine; strategy: { strategy: 'b
     async pruneStale() {
       const images = await docker.listImages({ filters: labelFilter({ [LABEL.kind]: 'base-image' }) });
       let removed = 0;
-      for (const image of images.map((i) => ({ id: i.Id, tags: i.RepoTags ?? [] }))) {
-        // Only tagged base images of other versions. Untagged images carrying the label are
-        // not told apart from the layers of builds in progress (every layer built on the base
-        // image inherits its labels), so they are left alone.
-        const stale = image.tags.filter((t) => t.startsWith('jinad-runtime:') && t !== tag);
+      for (const image of images.map((i) => ({ id: i.Id, tags: i.RepoTags ?? [], from: i.Labels?.[LABEL.from] }))) {
+        // Only tagged base images of other versions (and Python images built on one). Untagged
+        // images carrying the label are not told apart from the layers of builds in progress
+        // (every layer built on the base image inherits its labels), so they are left alone.
+        const stale = image.tags.filter((t) => (t.startsWith('jinad-runtime:') && t !== tag) || (t.startsWith('jinad-runtime-python:') && image.from !== tag));
         if (!stale.length || stale.length !== image.tags.length) continue;
         for (const t of stale) await removeImage(docker, t);
         // By id too: Docker refuses (409) while workspace images are built on it, and those stay.

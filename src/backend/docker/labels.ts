@@ -11,6 +11,8 @@ export const LABEL = {
   workspace: 'io.jinad.workspace',
   /** The object's own id. */
   object: 'io.jinad.object',
+  /** A derived runtime image (the Python one): the base image it was built FROM. */
+  from: 'io.jinad.from',
 } as const;
 
 export type Labels = Record<string, string>;

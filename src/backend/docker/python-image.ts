@@ -96,7 +96,7 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1
       pack.finalize();
     })();
     fill.catch((err) => pack.destroy(err));
-    const built = await buildFromTar(opts.docker, { context: pack, tag, labels: { [LABEL.kind]: 'base-image' }, onLine });
+    const built = await buildFromTar(opts.docker, { context: pack, tag, labels: { [LABEL.kind]: 'base-image', [LABEL.from]: baseTag }, onLine });
     await fill;
     opts.log.info(`Python runtime image ${tag} built in ${Date.now() - started} ms`);
     return built.imageId;
