@@ -3,6 +3,7 @@
  * the Docker backend or the fake one, cleanup of every Docker object carrying that label,
  * multipart forms and zip archives.
  */
+import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -114,6 +115,18 @@ export async function callJson(base: string, method: string, route: string, body
   const headers = { ...bearer(token), ...(body === undefined ? {} : { 'content-type': 'application/json' }) };
   const res = await fetch(`${base}${route}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   return { status: res.status, body: (await res.json()) as any };
+}
+
+/** Poll an item (`GET <route>`, e.g. `/flows/<id>`) until `ok` holds; after `ms`, fail showing its metadata. */
+export async function untilItem(base: string, route: string, ok: (item: any) => boolean, ms = 5000): Promise<any> {
+  const deadline = Date.now() + ms;
+  let last = (await callJson(base, 'GET', route)).body;
+  while (!ok(last)) {
+    if (Date.now() > deadline) assert.fail(`condition not met; ${route}: ${JSON.stringify(last.metadata ?? last)}`);
+    await new Promise((r) => setTimeout(r, 25));
+    last = (await callJson(base, 'GET', route)).body;
+  }
+  return last;
 }
 
 /** A free TCP port on loopback, for a test's fixed `.jinad` ports. */

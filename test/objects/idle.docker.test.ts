@@ -11,7 +11,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { callJson, createWorkspace, docker, startDaemon, type TestDaemon } from '../helpers.ts';
+import { callJson, createWorkspace, docker, startDaemon, type TestDaemon, untilItem } from '../helpers.ts';
 
 const IDLE_S = 1;
 const FRAGILE = `import { Executor, requests } from 'jinad';
@@ -54,16 +54,7 @@ async function flow(file = 'flow.yml'): Promise<{ id: string; port: number }> {
   return { id: res.body, port: item.metadata.ports['8080/tcp'] };
 }
 const item = async (id: string) => (await api('GET', `/flows/${id}`)).body;
-async function until(id: string, ok: (item: any) => boolean, ms = 20_000): Promise<any> {
-  const deadline = Date.now() + ms;
-  let last = await item(id);
-  while (!ok(last)) {
-    if (Date.now() > deadline) assert.fail(`condition not met; item: ${JSON.stringify(last.metadata)}`);
-    await new Promise((r) => setTimeout(r, 50));
-    last = await item(id);
-  }
-  return last;
-}
+const until = (id: string, ok: (item: any) => boolean, ms = 20_000) => untilItem(d.url, `/flows/${id}`, ok, ms);
 const isIdle = (i: any) => i.metadata.status === 'idle';
 const containerRunning = async (id: string) => (await docker.inspectContainer(id))?.running ?? false;
 const index = (port: number, parameters: Record<string, unknown> = {}) =>

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { callJson, createWorkspace, startFakeDaemon } from '../helpers.ts';
+import { callJson, createWorkspace, startFakeDaemon, untilItem } from '../helpers.ts';
 
 const FILES = {
   'flow.yml': 'executors:\n  - name: hi\n    uses: Hi\n    py_modules: [hi.ts]\n',
@@ -32,16 +32,7 @@ async function flow(query = '', file = 'flow.yml'): Promise<string> {
   return res.body;
 }
 const item = async (id: string) => (await api('GET', `/flows/${id}`)).body;
-async function until(id: string, ok: (item: any) => boolean, ms = 5000): Promise<any> {
-  const deadline = Date.now() + ms;
-  let last = await item(id);
-  while (!ok(last)) {
-    if (Date.now() > deadline) assert.fail(`condition not met; item: ${JSON.stringify(last.metadata)}`);
-    await new Promise((r) => setTimeout(r, 20));
-    last = await item(id);
-  }
-  return last;
-}
+const until = (id: string, ok: (item: any) => boolean, ms?: number) => untilItem(d.url, `/flows/${id}`, ok, ms);
 const gatewayOf = (it: any): number => it.metadata.ports['8080/tcp'];
 const running = (id: string) => d.backend.objects.get(id)?.state.running;
 const isIdle = (i: any) => i.metadata.status === 'idle';

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { callJson, createWorkspace, startFakeDaemon } from '../helpers.ts';
+import { callJson, createWorkspace, startFakeDaemon, untilItem } from '../helpers.ts';
 
 const FILES = { 'flow.yml': 'executors:\n  - name: hi\n    uses: Hi\n    py_modules: [hi.ts]\n', 'hi.ts': 'export class Hi {}\n' };
 
@@ -25,16 +25,7 @@ async function flow(restart?: string): Promise<string> {
 }
 const item = async (id: string) => (await api('GET', `/flows/${id}`)).body;
 /** Poll the item until `ok` holds (or fail after `ms`). */
-async function until(id: string, ok: (item: any) => boolean, ms = 5000): Promise<any> {
-  const deadline = Date.now() + ms;
-  let last = await item(id);
-  while (!ok(last)) {
-    if (Date.now() > deadline) assert.fail(`condition not met; item: ${JSON.stringify(last.metadata)}`);
-    await new Promise((r) => setTimeout(r, 25));
-    last = await item(id);
-  }
-  return last;
-}
+const until = (id: string, ok: (item: any) => boolean, ms?: number) => untilItem(d.url, `/flows/${id}`, ok, ms);
 /** The Flow its partial daemon runs (after a restart: resumed from its own state, or started again), once it does. */
 async function inside(it: any): Promise<number> {
   let status = 0;
