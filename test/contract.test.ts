@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as v from 'valibot';
-import { callJson, createWorkspace, startFakeDaemon } from './helpers.ts';
+import { callJson, createWorkspace, freePort, startFakeDaemon } from './helpers.ts';
 
 const uuid = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 /** DaemonID, by its JSON schema pattern. */
@@ -126,6 +126,34 @@ describe('the JinaD 2.0 wire contract, model by model', () => {
     }
     const managed = (await api('GET', `/workspaces/${ws}`)).body.metadata.managed_objects;
     assert.deepEqual(new Set(managed), new Set([flow, pod, pea]));
+  });
+
+  it("a Pod and a Pea from a payload shaped as Jina 2's argument parser makes it: every option, null for the unset ones", async () => {
+    // The options of Jina 2's pea and pod parsers (base, ZED runtime, container, remote, pea, pod
+    // groups), as a Jina 2 client sends them: defaults filled in, enums by name or number, null
+    // for each option not given.
+    const jinaPayload = (portIn: number) => ({
+      name: 'argparsed', description: null, log_config: 'default', quiet: false, quiet_error: false, workspace: null, workspace_id: null,
+      identity: 'c3a4f0e2-0000-4000-8000-000000000000', extra_search_paths: null, timeout_ctrl: 5000, k8s_namespace: null,
+      uses: 'Hi', uses_with: null, uses_metas: null, py_modules: ['hi.ts'], port_in: portIn, port_out: 51313, hosts_in_connect: null,
+      host_in: '0.0.0.0', host_out: '0.0.0.0', socket_in: 'PULL_BIND', socket_out: 1, memory_hwm: -1, on_error_strategy: 'IGNORE',
+      num_part: 0, dynamic_routing: true, dynamic_routing_out: false, dynamic_routing_in: false, grpc_data_requests: false,
+      runs_in_docker: false, entrypoint: null, docker_kwargs: null, pull_latest: false, volumes: null, gpus: null,
+      host: '0.0.0.0', port_jinad: 8000, quiet_remote_logs: false, upload_files: null,
+      runtime_backend: 'PROCESS', runtime_cls: 'ZEDRuntime', timeout_ready: 600000, env: null, expose_public: false,
+      pea_id: 0, pea_role: 'SINGLETON', noblock_on_start: false, replica_id: -1, shard_id: 0,
+      uses_before: null, uses_after: null, uses_before_address: null, uses_after_address: null, parallel: 1, shards: 1, replicas: 1,
+      polling: 'ANY', scheduling: 'LOAD_BALANCE', external: false, peas_hosts: null, port_ctrl: 52731, ctrl_with_ipc: true,
+    });
+    const pod = await api('POST', `/pods?workspace_id=${ws}`, jinaPayload(await freePort()));
+    assert.equal(pod.status, 201, JSON.stringify(pod.body));
+    const pea = await api('POST', `/peas?workspace_id=${ws}`, jinaPayload(await freePort()));
+    assert.equal(pea.status, 201, JSON.stringify(pea.body));
+    const item = (await api('GET', `/pods/${pod.body}`)).body;
+    conforms(ContainerItem('jpod'), item, 'the Pod');
+    assert.equal(item.arguments.object.arguments.identity, pod.body, "its identity is its new id, as JinaD sets it");
+    await api('DELETE', `/pods/${pod.body}`);
+    await api('DELETE', `/peas/${pea.body}`);
   });
 
   it('DaemonStatus', async () => {
