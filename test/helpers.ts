@@ -41,6 +41,22 @@ export async function removeLabelled(instance: string): Promise<void> {
     for (const tag of i.tags.filter((t) => t !== '<none>:<none>')) await docker.removeImage(tag);
     await docker.removeImage(i.id);
   }
+  // And the untagged layers of its builds that carry its label (a build's LABEL steps), children
+  // before parents: a pass removes what nothing depends on any more, until a pass removes nothing.
+  for (let removed = true; removed; ) {
+    removed = false;
+    const layers = await docker.engine.listImages({ all: true, filters: JSON.stringify({ label: [`${LABEL.instance}=${instance}`] }) });
+    for (const layer of layers) {
+      const gone = await docker.engine
+        .getImage(layer.Id)
+        .remove({ noprune: true })
+        .then(
+          () => true,
+          () => false, // still a parent of another layer, or in use: the next pass, or never
+        );
+      removed ||= gone;
+    }
+  }
 }
 
 /**
