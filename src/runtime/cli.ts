@@ -94,8 +94,8 @@ export async function main(argv: string[]): Promise<void> {
     delete process.env.JINAD_PARTIAL_START; // not the executors' business
     partial.boot(first ? (JSON.parse(first) as { args: Record<string, unknown>; envs: Record<string, string> }) : undefined).then(
       (how) => {
-        releasePrestarted();
-        if (how === 'resumed') log(`${mode} resumed after a restart`);
+        const early = releasePrestarted();
+        if (how === 'resumed') log(`${mode} resumed after a restart${early.adopted ? ` (${early.adopted} Pea(s) started with the container)` : ''}`);
       },
       (err: Error) => {
         log(`${mode} could not resume: ${err.stack ?? err.message}${err instanceof StartError ? `\n${err.lines.join('\n')}` : ''}`);

@@ -55,17 +55,21 @@ const prestarted = () => (globalThis as Record<symbol, Map<string, Early[]> | un
 
 /** The Pea prestart.mjs started with exactly this launch, if any (taken: adopted once). */
 function adopt(launch: PeaLaunch): Early | undefined {
-  const waiting = prestarted()?.get(JSON.stringify(launch.config));
-  return waiting?.shift();
+  const early = prestarted()?.get(JSON.stringify(launch.config))?.shift();
+  if (early) adoptedCount++;
+  return early;
 }
 
-/** Stop the Peas started early that the object did not adopt (it changed since they were listed). */
-export function releasePrestarted(): void {
+/** Stop the Peas started early that the object did not adopt (it changed since they were listed); how many were adopted, and stopped. */
+export function releasePrestarted(): { adopted: number; stopped: number } {
   const all = prestarted();
-  if (!all) return;
-  for (const early of [...all.values()].flat()) early.child.kill('SIGTERM');
+  if (!all) return { adopted: 0, stopped: 0 };
+  const left = [...all.values()].flat();
+  for (const early of left) early.child.kill('SIGTERM');
   all.clear();
+  return { adopted: adoptedCount, stopped: left.length };
 }
+let adoptedCount = 0;
 
 export class StartError extends Error {
   constructor(message: string, readonly lines: string[]) {

@@ -72,13 +72,16 @@ describe('scale to zero on the engine', () => {
     // (Not its status right now: it may be idle again already, a timeout later.)
     const woke = await item(id);
     assert.deepEqual([woke.metadata.wakes, woke.metadata.restarts, woke.metadata.last_exit], [1, 0, null]);
-    // The object's log has the lines of both runs of its container.
-    let listening = 0;
-    for (let i = 0; i < 100 && listening < 2; i++) {
+    // The object's log has the lines of both runs of its container; woken, its Pea was started
+    // with the container, beside the runtime loading (prestart.mjs).
+    const resumed = /flow resumed after a restart \(1 Pea\(s\) started with the container\)/;
+    let log = '';
+    for (let i = 0; i < 100 && !resumed.test(log); i++) {
       if (i) await new Promise((r) => setTimeout(r, 100));
-      listening = (await (await fetch(`${d.url}/logs/${id}`)).text()).split('\n').filter((l) => l.includes('partial daemon (flow) listening')).length;
+      log = await (await fetch(`${d.url}/logs/${id}`)).text();
     }
-    assert.equal(listening, 2);
+    assert.match(log, resumed);
+    assert.equal(log.split('\n').filter((l) => l.includes('partial daemon (flow) listening')).length, 2);
     await api('DELETE', `/flows/${id}`);
   });
 
