@@ -25,9 +25,16 @@ const scrape = async () => {
   return res.text();
 };
 
+let grpcWs: string;
+
 describe('metrics', () => {
   it('counts requests by route template, builds, objects, restarts and backend calls', async () => {
-    const { id: ws } = await createWorkspace(d.url, { 'flow.yml': 'executors:\n  - name: a\n    uses: A\n    py_modules: [a.ts]\n', 'a.ts': 'export class A {}\n' });
+    const { id: ws } = await createWorkspace(d.url, {
+      'flow.yml': 'executors:\n  - name: a\n    uses: A\n    py_modules: [a.ts]\n',
+      'grpc.yml': 'with:\n  protocol: grpc\nexecutors:\n  - name: a\n    uses: A\n    py_modules: [a.ts]\n',
+      'a.ts': 'export class A {}\n',
+    });
+    grpcWs = ws;
     const flow = (await callJson(d.url, 'POST', `/flows?workspace_id=${ws}&filename=flow.yml`)).body as string;
     for (let i = 0; i < 3; i++) await callJson(d.url, 'GET', `/flows/${flow}`);
     await callJson(d.url, 'GET', '/flows/jflow-00000000-0000-0000-0000-000000000000');
@@ -54,7 +61,8 @@ describe('metrics', () => {
     assert.ok((value(text, 'jinad_log_lines_total{kind="flow"}') ?? 0) >= 1, 'the fake partial daemon wrote lines');
   });
 
-  it("lists every Flow's gateway as a service-discovery target", async () => {
+  it("lists every Flow's gateway as a service-discovery target (but a gRPC one: it serves no /metrics)", async () => {
+    assert.equal((await callJson(d.url, 'POST', `/flows?workspace_id=${grpcWs}&filename=grpc.yml`)).status, 201);
     const targets = (await callJson(d.url, 'GET', '/metrics/targets')).body as { targets: string[]; labels: Record<string, string> }[];
     assert.equal(targets.length, 1);
     assert.match(targets[0]!.targets[0]!, /^127\.0\.0\.1:\d+$/);

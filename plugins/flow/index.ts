@@ -28,6 +28,6 @@ export default defineObjectKind({
     const gateway = flow.portExpose ?? GATEWAY_PORT;
     const replicas = Object.fromEntries(flow.executors.filter((e) => !e.host).map((e) => [e.name, e.replicas]));
     return { ports: [{ container: gateway, host: flow.portExpose }], partialBody: { flow: { uses: rel, port_expose: gateway }, envs }, record: { filename: rel }, replicas, idleTimeout: flow.idleTimeout,
-      notIdle: flow.protocol === 'grpc' ? 'a gRPC gateway cannot be held while the Flow sleeps (use http or websocket)' : undefined };
+      ...(flow.protocol === 'grpc' && { notIdle: 'a gRPC gateway cannot be held while the Flow sleeps (use http or websocket)', scrape: false as const }) };
   },
 });

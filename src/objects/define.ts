@@ -28,6 +28,8 @@ export interface PreparedObject {
   idleTimeout?: number;
   /** Why its ports cannot be held by the daemon while it sleeps (a gRPC gateway: the idle front speaks HTTP/1.1 and WebSocket); it then never idles. */
   notIdle?: string;
+  /** `false`: its ports serve no Prometheus metrics although its kind's do (a gRPC gateway). */
+  scrape?: false;
 }
 
 export interface ObjectKindSpec {
@@ -153,7 +155,7 @@ export function defineObjectKind(spec: ObjectKindSpec): PluginDefinition {
         api.use('metrics').addTargets(() =>
           repo.all().flatMap((r) => {
             const state = d.live.get(r.id);
-            if (!state?.running) return [];
+            if (!state?.running || r.start?.scrape === false) return [];
             const inside = Object.keys(state.ports).map((p) => Number.parseInt(p, 10)).filter((p) => p !== PARTIAL_PORT);
             return inside.map((p) => ({ targets: [endpointOf(state, p)!.replace(/^http:\/\//, '')], labels: { jinad_kind: spec.kind, jinad_object: r.id, jinad_workspace: r.workspaceId } }));
           }),

@@ -268,7 +268,7 @@ async function startAndRecord(d: ObjectDeps, id: string, input: CreateInput, pre
   const front = idleTimeout > 0 ? await d.idler.front(id, idleTimeout, prepared.ports) : undefined;
   const ports = front ? prepared.ports.map((p) => ({ container: p.container })) : prepared.ports;
   // The readiness timeout runs once this start has its slot, not while it waits for one.
-  const startSpec: StartSpec = { partialBody: prepared.partialBody, ports, env, resources: resourcesFor(d, input, ws.resources), restart: restartOf(input), ...(front && { idleTimeout }) };
+  const startSpec: StartSpec = { partialBody: prepared.partialBody, ports, env, resources: resourcesFor(d, input, ws.resources), restart: restartOf(input), ...(front && { idleTimeout }), ...(prepared.scrape === false && { scrape: false as const }) };
   try {
     const { state, uri, object } = await d.starts.run(() => start(d, id, input.workspaceId, startSpec, ws.image));
     d.live.set(state);

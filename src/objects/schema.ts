@@ -41,6 +41,8 @@ export interface StartSpec {
   restart?: string;
   /** Seconds without a request before it stops (absent: never). */
   idleTimeout?: number;
+  /** Its ports serve no metrics (not listed at /metrics/targets). */
+  scrape?: false;
 }
 
 export const containerObjects = sqliteTable('container_objects', {
