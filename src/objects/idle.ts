@@ -19,7 +19,7 @@ import type { Duplex } from 'node:stream';
 import { endpointOf, type ObjectState } from '../backend/types.ts';
 import { DaemonError, fail } from '../errors.ts';
 import type { Metrics } from '../metrics/index.ts';
-import { type ObjectDeps, start, startInside } from './lifecycle.ts';
+import { type ObjectDeps, start, startInside, withOutput } from './lifecycle.ts';
 import { PARTIAL_PORT } from './partial.ts';
 import type { ObjectRow } from './schema.ts';
 
@@ -69,7 +69,7 @@ export interface Idler {
 }
 
 const json = (status: number, body: unknown, extra: Record<string, string> = {}) => ({ status, headers: { 'content-type': 'application/json', ...extra }, body: JSON.stringify(body) });
-/** A held request waits at most this long past the wake's own readiness timeout. */
+/** The `Retry-After` of a 503 for a wake that failed (seconds). */
 const RETRY_AFTER_S = '5';
 
 function listen(host: string, port: number, server: http.Server): Promise<number> {
@@ -126,7 +126,9 @@ export function createIdler(d: ObjectDeps, publishHost: string, measure: ReturnT
         let object: Record<string, unknown>;
         if (state) {
           d.live.set(state);
-          object = await startInsideWithOutput(d, s.id, state, startSpec.partialBody);
+          object = await startInside(d, s.id, endpointOf(state, PARTIAL_PORT) ?? '', startSpec.partialBody).catch(async (err) => {
+            throw await withOutput(d, s.id, err);
+          });
         } else {
           // Its container was removed while it slept: made again, as at its creation.
           const ws = d.workspaces.requireActive(r.workspaceId);
@@ -360,16 +362,4 @@ export function createIdler(d: ObjectDeps, publishHost: string, measure: ReturnT
       await Promise.all(all.map(closeFronts));
     },
   };
-}
-
-/** Wait for a started container's partial daemon and its object; on failure, the error carries its last output lines. */
-async function startInsideWithOutput(d: ObjectDeps, id: string, state: ObjectState, partialBody: Record<string, unknown>): Promise<Record<string, unknown>> {
-  try {
-    return await startInside(d, id, endpointOf(state, PARTIAL_PORT) ?? '', partialBody);
-  } catch (err) {
-    const output = await d.backend.objectOutput(id, 40).catch(() => []);
-    const e = err instanceof DaemonError ? err : fail('object_start_failed', (err as Error).message);
-    const lines = Array.isArray(e.body) ? (e.body as string[]) : [];
-    throw fail('object_start_failed', e.message, [...lines, `--- last lines of container ${id} ---`, ...output], err);
-  }
 }

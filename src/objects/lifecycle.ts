@@ -221,12 +221,18 @@ export async function start(d: ObjectDeps, id: string, workspaceId: string, star
   try {
     return { state, uri, object: await startInside(d, id, uri, startSpec.partialBody) };
   } catch (err) {
-    const output = await d.backend.objectOutput(id, 40).catch(() => []);
+    const failure = await withOutput(d, id, err);
     await d.backend.removeObject(id);
-    const e = err instanceof DaemonError ? err : fail('object_start_failed', `the ${kind} did not start: ${(err as Error).message}`);
-    const lines = Array.isArray(e.body) ? (e.body as string[]) : [];
-    throw fail('object_start_failed', e.message, [...lines, `--- last lines of container ${id} ---`, ...output], err);
+    throw failure;
   }
+}
+
+/** A start that failed, as the error to answer: its cause and lines, then the object's last output lines. */
+export async function withOutput(d: ObjectDeps, id: string, err: unknown): Promise<DaemonError> {
+  const output = await d.backend.objectOutput(id, 40).catch(() => []);
+  const e = err instanceof DaemonError ? err : fail('object_start_failed', `the ${d.spec.kind} did not start: ${(err as Error).message}`);
+  const lines = Array.isArray(e.body) ? (e.body as string[]) : [];
+  return fail('object_start_failed', e.message, [...lines, `--- last lines of container ${id} ---`, ...output], err);
 }
 
 export async function createObject(d: ObjectDeps, input: CreateInput): Promise<string> {

@@ -12,8 +12,8 @@ import { cors } from 'hono/cors';
 import { WebSocketServer } from 'ws';
 import type { FlowSpec } from './config.ts';
 import type { DocumentData } from './document.ts';
-import { type DataRequest, newRequest, SUCCESS } from './protocol.ts';
-import type { FlowMetrics } from './metrics.ts';
+import { type DataRequest, newRequest } from './protocol.ts';
+import { type FlowMetrics, observeRequest } from './metrics.ts';
 import { RUNTIME_VERSION } from './version.ts';
 
 type Process = (req: DataRequest) => Promise<DataRequest>;
@@ -82,17 +82,7 @@ export class Gateway {
         return c.json({ detail: (err as Error).message }, 422);
       }
       const out = await this.process(req);
-      const m = this.opts.metrics;
-      if (m) {
-        const endpoint = req.header.execEndpoint;
-        m.requests.inc({ endpoint, outcome: out.status.code === SUCCESS ? 'ok' : 'error' });
-        m.duration.observe({ endpoint }, (performance.now() - t0) / 1000);
-        m.documents.inc({ endpoint }, req.data.docs.length);
-      }
-      if (this.opts.logRequests) {
-        const ok = out.status.code === SUCCESS ? 'ok' : `ERROR ${out.status.description}`;
-        this.opts.onLog?.(`${c.req.method} ${c.req.path} → ${req.header.execEndpoint}: ${req.data.docs.length} docs, ${ok} in ${(performance.now() - t0).toFixed(1)} ms`);
-      }
+      observeRequest(this.opts, req, out, t0, `${c.req.method} ${c.req.path}`);
       return c.json(out);
     };
 

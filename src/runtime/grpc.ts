@@ -6,19 +6,18 @@
  * (answers may overtake each other; clients match them by `request_id`). Loaded only by Flows
  * that ask for it. Uses @grpc/grpc-js and @grpc/proto-loader with this runtime's jina.proto.
  */
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { DocumentData, NamedScore } from './document.ts';
-import type { FlowMetrics } from './metrics.ts';
-import { type DataRequest, ERROR, newRequest, type Route, type Status, SUCCESS } from './protocol.ts';
+import { type FlowMetrics, observeRequest } from './metrics.ts';
+import { type DataRequest, ERROR, newRequest, type Route, type Status } from './protocol.ts';
+import { runtimeFile } from './version.ts';
 
 type Process = (req: DataRequest) => Promise<DataRequest>;
 type Obj = Record<string, any>;
 
-// Beside this file, or one folder up when the runtime runs bundled (dist/).
-const PROTO = fileURLToPath(['./jina.proto', '../jina.proto'].map((p) => new URL(p, import.meta.url)).find((u) => existsSync(u))!);
+const PROTO = fileURLToPath(runtimeFile('jina.proto'));
 
 /** The jina.JinaRPC service definition, loaded once. */
 let service: grpc.ServiceDefinition | undefined;
@@ -187,17 +186,7 @@ export class GrpcGateway {
       return toRequestProto(bad);
     }
     const out = await this.process(req);
-    const m = this.opts.metrics;
-    const endpoint = req.header.execEndpoint;
-    if (m) {
-      m.requests.inc({ endpoint, outcome: out.status.code === SUCCESS ? 'ok' : 'error' });
-      m.duration.observe({ endpoint }, (performance.now() - t0) / 1000);
-      m.documents.inc({ endpoint }, req.data.docs.length);
-    }
-    if (this.opts.logRequests) {
-      const ok = out.status.code === SUCCESS ? 'ok' : `ERROR ${out.status.description}`;
-      this.opts.onLog?.(`gRPC ${endpoint}: ${req.data.docs.length} docs, ${ok} in ${(performance.now() - t0).toFixed(1)} ms`);
-    }
+    observeRequest(this.opts, req, out, t0, 'gRPC Call');
     return toRequestProto(out);
   }
 

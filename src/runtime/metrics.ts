@@ -5,6 +5,7 @@
  * one Prometheus scrape config covers them all.
  */
 import { Counter, Histogram, Registry } from 'prom-client';
+import { type DataRequest, SUCCESS } from './protocol.ts';
 
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -19,3 +20,25 @@ export function flowMetrics() {
   };
 }
 export type FlowMetrics = ReturnType<typeof flowMetrics>;
+
+/** What a gateway (HTTP or gRPC) does once a request is answered: count it, and log it when asked. */
+export function observeRequest(
+  opts: { metrics?: FlowMetrics; logRequests?: boolean; onLog?: (line: string) => void },
+  req: DataRequest,
+  out: DataRequest,
+  t0: number,
+  via: string,
+): void {
+  const endpoint = req.header.execEndpoint;
+  const ms = performance.now() - t0;
+  const m = opts.metrics;
+  if (m) {
+    m.requests.inc({ endpoint, outcome: out.status.code === SUCCESS ? 'ok' : 'error' });
+    m.duration.observe({ endpoint }, ms / 1000);
+    m.documents.inc({ endpoint }, req.data.docs.length);
+  }
+  if (opts.logRequests) {
+    const ok = out.status.code === SUCCESS ? 'ok' : `ERROR ${out.status.description}`;
+    opts.onLog?.(`${via} → ${endpoint}: ${req.data.docs.length} docs, ${ok} in ${ms.toFixed(1)} ms`);
+  }
+}
