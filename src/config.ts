@@ -18,7 +18,24 @@ const Positive = v.pipe(v.number(), v.integer(), v.minValue(1));
 
 const ConfigSchema = v.strictObject({
   /** Where objects run: the local Docker Engine, or an in-memory fake (tests, trying the API without Docker). */
-  backend: v.optional(v.variant('kind', [v.strictObject({ kind: v.literal('docker') }), v.strictObject({ kind: v.literal('fake') })]), { kind: 'docker' }),
+  backend: v.optional(
+    v.variant('kind', [
+      v.strictObject({ kind: v.literal('docker') }),
+      v.strictObject({ kind: v.literal('fake') }),
+      /** A Docker Swarm: `docker`/DOCKER_HOST points at a manager; workspace images go through `registry` (host:port) to every node. */
+      v.strictObject({
+        kind: v.literal('swarm'),
+        registry: v.pipe(v.string(), v.regex(/^[A-Za-z0-9.-]+(:\d+)?$/, 'expected the registry as host:port')),
+        /** Published ports: on the node running the task (`host`), or on every node through the routing mesh (`ingress`, needs IPVS). */
+        publish: v.optional(v.picklist(['host', 'ingress']), 'host'),
+        /** Encrypt the workspaces' overlay networks between nodes. */
+        encrypted: v.optional(v.boolean(), false),
+        /** The log receiver's address as the nodes see it (`tcp://10.0.0.1:24224`); default: `logs.host`/`logs.port`. */
+        logAddress: v.optional(v.pipe(v.string(), v.regex(/^tcp:\/\/[^:/]+:\d+$/, 'expected tcp://host:port'))),
+      }),
+    ]),
+    { kind: 'docker' },
+  ),
   /** Address the REST API listens on. Loopback by default; see `auth` before listening elsewhere. */
   host: v.optional(v.pipe(v.string(), v.minLength(1)), '127.0.0.1'),
   port: v.optional(Port, 8000),
@@ -247,7 +264,15 @@ function fromEnv(env: Env): JinadConfigInput {
   if (Object.keys(limits).length) out.containerLimits = limits;
   str('logLevel', 'JINAD_LOG_LEVEL');
   str('jinaLogLevel', 'JINA_LOG_LEVEL');
-  if (env.JINAD_BACKEND) out.backend = { kind: env.JINAD_BACKEND };
+  if (env.JINAD_BACKEND) {
+    out.backend = {
+      kind: env.JINAD_BACKEND,
+      ...(env.JINAD_REGISTRY && { registry: env.JINAD_REGISTRY }),
+      ...(env.JINAD_SWARM_PUBLISH && { publish: env.JINAD_SWARM_PUBLISH }),
+      ...(env.JINAD_SWARM_ENCRYPTED && { encrypted: /^(on|true|1|yes)$/i.test(env.JINAD_SWARM_ENCRYPTED) }),
+      ...(env.JINAD_SWARM_LOG_ADDRESS && { logAddress: env.JINAD_SWARM_LOG_ADDRESS }),
+    };
+  }
   if (env.JINAD_BASE_IMAGE) out.baseImage = { strategy: 'image', name: env.JINAD_BASE_IMAGE };
   if (env.JINAD_CORS_ORIGINS) out.corsOrigins = env.JINAD_CORS_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean);
   if (env.JINAD_PLUGINS) out.extraPlugins = env.JINAD_PLUGINS.split(',').map((s) => s.trim()).filter(Boolean);
@@ -358,6 +383,8 @@ export function resolveConfig(input: JinadConfigInput | JinadConfigInput[], raw:
         slices[k] = { ...slices[k], ...(val as object) };
       } else if (k === 'extraPlugins') merged[k] = [...((merged[k] as string[]) ?? []), ...(val as string[])];
       else if (k === 'limits' || k === 'logFiles' || k === 'containerLimits' || k === 'authThrottle') merged[k] = { ...(merged[k] as object), ...(val as object) };
+      // One backend's keys from several layers (a file's registry, then `--backend swarm`); another kind replaces it.
+      else if (k === 'backend' && (merged[k] as { kind?: unknown } | undefined)?.kind === (val as { kind?: unknown }).kind) merged[k] = { ...(merged[k] as object), ...(val as object) };
       else merged[k] = val;
     }
   }

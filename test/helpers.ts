@@ -33,9 +33,24 @@ export interface TestDaemon {
 
 /** Remove every container, network and image labelled with the instance. */
 export async function removeLabelled(instance: string): Promise<void> {
+  // Swarm services first (an engine that is no Swarm manager lists none): their tasks' containers go with them.
+  const services = await docker.engine.listServices({ filters: JSON.stringify({ label: [`${LABEL.instance}=${instance}`] }) }).catch(() => []);
+  await Promise.all(services.map((s) => docker.engine.getService(s.ID).remove().catch(() => {})));
   const objs = await docker.listLabelled({ [LABEL.instance]: instance });
   await Promise.all(objs.containers.map((c) => docker.removeContainer(c.id)));
-  for (const n of objs.networks) await docker.removeNetwork(n.id);
+  // A Swarm task's container leaves its overlay network a moment after its service is removed.
+  for (const n of objs.networks) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await docker.removeNetwork(n.id);
+        break;
+      } catch (err) {
+        if (/not found/i.test((err as Error).message)) break; // an overlay network's local copy, going with the Swarm's
+        if (attempt >= 50 || !/in use|active endpoints/i.test((err as Error).message)) throw err;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  }
   // One image may carry several workspace tags (identical workspaces share it): untag, then remove.
   for (const i of objs.images) {
     for (const tag of i.tags.filter((t) => t !== '<none>:<none>')) await docker.removeImage(tag);

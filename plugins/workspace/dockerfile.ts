@@ -84,6 +84,8 @@ export function generateDockerfile(workdir: string, baseImage: string, pip: PipS
   }
   const reqs = requirementFiles(workdir);
   if (reqs.length) lines.push(...pipLines(workdir, reqs, pip));
-  lines.push('WORKDIR /workspace', 'COPY . /workspace/', '');
+  // Owned by the objects' user (uid 10001, `jinad` in the base image): where no work directory is
+  // mounted over /workspace (the Swarm backend runs tasks from the image's own copy), it is writable.
+  lines.push('WORKDIR /workspace', 'COPY --chown=10001:10001 . /workspace/', '');
   return lines.join('\n');
 }

@@ -3,7 +3,7 @@
  * An invalid value is an error naming the key; an unknown key is a warning.
  */
 import ini from 'ini';
-import { JINA_COMPAT, parseResource, parseRestart, type Resources, type RestartPolicy } from 'jinad/plugin';
+import { JINA_COMPAT, parseConstraints, parseResource, parseRestart, type Resources, type RestartPolicy } from 'jinad/plugin';
 
 export interface JinadFile {
   /** A Dockerfile in the workspace (relative path), or undefined for the generated one. */
@@ -24,6 +24,8 @@ export interface JinadFile {
   /** Accepted for compatibility with JinaD 2.0; no effect. */
   build?: string;
   python?: string;
+  /** Where its objects may run on a Swarm (`node.labels.gpu==true, node.role==worker`). */
+  constraints?: string[];
 }
 
 export class JinadFileError extends Error {
@@ -32,7 +34,7 @@ export class JinadFileError extends Error {
   }
 }
 
-const KNOWN = new Set(['dockerfile', 'ports', 'run', 'restart', 'jina', 'gpus', 'memory', 'cpus', 'pids', 'build', 'python']);
+const KNOWN = new Set(['dockerfile', 'ports', 'run', 'restart', 'jina', 'gpus', 'memory', 'cpus', 'pids', 'build', 'python', 'constraints']);
 const GENERATED_DOCKERFILES = new Set(['default', 'devel', 'cpu']);
 
 function text(key: string, raw: unknown): string {
@@ -119,6 +121,13 @@ export function parseJinadFile(source: string): { file: JinadFile; given: Record
         warnings.push(".jinad: 'build' is accepted for compatibility with JinaD 2.0 and has no effect here");
         break;
       }
+      case 'constraints':
+        try {
+          file.constraints = parseConstraints(text(key, raw));
+        } catch (err) {
+          throw new JinadFileError(key, (err as Error).message);
+        }
+        break;
       case 'python': {
         const v = text(key, raw);
         if (!/^3(\.\d+)?$/.test(v)) throw new JinadFileError(key, `'${v}' is not a Python 3 version, e.g. 3.8`);

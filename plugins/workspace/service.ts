@@ -68,7 +68,8 @@ export function workspaceService(ctx: WorkspaceCtx): WorkspaceService {
     requireActive(id) {
       const r = mustRow(ctx, id);
       if (r.state !== 'ACTIVE') throw fail('workspace_not_active', `${id} is not ACTIVE yet (it is ${r.state}). Please retry once it becomes ACTIVE`);
-      return { image: r.metadata.image_name!, imageId: r.metadata.image_id ?? '', network: r.metadata.network ?? '', resources: resourcesOf(storedJinad(r.arguments)) };
+      const jinad = storedJinad(r.arguments);
+      return { image: r.metadata.image_name!, imageId: r.metadata.image_id ?? '', network: r.metadata.network ?? '', resources: resourcesOf(jinad), constraints: jinad.constraints ?? [] };
     },
     workdir: (id) => workdirOf(ctx, id),
     buildLog: (id) => buildLogOf(ctx, id),

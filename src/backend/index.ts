@@ -1,12 +1,13 @@
-/** The backend named by the config: the local Docker Engine (default) or the in-memory fake. */
+/** The backend named by the config: the local Docker Engine (default), a Docker Swarm, or the in-memory fake. */
 import type { JinadConfig } from '../config.ts';
 import { createDockerBackend } from './docker/index.ts';
 import { createFakeBackend } from './fake/index.ts';
+import { createSwarmBackend } from './swarm/index.ts';
 import type { Backend } from './types.ts';
 
 export function createBackend(config: JinadConfig): Backend {
   if (config.backend.kind === 'fake') return createFakeBackend();
-  return createDockerBackend({
+  const docker = {
     docker: config.docker,
     publishHost: config.publishHost,
     reachHost: config.reachHost,
@@ -14,5 +15,10 @@ export function createBackend(config: JinadConfig): Backend {
     root: config.root,
     baseImage: config.baseImage,
     networkPool: config.networkPool || undefined,
-  });
+  };
+  if (config.backend.kind === 'swarm') {
+    const { registry, publish, encrypted, logAddress } = config.backend;
+    return createSwarmBackend({ ...docker, registry, publishMode: publish, encrypted, logAddress });
+  }
+  return createDockerBackend(docker);
 }

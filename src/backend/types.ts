@@ -6,8 +6,9 @@
  * workspace and its id, and found again by those tags (`listOwned`): they are the truth about
  * what runs, the store records intent, and start-up reconciles the two.
  *
- * Implementations: `docker/` (the local Docker Engine; the only place dockerode is imported)
- * and `fake/` (in memory, for tests that need no engine).
+ * Implementations: `docker/` (the local Docker Engine; with `swarm/`, the only places dockerode
+ * is imported), `swarm/` (a Docker Swarm: services on several machines, images through a
+ * registry) and `fake/` (in memory, for tests that need no engine).
  */
 import type { Resources } from '../contract/resources.ts';
 import type { RestartPolicy } from '../contract/restart.ts';
@@ -68,6 +69,25 @@ export interface ObjectSpec {
   resources: Resources;
   /** Started again by the backend when it exits (default: never). */
   restart?: RestartPolicy;
+  /** Where it may run, on a backend of several machines (Swarm: `node.labels.gpu==true`); one machine ignores them. */
+  constraints?: string[];
+}
+
+/** One task of an object on a backend of several machines (a Swarm service's task). */
+export interface TaskState {
+  slot: number;
+  /** The node's hostname. */
+  node: string;
+  /** The node's address: its published ports (host mode) answer there. */
+  address: string;
+  /** Swarm's task state: running, starting, failed, rejected, … */
+  state: string;
+  /** Why it failed or waits (`no suitable node …`), as Swarm says it. */
+  error?: string;
+  /** Its published ports, in host mode. */
+  ports: number[];
+  /** Tasks before it in its slot that ended. */
+  restarts: number;
 }
 
 export interface ObjectState {
@@ -87,6 +107,8 @@ export interface ObjectState {
   ports: Record<string, number>;
   /** The address at which the daemon reaches published ports. */
   host: string;
+  /** On a backend of several machines: where each of its tasks runs. */
+  tasks?: TaskState[];
 }
 
 /** The base URL of a port an object publishes, as the daemon reaches it. */

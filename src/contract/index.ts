@@ -13,3 +13,4 @@ export * from './resources.ts';
 export * from './restart.ts';
 export * from './auth.ts';
 export * from './deployments.ts';
+export * from './placement.ts';

@@ -5,6 +5,7 @@
 import * as v from 'valibot';
 import { ResourceFields } from './resources.ts';
 import { IdleTimeoutField } from './idle.ts';
+import { ConstraintsField } from './placement.ts';
 import { RestartField } from './restart.ts';
 import { storeStatus } from './common.ts';
 import { KeyValueError, parseKeyValues } from './kv.ts';
@@ -62,6 +63,12 @@ export const ObjectItem = v.object({
     idle_timeout: v.pipe(v.nullable(v.number()), v.description('seconds without a request before it stops (status idle) until a request wakes it; null: never')),
     wakes: v.pipe(v.number(), v.description('times a request woke it from idle')),
     last_wake: v.pipe(v.nullable(v.string()), v.description('when a request last woke it')),
+    tasks: v.optional(
+      v.pipe(
+        v.array(v.object({ slot: v.number(), node: v.string(), address: v.string(), state: v.string(), error: v.optional(v.string()), ports: v.array(v.number()), restarts: v.number() })),
+        v.description('on a Swarm: each task, the node it runs on and its state'),
+      ),
+    ),
   }),
   arguments: v.object({
     object: v.record(v.string(), v.unknown()),
@@ -119,6 +126,7 @@ export const PodArguments = v.looseObject({
   cpus: arg(ResourceFields.cpus, 'CPUs', "CPUs the object's container may use, e.g. 1.5"),
   pids: arg(ResourceFields.pids, 'Pids', "Processes the object's container may run"),
   restart: arg(RestartField, 'Restart', 'What to do when the object exits: no, on-failure[:max] (default), always'),
+  constraints: arg(ConstraintsField, 'Constraints', 'Where it may run on a Swarm: node.labels.<key>==<value>, node.hostname!=<name>, node.role==worker; one engine ignores them'),
   idle_timeout: arg(IdleTimeoutField, 'Idle Timeout', 'Seconds without a request after which its containers stop (status idle); the next request wakes it. 0: never'),
   ...JinaEnumFields,
 });

@@ -8,7 +8,7 @@ import type { PreparedObject } from './define.ts';
 import type { CreateInput } from './lifecycle.ts';
 
 const PORT_IN = 8081;
-const PLACEMENT = new Set(['host', 'port_jinad', 'host_in', 'host_out', 'https', 'token', 'cacert']);
+const PLACEMENT = new Set(['host', 'port_jinad', 'host_in', 'host_out', 'https', 'token', 'cacert', 'constraints']);
 
 /** Prepare for `defineObjectKind`: an executor object (`mode` pod or pea) from its JSON arguments. */
 export function prepareExecutor(mode: 'pod' | 'pea', { body, envs }: CreateInput, { workdir, env }: { workdir: string; env: Record<string, string> }): PreparedObject {

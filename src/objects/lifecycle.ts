@@ -82,6 +82,8 @@ export const commandOf = (spec: ObjectKindSpec) => ['node', '/opt/jinad/runtime/
 
 /** The restart policy of a create request: query, then a Pod's body, then the default. */
 const restartOf = (input: CreateInput) => ((input.query.restart ?? input.body?.restart ?? DEFAULT_RESTART) as string);
+/** Where it may run (Swarm): the create arguments (query, then a Pod's body), then its workspace's `.jinad`. */
+const constraintsOf = (input: CreateInput, workspace: string[]) => ((input.query.constraints ?? input.body?.constraints ?? workspace) as string[]);
 /** The idle timeout of a create request (seconds; 0: never idle): query, then a Pod's body, then the definition (a Flow's `with:`), then the daemon's default. */
 function idleTimeoutOf(d: ObjectDeps, input: CreateInput, prepared: PreparedObject): number {
   const asked = (input.query.idle_timeout ?? input.body?.idle_timeout ?? prepared.idleTimeout) as number | undefined;
@@ -135,6 +137,7 @@ export async function objectItem(d: ObjectDeps, r: ObjectRow): Promise<ObjectIte
       idle_timeout: idle?.timeout ?? null,
       wakes: idle?.wakes ?? 0,
       last_wake: idle?.last_wake ?? null,
+      ...(live?.tasks && { tasks: live.tasks }),
     },
     // Envs are shown as given, but for secrets (a remote Executor's JINAD_TOKEN, passwords).
     arguments: redactEnvs(r.arguments) as ObjectItem['arguments'],
@@ -209,6 +212,7 @@ export async function start(d: ObjectDeps, id: string, workspaceId: string, star
       workdir: d.workspaces.workdir(workspaceId),
       resources: startSpec.resources ?? d.containerLimits,
       restart: parseRestart(startSpec.restart),
+      ...(startSpec.constraints?.length && { constraints: startSpec.constraints }),
     });
   } catch (err) {
     await d.backend.removeObject(id);
@@ -274,7 +278,7 @@ async function startAndRecord(d: ObjectDeps, id: string, input: CreateInput, pre
   const front = idleTimeout > 0 ? await d.idler.front(id, idleTimeout, prepared.ports) : undefined;
   const ports = front ? prepared.ports.map((p) => ({ container: p.container })) : prepared.ports;
   // The readiness timeout runs once this start has its slot, not while it waits for one.
-  const startSpec: StartSpec = { partialBody: prepared.partialBody, ports, env, resources: resourcesFor(d, input, ws.resources), restart: restartOf(input), ...(front && { idleTimeout }), ...(prepared.scrape === false && { scrape: false as const }) };
+  const startSpec: StartSpec = { partialBody: prepared.partialBody, ports, env, resources: resourcesFor(d, input, ws.resources), restart: restartOf(input), ...(constraintsOf(input, ws.constraints).length && { constraints: constraintsOf(input, ws.constraints) }), ...(front && { idleTimeout }), ...(prepared.scrape === false && { scrape: false as const }) };
   try {
     const { state, uri, object } = await d.starts.run(() => start(d, id, input.workspaceId, startSpec, ws.image));
     d.live.set(state);

@@ -10,6 +10,7 @@ import * as v from 'valibot';
 import { ErrorBody, idOf } from '../contract/common.ts';
 import { ResourceFields } from '../contract/resources.ts';
 import { IdleTimeoutField } from '../contract/idle.ts';
+import { ConstraintsField } from '../contract/placement.ts';
 import { RestartField } from '../contract/restart.ts';
 import { Envs, LegacyUpdateQuery, ObjectItem, ObjectStoreStatus, PodNameQuery, ScaleQuery } from '../contract/objects.ts';
 import { fail, invalid } from '../errors.ts';
@@ -53,7 +54,7 @@ export function objectRoutes(router: Hono, svc: ObjectService, spec: ObjectKindS
     description: 'Waits until the object is running; returns its id. On failure: 400 with the cause and the object’s last log lines, and nothing is left behind.',
     responses: { 201: { description: `the new j${kind}-… id, as a JSON string` }, ...errors },
   });
-  const Query = v.object({ workspace_id: idOf('workspace'), envs: Envs, ...ResourceFields, restart: RestartField, idle_timeout: IdleTimeoutField, ...spec.create.query });
+  const Query = v.object({ workspace_id: idOf('workspace'), envs: Envs, ...ResourceFields, restart: RestartField, idle_timeout: IdleTimeoutField, constraints: ConstraintsField, ...spec.create.query });
   const create = async (c: Context, body?: Record<string, unknown>) => {
     const { workspace_id, envs, ...query } = (c.req as unknown as { valid(t: 'query'): v.InferOutput<typeof Query> }).valid('query');
     return c.json(await svc.create({ workspaceId: workspace_id, envs, query, body }), 201);

@@ -39,6 +39,8 @@ export interface StartSpec {
   /** Its limits and restart policy (absent in rows from before they were kept: the defaults). */
   resources?: Resources;
   restart?: string;
+  /** Where it may run on a backend of several machines (Swarm placement constraints). */
+  constraints?: string[];
   /** Seconds without a request before it stops (absent: never). */
   idleTimeout?: number;
   /** Its ports serve no metrics (not listed at /metrics/targets). */

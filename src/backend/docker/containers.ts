@@ -49,7 +49,7 @@ export interface ContainerState {
  * The frames of a multiplexed log buffer (`Tty: false`): an 8-byte header (stream 1 = stdout,
  * 2 = stderr; big-endian length) before each chunk. A buffer without headers is one stdout frame.
  */
-function* frames(buf: Buffer): Generator<{ stream: 'stdout' | 'stderr'; text: string }> {
+function* logFrames(buf: Buffer): Generator<{ stream: 'stdout' | 'stderr'; text: string }> {
   if (!(buf.length >= 8 && (buf[0] === 1 || buf[0] === 2) && buf[1] === 0)) {
     if (buf.length) yield { stream: 'stdout', text: buf.toString('utf8') };
     return;
@@ -152,8 +152,7 @@ export async function runContainer(docker: Engine, spec: ContainerSpec): Promise
 /** The last lines a container wrote (stdout and stderr). */
 export async function containerOutput(docker: Engine, name: string, tail: number): Promise<string[]> {
   try {
-    const buf = (await docker.getContainer(name).logs({ stdout: true, stderr: true, tail, follow: false })) as unknown as Buffer;
-    return [...frames(buf)].map((f) => f.text).join('').split('\n').filter((l) => l.length > 0);
+    return outputLines((await docker.getContainer(name).logs({ stdout: true, stderr: true, tail, follow: false })) as unknown as Buffer);
   } catch (err) {
     if (statusOf(err) === 404) return [];
     throw err;
@@ -162,15 +161,21 @@ export async function containerOutput(docker: Engine, name: string, tail: number
 
 /** Lines with their times and streams, after `since` (unix seconds). */
 export async function containerLogLines(docker: Engine, name: string, since?: number): Promise<OutputLine[]> {
-  let buf: Buffer;
   try {
-    buf = (await docker.getContainer(name).logs({ stdout: true, stderr: true, timestamps: true, follow: false, since: since ?? 0 })) as unknown as Buffer;
+    return timedLines((await docker.getContainer(name).logs({ stdout: true, stderr: true, timestamps: true, follow: false, since: since ?? 0 })) as unknown as Buffer);
   } catch (err) {
     if (statusOf(err) === 404) return [];
     throw err;
   }
+}
+
+/** A log buffer's lines (a container's or a Swarm service's). */
+export const outputLines = (buf: Buffer): string[] => [...logFrames(buf)].map((f) => f.text).join('').split('\n').filter((l) => l.length > 0);
+
+/** A log buffer read with `timestamps`: each line with its time and stream. */
+export function timedLines(buf: Buffer): OutputLine[] {
   const out: OutputLine[] = [];
-  for (const { stream, text } of frames(buf)) {
+  for (const { stream, text } of logFrames(buf)) {
     for (const line of text.split('\n')) {
       if (!line) continue;
       const sp = line.indexOf(' ');

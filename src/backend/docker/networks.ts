@@ -10,6 +10,13 @@ export interface SubnetPool {
   prefix: number;
 }
 
+/** The network's driver: `bridge` (one engine), or `overlay` (a Swarm: attachable, optionally encrypted). */
+export interface NetworkDriver {
+  name: 'bridge' | 'overlay';
+  attachable?: boolean;
+  options?: Record<string, string>;
+}
+
 /** Subnets in use: every network on the engine, and this machine's routes. */
 async function takenSubnets(docker: Engine): Promise<Cidr[]> {
   const nets = await docker.listNetworks();
@@ -21,16 +28,17 @@ async function takenSubnets(docker: Engine): Promise<Cidr[]> {
  * Create the network if missing; returns its id. With a pool, its subnet is the first free one of
  * the pool (a create that loses a race for a subnet takes the next); without, Docker allocates.
  */
-export async function ensureNetwork(docker: Engine, name: string, labels: Labels, pool?: SubnetPool): Promise<string> {
+export async function ensureNetwork(docker: Engine, name: string, labels: Labels, pool?: SubnetPool, driver: NetworkDriver = { name: 'bridge' }): Promise<string> {
   const existing = await docker.listNetworks({ filters: JSON.stringify({ name: [name] }) });
   const exact = existing.find((n) => n.Name === name);
   if (exact) return exact.Id;
-  if (!pool) return (await docker.createNetwork({ Name: name, Driver: 'bridge', Labels: labels, CheckDuplicate: true })).id;
+  const base = { Name: name, Driver: driver.name, Labels: labels, CheckDuplicate: true, Attachable: driver.attachable, Options: driver.options };
+  if (!pool) return (await docker.createNetwork(base)).id;
   for (let attempt = 1; ; attempt++) {
     const subnet = freeSubnet(pool.cidr, pool.prefix, await takenSubnets(docker), attempt > 1);
     if (!subnet) throw poolExhausted(pool.cidr, pool.prefix);
     try {
-      const net = await docker.createNetwork({ Name: name, Driver: 'bridge', Labels: labels, CheckDuplicate: true, IPAM: { Driver: 'default', Config: [{ Subnet: formatCidr(subnet) }] } });
+      const net = await docker.createNetwork({ ...base, IPAM: { Driver: 'default', Config: [{ Subnet: formatCidr(subnet) }] } });
       return net.id;
     } catch (err) {
       // Another engine client (another daemon) took that subnet between our look and our create:
