@@ -71,6 +71,14 @@ export interface ObjectSpec {
   restart?: RestartPolicy;
   /** Where it may run, on a backend of several machines (Swarm: `node.labels.gpu==true`); one machine ignores them. */
   constraints?: string[];
+  /** Copies of it to run, spread over the machines (a backend that `spreadsReplicas`; default 1). */
+  replicas?: number;
+}
+
+/** A change to a running object's copies: how many, or their environment (new copies start before old ones stop). */
+export interface ObjectChange {
+  replicas?: number;
+  env?: Record<string, string>;
 }
 
 /** One task of an object on a backend of several machines (a Swarm service's task). */
@@ -84,8 +92,8 @@ export interface TaskState {
   state: string;
   /** Why it failed or waits (`no suitable node …`), as Swarm says it. */
   error?: string;
-  /** Its published ports, in host mode. */
-  ports: number[];
+  /** `"<port inside>/tcp"` → the port published on its node (host mode). */
+  ports: Record<string, number>;
   /** Tasks before it in its slot that ended. */
   restarts: number;
 }
@@ -165,8 +173,14 @@ export interface BackendContext {
 }
 
 export interface Backend {
-  /** `docker`, `fake`, … */
+  /** `docker`, `swarm`, `fake`, … */
   readonly kind: string;
+  /**
+   * A backend of several machines: a Pod's replicas run as copies of the object spread over them
+   * (`ObjectSpec.replicas`, changed by `updateObject`), each with one replica, instead of as
+   * processes inside one object.
+   */
+  readonly spreadsReplicas?: boolean;
   /** Bind to a daemon instance and prepare (e.g. learn the host path of the root). */
   start(ctx: BackendContext): Promise<void>;
   /** Resolves when the backend answers; rejects with a message that says how to fix it. */
@@ -213,6 +227,8 @@ export interface Backend {
   restartObject(id: string): Promise<ObjectState | undefined>;
   /** Stop and remove; an absent object is fine. */
   removeObject(id: string): Promise<void>;
+  /** Change a spread object's copies (`spreadsReplicas` backends); resolves once the change is rolled out. */
+  updateObject?(id: string, change: ObjectChange): Promise<ObjectState | undefined>;
   /** The last `tail` lines an object wrote. */
   objectOutput(id: string, tail: number): Promise<string[]>;
   /** Lines with their times and streams, after `since` (unix seconds, fractions allowed). */

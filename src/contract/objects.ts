@@ -65,7 +65,7 @@ export const ObjectItem = v.object({
     last_wake: v.pipe(v.nullable(v.string()), v.description('when a request last woke it')),
     tasks: v.optional(
       v.pipe(
-        v.array(v.object({ slot: v.number(), node: v.string(), address: v.string(), state: v.string(), error: v.optional(v.string()), ports: v.array(v.number()), restarts: v.number() })),
+        v.array(v.object({ slot: v.number(), node: v.string(), address: v.string(), state: v.string(), error: v.optional(v.string()), ports: v.record(v.string(), v.number()), restarts: v.number() })),
         v.description('on a Swarm: each task, the node it runs on and its state'),
       ),
     ),

@@ -22,6 +22,7 @@ import type { Store } from '../store/db.ts';
 import type { ObjectKindSpec, PreparedObject } from './define.ts';
 import type { Idler } from './idle.ts';
 import { PARTIAL_PORT, partialCall, partialError, waitReady } from './partial.ts';
+import { rollingUpdateSpread, scaleSpread, spreadOf, spreads, startEnv } from './spread.ts';
 import type { ReplicaLedger, StartSlots } from './ledger.ts';
 import type { LiveStates } from './live.ts';
 import type { ObjectRepo } from './repo.ts';
@@ -75,7 +76,7 @@ export interface CreateInput {
 }
 
 const short = (id: string) => id.replace(/^sha256:/, '').slice(0, 10);
-const modeOf = (spec: ObjectKindSpec) => spec.mode ?? spec.kind;
+export const modeOf = (spec: ObjectKindSpec) => spec.mode ?? spec.kind;
 /** Inside the container's own filesystem (kept across its restarts, never in the shared work directory). */
 const STATE_FILE = '/tmp/jinad-partial.json';
 export const commandOf = (spec: ObjectKindSpec) => ['node', '/opt/jinad/runtime/bin.mjs', 'partial', '--mode', modeOf(spec), '--port', String(PARTIAL_PORT), '--workspace', '/workspace', '--state', STATE_FILE];
@@ -198,6 +199,9 @@ function resourcesFor(d: ObjectDeps, input: CreateInput, workspace: Resources): 
 /** Run the object, wait for its partial daemon and start the object in it; returns the partial daemon's item. On failure nothing is left. */
 export async function start(d: ObjectDeps, id: string, workspaceId: string, startSpec: StartSpec, image: string) {
   const { kind } = d.spec;
+  // A Pod spread over machines: copies of one replica each (spread.ts).
+  const spread = spreadOf(d, startSpec.partialBody);
+  const partialBody = spread?.body ?? startSpec.partialBody;
   let state: ObjectState;
   try {
     state = await d.backend.runObject({
@@ -207,12 +211,13 @@ export async function start(d: ObjectDeps, id: string, workspaceId: string, star
       image,
       command: commandOf(d.spec),
       // The partial daemon starts the object as soon as it runs, without waiting to be asked.
-      env: { ...startSpec.env, JINAD_PARTIAL_START: JSON.stringify({ args: startSpec.partialBody[modeOf(d.spec)] ?? startSpec.partialBody, envs: startSpec.partialBody.envs ?? {} }) },
+      env: { ...startSpec.env, JINAD_PARTIAL_START: startEnv(d, partialBody) },
       ports: [{ container: PARTIAL_PORT }, ...startSpec.ports],
       workdir: d.workspaces.workdir(workspaceId),
       resources: startSpec.resources ?? d.containerLimits,
       restart: parseRestart(startSpec.restart),
       ...(startSpec.constraints?.length && { constraints: startSpec.constraints }),
+      ...(spread && { replicas: spread.copies }),
     });
   } catch (err) {
     await d.backend.removeObject(id);
@@ -223,7 +228,7 @@ export async function start(d: ObjectDeps, id: string, workspaceId: string, star
   }
   const uri = endpointOf(state, PARTIAL_PORT) ?? '';
   try {
-    return { state, uri, object: await startInside(d, id, uri, startSpec.partialBody) };
+    return { state, uri, object: await startInside(d, id, uri, partialBody) };
   } catch (err) {
     const failure = await withOutput(d, id, err);
     await d.backend.removeObject(id);
@@ -339,7 +344,13 @@ async function updateNow(d: ObjectDeps, id: string, method: string, pathAndQuery
 const podQuery = (params: Record<string, string>, podName?: string) => new URLSearchParams({ ...params, ...(podName ? { pod_name: podName } : {}) }).toString();
 
 /** Replace an object's replicas one by one with new `uses_with` (of one executor, when named). */
-export function rollingUpdateObject(d: ObjectDeps, id: string, usesWith: Record<string, unknown>, podName?: string): Promise<string> {
+export async function rollingUpdateObject(d: ObjectDeps, id: string, usesWith: Record<string, unknown>, podName?: string): Promise<string> {
+  if (spreads(d)) {
+    const object = await rollingUpdateSpread(d, id, usesWith);
+    const r = mustRow(d, id);
+    if (object) await d.repo.patch(id, { arguments: { ...r.arguments, object } });
+    return id;
+  }
   const query = podQuery({}, podName);
   return updateObject(d, id, 'PUT', `/rolling_update${query ? `?${query}` : ''}`, usesWith);
 }
@@ -350,7 +361,8 @@ export async function scaleObject(d: ObjectDeps, id: string, replicas: number, p
   const counts = { ...((r.arguments.replicas as Record<string, number> | undefined) ?? {}) };
   const name = podName && podName in counts ? podName : (Object.keys(counts)[0] ?? podName ?? d.spec.kind);
   checkReplicas(d, r.workspaceId, { ...counts, [name]: replicas }, replicasOf(r));
-  await updateObject(d, id, 'PUT', `/scale?${podQuery({ replicas: String(replicas) }, podName)}`);
+  if (spreads(d)) await scaleSpread(d, id, replicas);
+  else await updateObject(d, id, 'PUT', `/scale?${podQuery({ replicas: String(replicas) }, podName)}`);
   const after = mustRow(d, id);
   await d.repo.patch(id, { arguments: { ...after.arguments, replicas: { ...counts, [name]: replicas } } });
   return id;

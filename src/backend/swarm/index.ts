@@ -97,20 +97,28 @@ export function createSwarmBackend(opts: SwarmBackendOptions): Backend {
   }
 
   /**
-   * Until a task of the service runs: then its state. A task Swarm cannot place, or whose node
-   * cannot pull the image, fails this at once with Swarm's own words (it would wait forever).
+   * Until `wanted` tasks of the service, made since `since`, run (all published ports known):
+   * then its state. A task Swarm cannot place, whose node cannot pull the image, or a rolling
+   * update Swarm paused, fails this at once with Swarm's own words (it would wait forever).
    */
-  async function untilRunning(id: string, since: string): Promise<ObjectState> {
+  async function untilRunning(id: string, since: string, wanted = 1): Promise<ObjectState> {
     const deadline = Date.now() + RUN_TIMEOUT_MS;
     for (;;) {
       const service = await inspectService(id);
       if (!service) throw new Error(`the service ${id} was removed while it started`);
-      const tasks = (await tasksOfService(service.ID)).filter((t) => (t.CreatedAt ?? '') >= since);
+      const tasks = await tasksOfService(service.ID);
+      const fresh = tasks.filter((t) => (t.CreatedAt ?? '') >= since);
       const state = await stateFrom(service, tasks);
-      if (state.running && Object.keys(state.ports).length >= (service.Spec.EndpointSpec?.Ports?.length ?? 0)) return state;
-      const stuck = tasks.find((t) => t.Status.Err && (t.Status.State === 'pending' || t.Status.State === 'rejected' || t.Status.State === 'failed'));
+      const portCount = service.Spec.EndpointSpec?.Ports?.length ?? 0;
+      const up = fresh.filter((t) => t.Status.State === 'running' && t.DesiredState === 'running' && (opts.publishMode !== 'host' || (t.Status.PortStatus?.Ports ?? []).length >= portCount));
+      if (up.length >= wanted && state.running) return stateOf(service, tasks, nodes, { publishMode: opts.publishMode, reachHost });
+      // Without a start time (a scale), only tasks Swarm still wants count: older failures are history.
+      const recent = since ? fresh : tasks.filter((t) => t.DesiredState === 'running');
+      const stuck = recent.find((t) => t.Status.Err && (t.Status.State === 'pending' || t.Status.State === 'rejected' || t.Status.State === 'failed'));
       if (stuck) throw new Error(`Swarm could not run ${id}: ${stuck.Status.Err}${stuck.Status.State === 'rejected' ? ' (a node could not start it: can every node pull from the registry?)' : ''}`);
-      if (Date.now() > deadline) throw new Error(`no task of ${id} was running within ${RUN_TIMEOUT_MS / 1000} s`);
+      const update = (service as { UpdateStatus?: { State?: string; Message?: string } }).UpdateStatus;
+      if (update?.State === 'paused' || update?.State?.startsWith('rollback')) throw new Error(`Swarm stopped the update of ${id}: ${update.Message ?? update.State}`);
+      if (Date.now() > deadline) throw new Error(`${wanted} task(s) of ${id} were not running within ${RUN_TIMEOUT_MS / 1000} s (${up.length} were)`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
@@ -124,6 +132,7 @@ export function createSwarmBackend(opts: SwarmBackendOptions): Backend {
 
   return {
     kind: 'swarm',
+    spreadsReplicas: true,
 
     async start(context) {
       ctx = context;
@@ -206,11 +215,11 @@ export function createSwarmBackend(opts: SwarmBackendOptions): Backend {
           publishMode: opts.publishMode,
           logDriver: logDriver(spec),
           constraints: spec.constraints ?? [],
-          replicas: 1,
+          replicas: spec.replicas ?? 1,
           stopGraceS: STOP_GRACE_S,
         }),
       );
-      return untilRunning(spec.id, since);
+      return untilRunning(spec.id, since, spec.replicas ?? 1);
     },
     inspectObject,
     async startObject(id) {
@@ -243,6 +252,21 @@ export function createSwarmBackend(opts: SwarmBackendOptions): Backend {
       return untilRunning(id, since);
     },
     removeObject: (id) => idempotent(() => docker.getService(id).remove()),
+    async updateObject(id, change) {
+      const since = new Date(Date.now() - 1000).toISOString();
+      let wanted = 1;
+      await updateService(id, (spec) => {
+        if (change.replicas !== undefined) spec.Mode = { Replicated: { Replicas: change.replicas } };
+        wanted = spec.Mode?.Replicated?.Replicas ?? 1;
+        if (change.env) {
+          const env = new Map<string, string>((spec.TaskTemplate.ContainerSpec.Env ?? []).map((e: string) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+          for (const [k, v] of Object.entries(change.env)) env.set(k, v);
+          spec.TaskTemplate.ContainerSpec.Env = [...env].map(([k, v]) => `${k}=${v}`);
+        }
+      });
+      // A new environment replaces every task (start-first); more replicas add tasks beside the running ones.
+      return change.env ? untilRunning(id, since, wanted) : untilRunning(id, '', wanted);
+    },
     async objectOutput(id, tail) {
       try {
         return outputLines((await docker.getService(id).logs({ stdout: true, stderr: true, tail, follow: false })) as unknown as Buffer);

@@ -153,7 +153,8 @@ function tasksOf(tasks: Task[], nodes: Nodes, publishMode: PublishMode): TaskSta
     const t = history[0]!;
     if (t.DesiredState !== 'running' && t.Status.State !== 'failed' && t.Status.State !== 'rejected') continue;
     const node = t.NodeID ? nodes.get(t.NodeID) : undefined;
-    const published = publishMode === 'host' ? (t.Status.PortStatus?.Ports ?? []).map((p) => p.PublishedPort).filter((p): p is number => !!p) : [];
+    const published: Record<string, number> = {};
+    if (publishMode === 'host') for (const p of t.Status.PortStatus?.Ports ?? []) if (p.PublishedPort) published[`${p.TargetPort}/${p.Protocol ?? 'tcp'}`] = p.PublishedPort;
     out.push({
       slot,
       node: node?.name ?? t.NodeID ?? '',
