@@ -11,8 +11,9 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
+import { createSwarmBackend } from '../../src/backend/swarm/index.ts';
 import { LABEL } from '../docker.ts';
-import { callJson, createWorkspace, retryFetch, startDaemon, type TestDaemon, untilItem } from '../helpers.ts';
+import { callJson, createWorkspace, freePort, retryFetch, startDaemon, type TestDaemon, untilItem } from '../helpers.ts';
 
 const script = fileURLToPath(new URL('../../scripts/swarm-cluster.sh', import.meta.url));
 const fixture = (f: string) => fileURLToPath(new URL(`../fixtures/runtime/${f}`, import.meta.url));
@@ -34,7 +35,7 @@ before(async () => {
   env = Object.fromEntries(readFileSync(`${DIR}/env`, 'utf8').trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
   for (let i = 1; i <= 3; i++) engines.push(new Docker({ socketPath: `${DIR}/n${i}/docker.sock` }));
   const hostIp = env.JINAD_CLUSTER_HOST_IP!;
-  const logsPort = 24000 + (process.pid % 1000);
+  const logsPort = await freePort();
   d = await startDaemon({
     logsPort,
     config: {
@@ -57,9 +58,25 @@ const send = async (address: string, port: number) => {
   const res = await fetch(`http://${address}:${port}/`, { method: 'POST', body: JSON.stringify(req) });
   return ((await res.json()) as any).data.docs[0].tags as Record<string, unknown>;
 };
+const BACKEND = { publishHost: '127.0.0.1', root: '/tmp', baseImage: { strategy: 'build' as const }, publishMode: 'host' as const, encrypted: false };
 const running = (item: any) => (item.metadata.tasks ?? []).filter((t: any) => t.state === 'running');
 
 describe('the Swarm backend on a three-node cluster', () => {
+  it('errors a person can act on: a worker instead of a manager, a node that cannot pull', async (t) => {
+    if (skip) return t.skip(`no cluster on this machine: ${skip}`);
+    const worker = createSwarmBackend({ ...BACKEND, docker: `unix://${DIR}/n2/docker.sock`, registry: env.JINAD_REGISTRY! });
+    await assert.rejects(worker.ping(), /is a Swarm worker: point DOCKER_HOST \/ --docker at a manager/);
+    // An image the registry does not have (its tag deleted after the build), on a node that never pulled it.
+    const ws = await createWorkspace(d.url, { 'executors.ts': readFileSync(fixture('executors.ts')) });
+    const repo = `jworkspace-${ws.id.slice(ws.id.indexOf('-') + 1)}`;
+    const head = await fetch(`http://${env.JINAD_REGISTRY}/v2/${repo}/manifests/latest`, { method: 'HEAD', headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json' } });
+    await fetch(`http://${env.JINAD_REGISTRY}/v2/${repo}/manifests/${head.headers.get('docker-content-digest')}`, { method: 'DELETE' });
+    const r = await api('POST', `/peas?workspace_id=${ws.id}&constraints=node.hostname==jinad-node3`, { uses: 'Tagger', py_modules: ['executors.ts'] });
+    assert.equal(r.status, 400, JSON.stringify(r.body));
+    assert.match(JSON.stringify(r.body), /Swarm could not run .*can every node pull from the registry\?/);
+    assert.equal((await api('DELETE', `/workspaces/${ws.id}?everything=true`)).status, 200);
+  });
+
   it('a Pod of 3 replicas spreads over 3 nodes, each answers; a stopped node\'s replica runs again elsewhere; delete leaves nothing', async (t) => {
     if (skip) return t.skip(`no cluster on this machine: ${skip}`);
     const ws = await createWorkspace(d.url, { 'executors.ts': readFileSync(fixture('executors.ts')) });
@@ -106,12 +123,23 @@ describe('the Swarm backend on a three-node cluster', () => {
     assert.deepEqual(await engines[0]!.listServices({ filters: mine }), []);
     for (const engine of engines.filter((_, i) => `jinad-node${i + 1}` !== lost)) {
       const deadline = Date.now() + 20_000;
-      while ((await engine.listContainers({ all: true, filters: mine })).length && Date.now() < deadline) await new Promise((res) => setTimeout(res, 200));
+      // A worker's containers and its copy of the overlay network go a moment after the service.
+      const left = async () => (await engine.listContainers({ all: true, filters: mine })).length + (await engine.listNetworks({ filters: mine })).length;
+      while ((await left()) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 200));
       assert.deepEqual(await engine.listContainers({ all: true, filters: mine }), []);
       assert.deepEqual((await engine.listNetworks({ filters: mine })).map((n) => n.Name), []);
     }
     const repo = `jworkspace-${ws.id.slice(ws.id.indexOf('-') + 1)}`;
     const tags = (await (await fetch(`http://${env.JINAD_REGISTRY}/v2/${repo}/tags/list`)).json()) as { tags?: string[] | null };
     assert.deepEqual(tags.tags ?? [], []);
+  });
+
+  it('an engine that is not in a Swarm is refused with the command that makes one', async (t) => {
+    if (skip) return t.skip(`no cluster on this machine: ${skip}`);
+    // A worker still up leaves the Swarm; a daemon pointed at it is told how to make one.
+    const up = [2, 3].find((i) => spawnSync('docker', ['-H', `unix://${DIR}/n${i}/docker.sock`, 'version']).status === 0)!;
+    execFileSync('docker', ['-H', `unix://${DIR}/n${up}/docker.sock`, 'swarm', 'leave', '--force']);
+    const alone = createSwarmBackend({ ...BACKEND, docker: `unix://${DIR}/n${up}/docker.sock`, registry: env.JINAD_REGISTRY! });
+    await assert.rejects(alone.ping(), /is not part of a Swarm[\s\S]*docker swarm init --advertise-addr/);
   });
 });

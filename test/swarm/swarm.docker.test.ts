@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { createSwarmBackend } from '../../src/backend/swarm/index.ts';
 import { docker, LABEL } from '../docker.ts';
 import { callJson, createWorkspace, freePort, retryFetch, startDaemon, type TestDaemon } from '../helpers.ts';
 import { ensureSwarm, startRegistry, type TestRegistry } from './helpers.ts';
@@ -96,6 +97,31 @@ describe('the Swarm backend (single node)', () => {
     assert.equal((await api('DELETE', `/workspaces/${ws.id}?everything=true`)).status, 200);
     assert.deepEqual(await registry.tags(repo), [], 'its registry tag is deleted');
     assert.equal((await docker.listLabelled({ [LABEL.instance]: d.instance, [LABEL.workspace]: ws.id })).networks.length, 0);
+  });
+
+  it('a daemon restart finds its services by their labels: a known Flow keeps running, an unknown service is removed', async () => {
+    const ws = await createWorkspace(d.url, Object.fromEntries(FILES.map((f) => [f, readFileSync(fixture(f))])));
+    const port = await freePort();
+    const q = new URLSearchParams({ workspace_id: ws.id, filename: 'replicas.yml' });
+    for (const e of [`FLOW_PORT=${port}`, 'REPLICAS=1', 'VERSION=kept']) q.append('envs', e);
+    const id = (await api('POST', `/flows?${q}`)).body as string;
+    await d.stop();
+    // A service of this instance that no store knows (made while the daemon was away, or left by a crash).
+    const stray = 'jpea-00000000-0000-4000-8000-0000000000aa';
+    const spec = (await docker.engine.getService(id).inspect()).Spec;
+    await docker.engine.createService({ ...spec, Name: stray, Labels: { ...spec.Labels, [LABEL.kind]: 'pea', [LABEL.object]: stray }, EndpointSpec: { Mode: 'dnsrr' } });
+    d = await startDaemon({ root: d.root, instance: d.instance, logsPort: d.logsPort, config: { backend: { kind: 'swarm', registry: registry.address } } });
+    const item = (await api('GET', `/flows/${id}`)).body;
+    assert.equal(item.metadata.status, 'running');
+    assert.equal((await index(port, 1)).data.docs[0].tags.version, 'kept');
+    assert.deepEqual(await services(), [id]);
+    assert.equal((await api('DELETE', `/workspaces/${ws.id}?everything=true`)).status, 200);
+    assert.deepEqual(await services(), []);
+  });
+
+  it('a registry nobody answers at: start-up is refused saying so', async () => {
+    const backend = createSwarmBackend({ publishHost: '127.0.0.1', root: d.root, baseImage: { strategy: 'build' }, publishMode: 'host', encrypted: false, registry: `127.0.0.1:${await freePort()}` });
+    await assert.rejects(backend.ping(), /cannot reach the registry at 127\.0\.0\.1:\d+[\s\S]*backend\.registry \/ JINAD_REGISTRY/);
   });
 
   it('a constraint no node satisfies: 4xx-free failure with Swarm\'s own words, nothing left', async () => {
