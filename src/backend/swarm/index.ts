@@ -28,6 +28,8 @@ import { type Nodes, type PublishMode, type Service, serviceSpec, stateOf, type 
 const STOP_GRACE_S = 5;
 /** How often the tasks of the whole Swarm are read for events. */
 const POLL_MS = 1000;
+/** Between looks at a starting task: short, since every start waits for this. */
+const TASK_POLL_MS = 20;
 /** How long a new task may take to run (an image pull on a node included). */
 const RUN_TIMEOUT_MS = 120_000;
 /** A label on a stopped (scaled to 0) service: the tasks it had, for the start that follows. */
@@ -119,7 +121,7 @@ export function createSwarmBackend(opts: SwarmBackendOptions): Backend {
       const update = (service as { UpdateStatus?: { State?: string; Message?: string } }).UpdateStatus;
       if (update?.State === 'paused' || update?.State?.startsWith('rollback')) throw new Error(`Swarm stopped the update of ${id}: ${update.Message ?? update.State}`);
       if (Date.now() > deadline) throw new Error(`${wanted} task(s) of ${id} were not running within ${RUN_TIMEOUT_MS / 1000} s (${up.length} were)`);
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, TASK_POLL_MS));
     }
   }
 
@@ -206,6 +208,7 @@ export function createSwarmBackend(opts: SwarmBackendOptions): Backend {
       if (spec.gpus) throw new Error('GPUs are not mapped onto Swarm by this backend: place the object with a constraint (node.labels.gpu==true) and a Dockerfile that uses the node\'s devices');
       const since = new Date(Date.now() - 1000).toISOString();
       await docker.createService(
+        {}, // no registry credentials: the nodes pull from `registry` as it is
         serviceSpec(spec, {
           image: registryRef(opts.registry, spec.image),
           labels: labels({ [LABEL.kind]: spec.kind, [LABEL.workspace]: spec.workspaceId, [LABEL.object]: spec.id }),

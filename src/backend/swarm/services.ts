@@ -3,7 +3,7 @@
  * its live state comes from the service's tasks. Docker's words stay here; index.ts maps an
  * ObjectSpec onto a service spec.
  */
-import type Docker from 'dockerode';
+import type { Engine } from '../docker/engine.ts';
 import type { ObjectSpec, ObjectState, TaskState } from '../types.ts';
 import { LABEL, type Labels } from '../docker/labels.ts';
 
@@ -33,7 +33,10 @@ const restartPolicyOf = (r: ObjectSpec['restart']) =>
       : { Condition: 'on-failure', Delay: 100_000_000, ...(r.max && { MaxAttempts: r.max }) };
 
 /** A service spec for an object (also the body of an update, with the version it replaces). */
-export function serviceSpec(spec: ObjectSpec, o: ServiceOptions): Docker.CreateServiceOptions {
+/** The engine's service spec (dockerode's type, through the Docker backend's one import of it). */
+type ServiceSpec = Parameters<Engine['createService']>[1];
+
+export function serviceSpec(spec: ObjectSpec, o: ServiceOptions): ServiceSpec {
   const { memory, cpus, pids } = spec.resources;
   return {
     Name: spec.id,
@@ -50,8 +53,7 @@ export function serviceSpec(spec: ObjectSpec, o: ServiceOptions): Docker.CreateS
         Init: true,
         CapabilityDrop: ['ALL'],
         StopGracePeriod: o.stopGraceS * 1e9,
-        Hosts: [],
-      } as Docker.ContainerSpec,
+      },
       Resources: {
         Limits: {
           ...(memory !== undefined && { MemoryBytes: memory }),
@@ -72,7 +74,7 @@ export function serviceSpec(spec: ObjectSpec, o: ServiceOptions): Docker.CreateS
       Mode: o.publishMode === 'ingress' ? 'vip' : 'dnsrr',
       Ports: spec.ports.map((p) => ({ Protocol: 'tcp', TargetPort: p.container, ...(p.host && { PublishedPort: p.host }), PublishMode: o.publishMode })),
     },
-  } as Docker.CreateServiceOptions;
+  } as ServiceSpec;
 }
 
 /** A task, as listTasks gives it (the fields used here). */
