@@ -20,6 +20,9 @@ describe('.jinad parsing', () => {
     assert.deepEqual([file.build, file.python, file.dockerfile], ['devel', '3.7', undefined]);
     assert.equal(warnings.length, 1); // build (dockerfile = default is the default, silently)
   });
+  it('reads placement constraints for a Swarm', () => {
+    assert.deepEqual(parseJinadFile('constraints = node.labels.gpu == true, node.role!=manager\n').file.constraints, ['node.labels.gpu==true', 'node.role!=manager']);
+  });
   it('warns on unknown keys and sections', () => {
     const { warnings } = parseJinadFile('colour = blue\n[extra]\nx = 1\n');
     assert.match(warnings.join('\n'), /unknown key 'colour'/);
@@ -38,6 +41,8 @@ describe('.jinad parsing', () => {
     ['dockerfile = ../Dockerfile', 'dockerfile'],
     ['dockerfile = /etc/Dockerfile', 'dockerfile'],
     ['restart = sometimes', 'restart'],
+    ['constraints = gpu', 'constraints'],
+    ['constraints = node.labels.gpu==true, rm -rf', 'constraints'],
   ];
   for (const [source, key] of bad) {
     it(`fails '${source}' naming '${key}'`, () => {

@@ -282,8 +282,9 @@ async function startAndRecord(d: ObjectDeps, id: string, input: CreateInput, pre
   // Idle-enabled: the daemon holds the published ports (fixed ones too), the container publishes its own where the backend picks.
   const front = idleTimeout > 0 ? await d.idler.front(id, idleTimeout, prepared.ports) : undefined;
   const ports = front ? prepared.ports.map((p) => ({ container: p.container })) : prepared.ports;
+  const constraints = constraintsOf(input, ws.constraints);
   // The readiness timeout runs once this start has its slot, not while it waits for one.
-  const startSpec: StartSpec = { partialBody: prepared.partialBody, ports, env, resources: resourcesFor(d, input, ws.resources), restart: restartOf(input), ...(constraintsOf(input, ws.constraints).length && { constraints: constraintsOf(input, ws.constraints) }), ...(front && { idleTimeout }), ...(prepared.scrape === false && { scrape: false as const }) };
+  const startSpec: StartSpec = { partialBody: prepared.partialBody, ports, env, resources: resourcesFor(d, input, ws.resources), restart: restartOf(input), ...(constraints.length && { constraints }), ...(front && { idleTimeout }), ...(prepared.scrape === false && { scrape: false as const }) };
   try {
     const { state, uri, object } = await d.starts.run(() => start(d, id, input.workspaceId, startSpec, ws.image));
     d.live.set(state);

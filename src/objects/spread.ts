@@ -24,12 +24,14 @@ export function spreadOf(d: Pick<ObjectDeps, 'backend' | 'spec'>, partialBody: R
 /** The environment variable a copy starts its object from. */
 export const startEnv = (d: Pick<ObjectDeps, 'spec'>, body: Record<string, unknown>) => JSON.stringify({ args: body[modeOf(d.spec)] ?? body, envs: body.envs ?? {} });
 
-/** Scale a spread Pod: the backend runs `replicas` copies. */
+/** Scale a spread Pod: the backend runs `replicas` copies (and a later re-creation as many). */
 export async function scaleSpread(d: ObjectDeps, id: string, replicas: number): Promise<void> {
   const state = await d.backend.updateObject!(id, { replicas }).catch((err) => {
     throw fail('object_update_failed', `scaling ${id} to ${replicas} copies failed: ${(err as Error).message}`, [], err);
   });
   if (state) d.live.set(state);
+  const start = mustRow(d, id).start;
+  if (start) await d.repo.patch(id, { start: { ...start, partialBody: { ...start.partialBody, pod: { ...(start.partialBody.pod as object), replicas } } } });
 }
 
 /** Give every copy of a spread Pod new `uses_with`, one copy at a time; kept for its later starts. */

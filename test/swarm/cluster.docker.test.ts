@@ -99,6 +99,22 @@ describe('the Swarm backend on a three-node cluster', () => {
       hosts.add(tags.host);
     }
     assert.equal(hosts.size, 3);
+    // Each copy's output reached the daemon's log receiver on the host's bridge address, from its node.
+    const deadline = Date.now() + 20_000;
+    let log = '';
+    while ((log.match(/partial daemon \(pod\) listening/g) ?? []).length < 3 && Date.now() < deadline) {
+      log = await (await fetch(`${d.url}/logs/${id}`)).text();
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    assert.equal((log.match(/partial daemon \(pod\) listening/g) ?? []).length, 3, log.slice(0, 2000));
+
+    // Scale: the number of copies.
+    assert.equal((await api('PUT', `/pods/scale/${id}?replicas=2`)).status, 200);
+    assert.equal(running((await api('GET', `/pods/${id}`)).body).length, 2);
+    assert.equal((await api('PUT', `/pods/scale/${id}?replicas=3`)).status, 200);
+    item = (await api('GET', `/pods/${id}`)).body;
+    assert.equal(running(item).length, 3);
+    assert.deepEqual(item.arguments.replicas, { p: 3 });
 
     // A rolling update reaches every copy.
     const rolled = await api('PUT', `/pods/rolling_update/${id}`, { version: 'b' });

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createSwarmBackend } from '../../src/backend/swarm/index.ts';
 import { docker, LABEL } from '../docker.ts';
-import { callJson, createWorkspace, freePort, retryFetch, startDaemon, type TestDaemon } from '../helpers.ts';
+import { callJson, createWorkspace, freePort, retryFetch, startDaemon, type TestDaemon, untilItem } from '../helpers.ts';
 import { ensureSwarm, startRegistry, type TestRegistry } from './helpers.ts';
 
 const FILES = ['executors.ts', 'seq.yml', 'replicas.yml'];
@@ -74,6 +74,10 @@ describe('the Swarm backend (single node)', () => {
     assert.equal(service.Spec.Labels[LABEL.kind], 'flow');
     assert.equal(service.Spec.Labels[LABEL.workspace], ws.id);
     assert.equal(service.Spec.TaskTemplate.ContainerSpec.Labels[LABEL.object], id);
+    // The restart policy and the limits, in Swarm's words (the default on-failure; the daemon's 2g and 1024 processes).
+    assert.equal(service.Spec.TaskTemplate.RestartPolicy.Condition, 'on-failure');
+    assert.deepEqual(service.Spec.TaskTemplate.Resources.Limits, { MemoryBytes: 2 * 1024 ** 3, Pids: 1024 });
+    assert.equal(service.Spec.UpdateConfig.Order, 'start-first');
     const item = (await api('GET', `/flows/${id}`)).body;
     assert.equal(item.metadata.status, 'running');
     assert.equal(item.metadata.ports[`${port}/tcp`], port);
@@ -117,6 +121,22 @@ describe('the Swarm backend (single node)', () => {
     assert.deepEqual(await services(), [id]);
     assert.equal((await api('DELETE', `/workspaces/${ws.id}?everything=true`)).status, 200);
     assert.deepEqual(await services(), []);
+  });
+
+  it('scale to zero: an idle Flow\'s service has no task running; a request wakes it with the right answer', async () => {
+    const ws = await createWorkspace(d.url, Object.fromEntries(FILES.map((f) => [f, readFileSync(fixture(f))])));
+    const created = await api('POST', `/flows?workspace_id=${ws.id}&filename=seq.yml&idle_timeout=1`);
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id = created.body as string;
+    const port = (await api('GET', `/flows/${id}`)).body.metadata.ports['8080/tcp'];
+    const idle = await untilItem(d.url, `/flows/${id}`, (i) => i.metadata.status === 'idle', 30_000);
+    assert.equal(idle.metadata.status, 'idle');
+    assert.equal((await docker.engine.getService(id).inspect()).Spec.Mode.Replicated.Replicas, 0);
+    const res = await fetch(`http://127.0.0.1:${port}/index`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ data: [{ text: 'hello' }] }) });
+    assert.equal(res.status, 200);
+    assert.equal(((await res.json()) as any).data.docs[0].tags.first, 'one');
+    assert.equal((await api('GET', `/flows/${id}`)).body.metadata.wakes, 1);
+    assert.equal((await api('DELETE', `/workspaces/${ws.id}?everything=true`)).status, 200);
   });
 
   it('a registry nobody answers at: start-up is refused saying so', async () => {

@@ -23,7 +23,7 @@ import { ensureNetwork, removeNetwork, type SubnetPool } from '../docker/network
 import { parseCidr } from '../docker/subnets.ts';
 import { OBJECT_UID } from '../docker/user.ts';
 import { deleteFromRegistry, pingRegistry, pushImage, registryRef } from './registry.ts';
-import { type Nodes, type PublishMode, type Service, serviceSpec, stateOf, type Task } from './services.ts';
+import { type Nodes, type PublishMode, publishedPorts, type Service, serviceSpec, stateOf, type Task } from './services.ts';
 
 const STOP_GRACE_S = 5;
 /** How often the tasks of the whole Swarm are read for events. */
@@ -98,25 +98,27 @@ export function createSwarmBackend(opts: SwarmBackendOptions): Backend {
     await docker.getService(id).update({ version: service.Version?.Index, ...spec });
   }
 
+  /** The ids of a service's tasks now: what a change is told apart from (no clocks compared: the manager's may differ). */
+  const taskIds = async (id: string) => new Set((await tasksOfService(id).catch(() => [])).map((t) => t.ID));
+
   /**
-   * Until `wanted` tasks of the service, made since `since`, run (all published ports known):
-   * then its state. A task Swarm cannot place, whose node cannot pull the image, or a rolling
-   * update Swarm paused, fails this at once with Swarm's own words (it would wait forever).
+   * Until `wanted` tasks of the service run (all published ports known): then its state. With
+   * `replaced` (a new service, a start, a forced restart, a new environment) only tasks that are
+   * not in `before` count. A new task Swarm cannot place, whose node cannot pull the image, or a
+   * rolling update Swarm paused, fails this at once with Swarm's own words (it would wait forever).
    */
-  async function untilRunning(id: string, since: string, wanted = 1): Promise<ObjectState> {
+  async function untilRunning(id: string, wanted: number, before = new Set<string>(), replaced = true): Promise<ObjectState> {
     const deadline = Date.now() + RUN_TIMEOUT_MS;
     for (;;) {
       const service = await inspectService(id);
       if (!service) throw new Error(`the service ${id} was removed while it started`);
       const tasks = await tasksOfService(service.ID);
-      const fresh = tasks.filter((t) => (t.CreatedAt ?? '') >= since);
+      const fresh = tasks.filter((t) => !before.has(t.ID));
       const state = await stateFrom(service, tasks);
       const portCount = service.Spec.EndpointSpec?.Ports?.length ?? 0;
-      const up = fresh.filter((t) => t.Status.State === 'running' && t.DesiredState === 'running' && (opts.publishMode !== 'host' || (t.Status.PortStatus?.Ports ?? []).length >= portCount));
-      if (up.length >= wanted && state.running) return stateOf(service, tasks, nodes, { publishMode: opts.publishMode, reachHost });
-      // Without a start time (a scale), only tasks Swarm still wants count: older failures are history.
-      const recent = since ? fresh : tasks.filter((t) => t.DesiredState === 'running');
-      const stuck = recent.find((t) => t.Status.Err && (t.Status.State === 'pending' || t.Status.State === 'rejected' || t.Status.State === 'failed'));
+      const up = (replaced ? fresh : tasks).filter((t) => t.Status.State === 'running' && t.DesiredState === 'running' && (opts.publishMode !== 'host' || Object.keys(publishedPorts(t.Status.PortStatus?.Ports)).length >= portCount));
+      if (up.length >= wanted && state.running) return state;
+      const stuck = fresh.find((t) => t.Status.Err && (t.Status.State === 'pending' || t.Status.State === 'rejected' || t.Status.State === 'failed'));
       if (stuck) throw new Error(`Swarm could not run ${id}: ${stuck.Status.Err}${stuck.Status.State === 'rejected' ? ' (a node could not start it: can every node pull from the registry?)' : ''}`);
       const update = (service as { UpdateStatus?: { State?: string; Message?: string } }).UpdateStatus;
       if (update?.State === 'paused' || update?.State?.startsWith('rollback')) throw new Error(`Swarm stopped the update of ${id}: ${update.Message ?? update.State}`);
@@ -206,7 +208,6 @@ export function createSwarmBackend(opts: SwarmBackendOptions): Backend {
 
     async runObject(spec) {
       if (spec.gpus) throw new Error('GPUs are not mapped onto Swarm by this backend: place the object with a constraint (node.labels.gpu==true) and a Dockerfile that uses the node\'s devices');
-      const since = new Date(Date.now() - 1000).toISOString();
       await docker.createService(
         {}, // no registry credentials: the nodes pull from `registry` as it is
         serviceSpec(spec, {
@@ -222,22 +223,25 @@ export function createSwarmBackend(opts: SwarmBackendOptions): Backend {
           stopGraceS: STOP_GRACE_S,
         }),
       );
-      return untilRunning(spec.id, since, spec.replicas ?? 1);
+      return untilRunning(spec.id, spec.replicas ?? 1);
     },
     inspectObject,
     async startObject(id) {
-      const since = new Date(Date.now() - 1000).toISOString();
-      const before = await inspectObject(id);
-      if (!before) return undefined;
-      if (before.running) return before;
+      const now = await inspectObject(id);
+      if (!now) return undefined;
+      if (now.running) return now;
+      const before = await taskIds(id);
+      let wanted = 1;
       await updateService(id, (spec) => {
-        const replicas = Number(spec.Labels?.[REPLICAS_LABEL] ?? 1) || 1;
+        // Stopped (scaled to 0): the tasks it had; failed for good: the tasks it wants.
+        const replicas = Number(spec.Labels?.[REPLICAS_LABEL]) || spec.Mode?.Replicated?.Replicas || 1;
         delete spec.Labels?.[REPLICAS_LABEL];
         spec.Mode = { Replicated: { Replicas: replicas } };
         // A task that failed for good (on-failure's max) is not retried by Swarm: a forced update makes a new one.
         spec.TaskTemplate.ForceUpdate = (spec.TaskTemplate.ForceUpdate ?? 0) + 1;
+        wanted = replicas;
       });
-      return untilRunning(id, since);
+      return untilRunning(id, wanted, before);
     },
     async stopObject(id) {
       await updateService(id, (spec) => {
@@ -247,16 +251,17 @@ export function createSwarmBackend(opts: SwarmBackendOptions): Backend {
       });
     },
     async restartObject(id) {
-      const since = new Date(Date.now() - 1000).toISOString();
-      if (!(await inspectService(id))) return undefined;
+      const service = await inspectService(id);
+      if (!service) return undefined;
+      const before = await taskIds(id);
       await updateService(id, (spec) => {
         spec.TaskTemplate.ForceUpdate = (spec.TaskTemplate.ForceUpdate ?? 0) + 1;
       });
-      return untilRunning(id, since);
+      return untilRunning(id, service.Spec.Mode?.Replicated?.Replicas || 1, before);
     },
     removeObject: (id) => idempotent(() => docker.getService(id).remove()),
     async updateObject(id, change) {
-      const since = new Date(Date.now() - 1000).toISOString();
+      const before = await taskIds(id);
       let wanted = 1;
       await updateService(id, (spec) => {
         if (change.replicas !== undefined) spec.Mode = { Replicated: { Replicas: change.replicas } };
@@ -268,7 +273,7 @@ export function createSwarmBackend(opts: SwarmBackendOptions): Backend {
         }
       });
       // A new environment replaces every task (start-first); more replicas add tasks beside the running ones.
-      return change.env ? untilRunning(id, since, wanted) : untilRunning(id, '', wanted);
+      return untilRunning(id, wanted, before, !!change.env);
     },
     async objectOutput(id, tail) {
       try {

@@ -103,6 +103,20 @@ export interface Service {
   Endpoint?: { Ports?: { TargetPort?: number; PublishedPort?: number; Protocol?: string }[] };
 }
 
+/**
+ * `"<port inside>/tcp"` → the published port. A dynamic host-mode port can be two: Docker picks
+ * one for IPv4 and another for IPv6, listed in that order (seen on 20.10); node addresses here are
+ * IPv4, so the first one is kept.
+ */
+export function publishedPorts(list: { TargetPort?: number; PublishedPort?: number; Protocol?: string }[] | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const p of list ?? []) {
+    const key = `${p.TargetPort}/${p.Protocol ?? 'tcp'}`;
+    if (p.PublishedPort && !(key in out)) out[key] = p.PublishedPort;
+  }
+  return out;
+}
+
 /** Node id → its hostname and the address its published ports are reached at. */
 export type Nodes = Map<string, { name: string; addr: string }>;
 
@@ -123,11 +137,7 @@ export function stateOf(service: Service, tasks: Task[], nodes: Nodes, opts: { p
   const starting = newest.some((t) => t.DesiredState === 'running' && STARTING.has(t.Status.State));
   const last = current ?? newest[0];
   const ports: Record<string, number> = {};
-  if (current && opts.publishMode === 'host') {
-    for (const p of current.Status.PortStatus?.Ports ?? []) if (p.PublishedPort) ports[`${p.TargetPort}/${p.Protocol ?? 'tcp'}`] = p.PublishedPort;
-  } else if (current) {
-    for (const p of service.Endpoint?.Ports ?? []) if (p.PublishedPort) ports[`${p.TargetPort}/${p.Protocol ?? 'tcp'}`] = p.PublishedPort;
-  }
+  if (current) Object.assign(ports, publishedPorts(opts.publishMode === 'host' ? current.Status.PortStatus?.Ports : service.Endpoint?.Ports));
   const node = current?.NodeID ? nodes.get(current.NodeID) : undefined;
   return {
     id: service.Spec?.Name ?? '',
@@ -155,8 +165,7 @@ function tasksOf(tasks: Task[], nodes: Nodes, publishMode: PublishMode): TaskSta
     const t = history[0]!;
     if (t.DesiredState !== 'running' && t.Status.State !== 'failed' && t.Status.State !== 'rejected') continue;
     const node = t.NodeID ? nodes.get(t.NodeID) : undefined;
-    const published: Record<string, number> = {};
-    if (publishMode === 'host') for (const p of t.Status.PortStatus?.Ports ?? []) if (p.PublishedPort) published[`${p.TargetPort}/${p.Protocol ?? 'tcp'}`] = p.PublishedPort;
+    const published = publishMode === 'host' ? publishedPorts(t.Status.PortStatus?.Ports) : {};
     out.push({
       slot,
       node: node?.name ?? t.NodeID ?? '',
