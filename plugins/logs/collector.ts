@@ -109,7 +109,7 @@ export function createCollector(api: PluginApi<LogsOptions>) {
 
   async function syncAll(): Promise<number> {
     let n = 0;
-    for (const o of (await backend.listOwned()).objects) {
+    for (const o of (await backend.listOwned({ images: false })).objects) {
       if (o.workspaceId && workspaces.has(o.workspaceId)) n += await syncFromBackend(o.workspaceId, o.id, kindOf(o.workspaceId, o.id) ?? 'unknown').catch(() => 0);
     }
     return n;

@@ -24,7 +24,7 @@ export async function reconcile(ctx: WorkspaceCtx): Promise<void> {
     await removeBackendObjects(ctx, id);
   }
   // No build runs yet (jobs resume after reconcile): images earlier builds left can go.
-  const pruning = backend.pruneImages().then((n) => n && log.info(`removed ${n} workspace image(s) replaced by a rebuild that nothing used any more`));
+  const pruning = backend.pruneImages(owned.images).then((n) => n && log.info(`removed ${n} workspace image(s) replaced by a rebuild that nothing used any more`));
   const queued = await api.jobs.persistedKeys();
   for (const r of rows) {
     if (r.state === 'DELETING') await deleteEverything(ctx, r.id);

@@ -201,9 +201,10 @@ export interface Backend {
   /**
    * Remove this instance's workspace images that lost their tag (replaced by a rebuild) and that
    * nothing uses any more. Call it while no build of this instance runs: a build's last layer is
-   * untagged for a moment before its tag lands.
+   * untagged for a moment before its tag lands. `listed`: this instance's images as `listOwned`
+   * just gave them (saves listing them again: an engine with many images takes ~0.3 s a listing).
    */
-  pruneImages(): Promise<number>;
+  pruneImages(listed?: Owned['images']): Promise<number>;
 
   /**
    * Make a work directory (and everything in it) writable by the unprivileged user objects run
@@ -236,8 +237,8 @@ export interface Backend {
 
   /** The states of every object of this instance, in one call. */
   objectStates(): Promise<ObjectState[]>;
-  /** Everything this instance owns, optionally of one workspace. */
-  listOwned(filter?: { workspaceId?: string }): Promise<Owned>;
+  /** Everything this instance owns, optionally of one workspace; `images: false` leaves images out (their listing is the slow one). */
+  listOwned(filter?: { workspaceId?: string; images?: boolean }): Promise<Owned>;
   /** Call `fn` for object events, and `onEnd` if the stream ends (the engine went away); returns a stop function. */
   watch(fn: (event: ObjectEvent) => void, onEnd?: () => void): Promise<() => void>;
   /** Send every object started from now on to this log receiver (undefined: the backend's default). */

@@ -136,12 +136,15 @@ export function createDockerBackend(opts: DockerBackendOptions): Backend {
     },
     imageId: (ref) => imageId(docker, ref),
     removeImage: (ref) => removeOwnImage(docker, ref, bound().instance),
-    async pruneImages() {
-      const filters = JSON.stringify({ label: Object.entries(labels({ [LABEL.kind]: 'workspace' })).map(([k, v]) => `${k}=${v}`), dangling: ['true'] });
+    async pruneImages(listed) {
+      const untagged = (tags: string[]) => tags.every((t) => t === '<none>:<none>');
+      const dangling = listed
+        ? listed.filter((i) => i.kind === 'workspace' && untagged(i.tags)).map((i) => i.ref)
+        : (await docker.listImages({ filters: JSON.stringify({ label: Object.entries(labels({ [LABEL.kind]: 'workspace' })).map(([k, v]) => `${k}=${v}`), dangling: ['true'] }) })).map((i) => i.Id);
       let removed = 0;
-      for (const image of await docker.listImages({ filters })) {
-        await removeOwnImage(docker, image.Id, bound().instance); // 409 (still used by an object): it stays until the next prune
-        if (!(await imageId(docker, image.Id))) removed++;
+      for (const ref of dangling) {
+        await removeOwnImage(docker, ref, bound().instance); // 409 (still used by an object): it stays until the next prune
+        if (!(await imageId(docker, ref))) removed++;
       }
       return removed;
     },
@@ -232,7 +235,7 @@ export function createDockerBackend(opts: DockerBackendOptions): Backend {
       const [containers, networks, images] = await Promise.all([
         docker.listContainers({ all: true, filters }),
         docker.listNetworks({ filters }),
-        filter.workspaceId ? Promise.resolve([]) : docker.listImages({ filters }),
+        filter.workspaceId || filter.images === false ? Promise.resolve([]) : docker.listImages({ filters }),
       ]);
       return {
         objects: containers.map((c) => ({

@@ -316,7 +316,7 @@ export function createFakeBackend(opts: { program?: FakeProgram } = {}): FakeBac
       return {
         objects: [...objects.values()].filter((o) => ws(o.spec.workspaceId)).map((o) => ({ ref: o.spec.id, id: o.spec.id, kind: o.spec.kind, workspaceId: o.spec.workspaceId })),
         isolations: [...networks.keys()].filter(ws).map((w) => ({ ref: networks.get(w)!, workspaceId: w })),
-        images: filter.workspaceId
+        images: filter.workspaceId || filter.images === false
           ? []
           : [...images.entries()].filter(([tag]) => tag !== FAKE_BASE_IMAGE).map(([tag, id]) => ({ ref: id, tags: [tag], kind: 'workspace' })),
       };

@@ -179,7 +179,7 @@ export function createSwarmBackend(opts: SwarmBackendOptions): Backend {
       }
       await local.removeImage(ref);
     },
-    pruneImages: () => local.pruneImages(),
+    pruneImages: (listed) => local.pruneImages(listed),
     prepareWorkdir: (dir) => local.prepareWorkdir(dir),
 
     isolate(workspaceId) {
@@ -305,7 +305,7 @@ export function createSwarmBackend(opts: SwarmBackendOptions): Backend {
       const [services, nets, images] = await Promise.all([
         docker.listServices({ filters: labelFilter(wanted) }) as unknown as Promise<Service[]>,
         docker.listNetworks({ filters: labelFilter(wanted) }),
-        filter.workspaceId ? Promise.resolve([]) : docker.listImages({ filters: labelFilter(wanted) }),
+        filter.workspaceId || filter.images === false ? Promise.resolve([]) : docker.listImages({ filters: labelFilter(wanted) }),
       ]);
       return {
         objects: services.map((s) => ({ ref: s.ID, id: s.Spec?.Name ?? '', kind: s.Spec?.Labels?.[LABEL.kind] ?? '', workspaceId: s.Spec?.Labels?.[LABEL.workspace] ?? '' })),
