@@ -16,6 +16,8 @@ import { type Entry, ForwardReceiver } from './receiver.ts';
 const SYNC_MS = 1000;
 /** Backfill reads this far before the last line received, in case the two clocks of one machine differ a little. */
 const BACKFILL_MARGIN_S = 10;
+/** Objects whose logs are read back at once (a restart with hundreds of objects waits for all of them). */
+const SYNC_CONCURRENCY = 16;
 
 export function createCollector(api: PluginApi<LogsOptions>) {
   const { options, backend, logFiles, log } = api;
@@ -107,11 +109,19 @@ export function createCollector(api: PluginApi<LogsOptions>) {
     if (n) log.info(`backfilled ${n} log line(s) the backend kept while the daemon was away`);
   }
 
+  /** Every object's missed lines, a few objects at a time (each its own file: order within a file is kept). */
   async function syncAll(): Promise<number> {
+    const objects = (await backend.listOwned({ images: false })).objects.filter((o) => o.workspaceId && workspaces.has(o.workspaceId));
     let n = 0;
-    for (const o of (await backend.listOwned({ images: false })).objects) {
-      if (o.workspaceId && workspaces.has(o.workspaceId)) n += await syncFromBackend(o.workspaceId, o.id, kindOf(o.workspaceId, o.id) ?? 'unknown').catch(() => 0);
-    }
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: SYNC_CONCURRENCY }, async () => {
+        while (next < objects.length) {
+          const o = objects[next++]!;
+          n += await syncFromBackend(o.workspaceId, o.id, kindOf(o.workspaceId, o.id) ?? 'unknown').catch(() => 0);
+        }
+      }),
+    );
     return n;
   }
 

@@ -20,7 +20,7 @@ async function snapshot(api: PluginApi) {
   for (const [kind, svc] of api.use('objects')) {
     for (const [id, item] of Object.entries((await svc.list()).items)) {
       const m = item.metadata;
-      objects.push({ id, kind, workspace: item.workspace_id, status: m.status, restarts: m.restarts, restart: m.restart, last_exit: m.last_exit, ports: m.ports, executors: Object.keys((item.arguments as { replicas?: object }).replicas ?? {}), updated: item.time_updated });
+      objects.push({ id, kind, workspace: item.workspace_id, status: m.status, restarts: m.restarts, restart: m.restart, last_exit: m.last_exit, ports: m.ports, tasks: m.tasks, executors: Object.keys((item.arguments as { replicas?: object }).replicas ?? {}), updated: item.time_updated });
     }
   }
   return { workspaces, objects };

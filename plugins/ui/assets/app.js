@@ -149,7 +149,10 @@ function render({ workspaces, objects }) {
         const updates = o.kind === 'flow' || o.kind === 'pod';
         const exec = o.executors[0] ?? '';
         return `<tr data-id="${esc(o.id)}" data-kind="${esc(o.kind)}"><td><code title="${esc(o.id)}">${esc(o.id)}</code><div class="hint">${esc(o.kind)} in ${esc(short(o.workspace))}</div></td>
-        <td><span class="status-${esc(o.status)}">${esc(o.status)}</span>${o.last_exit ? `<div class="hint">last stop: ${esc(o.last_exit.reason)}</div>` : ''}</td>
+        <td><span class="status-${esc(o.status)}">${esc(o.status)}</span>${o.last_exit ? `<div class="hint">last stop: ${esc(o.last_exit.reason)}</div>` : ''}${
+          // On a Swarm: where each task runs, and how it is doing.
+          o.tasks?.length ? `<div class="hint">${o.tasks.map((t) => `${esc(t.node)}: ${esc(t.state)}${t.error ? ` (${esc(t.error)})` : ''}`).join(', ')}</div>` : ''
+        }</td>
         <td>${o.restarts ?? 0} <span class="hint">(${esc(o.restart)})</span></td><td>${esc(ports)}</td>
         <td><div class="actions"><button class="secondary" data-act="log" aria-label="Log of ${esc(o.id)}">Log</button>
         ${
