@@ -71,7 +71,7 @@ export function createSwarmBackend(opts: SwarmBackendOptions): Backend {
     }
     return nodes;
   };
-  const ownServices = async (extra: Labels = {}) => (await docker.listServices({ filters: labelFilter(labels(extra)) })) as unknown as Service[];
+  const ownServices = async () => (await docker.listServices({ filters: labelFilter(labels({})) })) as unknown as Service[];
   const tasksOfService = async (serviceId: string) => (await docker.listTasks({ filters: JSON.stringify({ service: [serviceId] }) })) as Task[];
   const stateFrom = async (service: Service, tasks: Task[]) => stateOf(service, tasks, await nodesFor(tasks), { publishMode: opts.publishMode, reachHost });
 
@@ -295,7 +295,10 @@ export function createSwarmBackend(opts: SwarmBackendOptions): Backend {
     async objectStates() {
       const [services, tasks] = await Promise.all([ownServices(), docker.listTasks() as Promise<Task[]>]);
       const byService = new Map<string, Task[]>();
-      for (const t of tasks) byService.set(t.ServiceID, [...(byService.get(t.ServiceID) ?? []), t]);
+      for (const t of tasks) {
+        if (!byService.has(t.ServiceID)) byService.set(t.ServiceID, []);
+        byService.get(t.ServiceID)!.push(t);
+      }
       const known = await nodesFor(tasks);
       return services.map((s) => stateOf(s, byService.get(s.ID) ?? [], known, { publishMode: opts.publishMode, reachHost }));
     },

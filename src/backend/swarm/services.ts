@@ -158,7 +158,10 @@ export function stateOf(service: Service, tasks: Task[], nodes: Nodes, opts: { p
 /** The tasks Swarm wants running (and the failures among the latest of each slot), for the item. */
 function tasksOf(tasks: Task[], nodes: Nodes, publishMode: PublishMode): TaskState[] {
   const bySlot = new Map<number, Task[]>();
-  for (const t of tasks) bySlot.set(t.Slot ?? 0, [...(bySlot.get(t.Slot ?? 0) ?? []), t]);
+  for (const t of tasks) {
+    if (!bySlot.has(t.Slot ?? 0)) bySlot.set(t.Slot ?? 0, []);
+    bySlot.get(t.Slot ?? 0)!.push(t);
+  }
   const out: TaskState[] = [];
   for (const [slot, history] of [...bySlot].sort(([a], [b]) => a - b)) {
     history.sort((a, b) => (b.CreatedAt ?? '').localeCompare(a.CreatedAt ?? ''));
