@@ -117,7 +117,9 @@ export function createSwarmBackend(opts: SwarmBackendOptions): Backend {
       const state = await stateFrom(service, tasks);
       const portCount = service.Spec.EndpointSpec?.Ports?.length ?? 0;
       const up = (replaced ? fresh : tasks).filter((t) => t.Status.State === 'running' && t.DesiredState === 'running' && (opts.publishMode !== 'host' || Object.keys(publishedPorts(t.Status.PortStatus?.Ports)).length >= portCount));
-      if (up.length >= wanted && state.running) return state;
+      // Done when Swarm also let go of the tasks it no longer wants (scaled down, or replaced): it does that a moment after the update.
+      const wantedNow = tasks.filter((t) => t.DesiredState === 'running').length;
+      if (up.length >= wanted && wantedNow <= wanted && state.running) return state;
       const stuck = fresh.find((t) => t.Status.Err && (t.Status.State === 'pending' || t.Status.State === 'rejected' || t.Status.State === 'failed'));
       if (stuck) throw new Error(`Swarm could not run ${id}: ${stuck.Status.Err}${stuck.Status.State === 'rejected' ? ' (a node could not start it: can every node pull from the registry?)' : ''}`);
       const update = (service as { UpdateStatus?: { State?: string; Message?: string } }).UpdateStatus;
