@@ -111,10 +111,11 @@ JINAD_REGISTRY=$REGISTRY
 JINAD_CLUSTER_HOST_IP=$HOST_IP
 JINAD_CLUSTER_DIR=$DIR
 JINAD_CLUSTER_NODES=$n
+JINAD_LOGS_HOST=$HOST_IP
+JINAD_SWARM_LOG_ADDRESS=tcp://$HOST_IP:24224
 EOF
   echo "swarm-cluster: $n nodes up (manager $(sock 1)), registry $REGISTRY. Point JinaD at it:"
   sed 's/^/  export /' "$DIR/env"
-  echo "  export JINAD_LOGS_HOST=$HOST_IP JINAD_SWARM_LOG_ADDRESS=tcp://$HOST_IP:24224"
 }
 
 stop_pid() { # pidfile: SIGTERM, wait up to 20 s, then SIGKILL
@@ -129,8 +130,14 @@ stop_pid() { # pidfile: SIGTERM, wait up to 20 s, then SIGKILL
 down() {
   local n
   n="$(cat "$DIR/nodes" 2>/dev/null || echo 3)"
-  for i in $(seq 1 "$n"); do stop_pid "$DIR/n$i/docker.pid" & done
-  wait
+  # The engines stop side by side; only those stops are waited for (in `run` mode the engines and
+  # the registry are this shell's children too, and a bare `wait` would wait for the registry).
+  local stops=()
+  for i in $(seq 1 "$n"); do
+    stop_pid "$DIR/n$i/docker.pid" &
+    stops+=($!)
+  done
+  wait "${stops[@]}"
   stop_pid "$DIR/registry/pid"
   for i in $(seq 1 "$n"); do
     ip netns del "jinadc-n$i" 2>/dev/null || true
