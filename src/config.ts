@@ -17,7 +17,7 @@ const Port = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535));
 const Positive = v.pipe(v.number(), v.integer(), v.minValue(1));
 
 const ConfigSchema = v.strictObject({
-  /** Where objects run: the local Docker Engine, or an in-memory fake (tests, trying the API without Docker). */
+  /** Where objects run: the local Docker Engine, a Docker Swarm, or an in-memory fake (tests, trying the API without Docker). */
   backend: v.optional(
     v.variant('kind', [
       v.strictObject({ kind: v.literal('docker') }),
@@ -212,6 +212,9 @@ export class ConfigError extends Error {}
 
 type Env = Record<string, string | undefined>;
 
+/** An on/off environment variable that says on. */
+const isOn = (raw: string) => /^(on|true|1|yes)$/i.test(raw);
+
 /** Environment overrides: JINAD_<KEY>, plus DOCKER_HOST as Docker itself reads it. */
 function fromEnv(env: Env): JinadConfigInput {
   const out: Record<string, unknown> = {};
@@ -243,18 +246,18 @@ function fromEnv(env: Env): JinadConfigInput {
       ...(env.JINAD_PIP_INDEX_URL && { indexUrl: env.JINAD_PIP_INDEX_URL }),
       ...(env.JINAD_PIP_EXTRA_INDEX_URL && { extraIndexUrl: env.JINAD_PIP_EXTRA_INDEX_URL }),
       ...(env.JINAD_PIP_FIND_LINKS && { findLinks: env.JINAD_PIP_FIND_LINKS.split(',').map((s) => s.trim()).filter(Boolean) }),
-      ...(env.JINAD_PIP_NO_INDEX && { noIndex: /^(on|true|1|yes)$/i.test(env.JINAD_PIP_NO_INDEX) }),
+      ...(env.JINAD_PIP_NO_INDEX && { noIndex: isOn(env.JINAD_PIP_NO_INDEX) }),
     };
   }
   num('drainMs', 'JINAD_DRAIN_MS');
   str('instance', 'JINAD_INSTANCE');
   if (env.JINAD_AUTH) {
-    const on = /^(on|true|1|yes)$/i.test(env.JINAD_AUTH);
+    const on = isOn(env.JINAD_AUTH);
     if (!on && !/^(off|false|0|no)$/i.test(env.JINAD_AUTH)) throw new ConfigError(`JINAD_AUTH: expected on or off, got '${env.JINAD_AUTH}'`);
     out.auth = on;
   }
-  if (env.JINAD_METRICS) out.metrics = /^(on|true|1|yes)$/i.test(env.JINAD_METRICS);
-  if (env.JINAD_INSECURE) out.insecure = /^(on|true|1|yes)$/i.test(env.JINAD_INSECURE);
+  if (env.JINAD_METRICS) out.metrics = isOn(env.JINAD_METRICS);
+  if (env.JINAD_INSECURE) out.insecure = isOn(env.JINAD_INSECURE);
   if (env.JINAD_PUBLIC_NAMES) out.publicNames = env.JINAD_PUBLIC_NAMES.split(',').map((s) => s.trim()).filter(Boolean);
   if (env.JINAD_TLS_CERT || env.JINAD_TLS_KEY) out.tls = { cert: env.JINAD_TLS_CERT ?? '', key: env.JINAD_TLS_KEY ?? '' };
   const limits: Record<string, unknown> = {};
@@ -269,7 +272,7 @@ function fromEnv(env: Env): JinadConfigInput {
       kind: env.JINAD_BACKEND,
       ...(env.JINAD_REGISTRY && { registry: env.JINAD_REGISTRY }),
       ...(env.JINAD_SWARM_PUBLISH && { publish: env.JINAD_SWARM_PUBLISH }),
-      ...(env.JINAD_SWARM_ENCRYPTED && { encrypted: /^(on|true|1|yes)$/i.test(env.JINAD_SWARM_ENCRYPTED) }),
+      ...(env.JINAD_SWARM_ENCRYPTED && { encrypted: isOn(env.JINAD_SWARM_ENCRYPTED) }),
       ...(env.JINAD_SWARM_LOG_ADDRESS && { logAddress: env.JINAD_SWARM_LOG_ADDRESS }),
     };
   }

@@ -45,7 +45,6 @@ export async function removeLabelled(instance: string): Promise<void> {
         await docker.removeNetwork(n.id);
         break;
       } catch (err) {
-        if (/not found/i.test((err as Error).message)) break; // an overlay network's local copy, going with the Swarm's
         if (attempt >= 50 || !/in use|active endpoints/i.test((err as Error).message)) throw err;
         await new Promise((r) => setTimeout(r, 200));
       }

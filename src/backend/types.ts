@@ -6,9 +6,9 @@
  * workspace and its id, and found again by those tags (`listOwned`): they are the truth about
  * what runs, the store records intent, and start-up reconciles the two.
  *
- * Implementations: `docker/` (the local Docker Engine; with `swarm/`, the only places dockerode
- * is imported), `swarm/` (a Docker Swarm: services on several machines, images through a
- * registry) and `fake/` (in memory, for tests that need no engine).
+ * Implementations: `docker/` (the local Docker Engine; the only place dockerode is imported),
+ * `swarm/` (a Docker Swarm: services on several machines, images through a registry; it builds
+ * on docker/'s connection, images and networks) and `fake/` (in memory, for tests that need no engine).
  */
 import type { Resources } from '../contract/resources.ts';
 import type { RestartPolicy } from '../contract/restart.ts';

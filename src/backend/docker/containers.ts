@@ -150,19 +150,17 @@ export async function runContainer(docker: Engine, spec: ContainerSpec): Promise
 }
 
 /** The last lines a container wrote (stdout and stderr). */
-export async function containerOutput(docker: Engine, name: string, tail: number): Promise<string[]> {
-  try {
-    return outputLines((await docker.getContainer(name).logs({ stdout: true, stderr: true, tail, follow: false })) as unknown as Buffer);
-  } catch (err) {
-    if (statusOf(err) === 404) return [];
-    throw err;
-  }
-}
+export const containerOutput = (docker: Engine, name: string, tail: number): Promise<string[]> =>
+  readLogs(() => docker.getContainer(name).logs({ stdout: true, stderr: true, tail, follow: false }), outputLines);
 
 /** Lines with their times and streams, after `since` (unix seconds). */
-export async function containerLogLines(docker: Engine, name: string, since?: number): Promise<OutputLine[]> {
+export const containerLogLines = (docker: Engine, name: string, since?: number): Promise<OutputLine[]> =>
+  readLogs(() => docker.getContainer(name).logs({ stdout: true, stderr: true, timestamps: true, follow: false, since: since ?? 0 }), timedLines);
+
+/** Read a log buffer (a container's or a Swarm service's) and parse it; nothing when its owner is gone (404). */
+export async function readLogs<T>(read: () => Promise<unknown>, parse: (buf: Buffer) => T[]): Promise<T[]> {
   try {
-    return timedLines((await docker.getContainer(name).logs({ stdout: true, stderr: true, timestamps: true, follow: false, since: since ?? 0 })) as unknown as Buffer);
+    return parse((await read()) as Buffer);
   } catch (err) {
     if (statusOf(err) === 404) return [];
     throw err;

@@ -49,4 +49,11 @@ export async function ensureNetwork(docker: Engine, name: string, labels: Labels
   }
 }
 
-export const removeNetwork = (docker: Engine, name: string) => idempotent(() => docker.getNetwork(name).remove());
+/** Remove a network; gone already is done, also an overlay network's local copy that went with the Swarm's (HTTP 500 "not found"). */
+export async function removeNetwork(docker: Engine, name: string): Promise<void> {
+  try {
+    await idempotent(() => docker.getNetwork(name).remove());
+  } catch (err) {
+    if (!/not found/i.test((err as Error).message)) throw err;
+  }
+}

@@ -14,7 +14,7 @@
  *   object events (start, die, destroy) the daemon's keeper and log collector follow.
  */
 import type { Backend, BackendContext, LogRoute, ObjectEvent, ObjectSpec, ObjectState, Owned } from '../types.ts';
-import { outputLines, timedLines } from '../docker/containers.ts';
+import { outputLines, readLogs, timedLines } from '../docker/containers.ts';
 import { connect, describeConnection, idempotent, labelFilter, statusOf } from '../docker/engine.ts';
 import { createDockerBackend, type DockerBackendOptions } from '../docker/index.ts';
 import { LABEL, type Labels } from '../docker/labels.ts';
@@ -72,6 +72,16 @@ export function createSwarmBackend(opts: SwarmBackendOptions): Backend {
     return nodes;
   };
   const ownServices = async () => (await docker.listServices({ filters: labelFilter(labels({})) })) as unknown as Service[];
+  /** This instance's services and every task of the Swarm, grouped by service: one listing of each. */
+  const everything = async () => {
+    const [services, tasks] = await Promise.all([ownServices(), docker.listTasks() as Promise<Task[]>]);
+    const byService = new Map<string, Task[]>();
+    for (const t of tasks) {
+      if (!byService.has(t.ServiceID)) byService.set(t.ServiceID, []);
+      byService.get(t.ServiceID)!.push(t);
+    }
+    return { services, tasks, byService };
+  };
   const tasksOfService = async (serviceId: string) => (await docker.listTasks({ filters: JSON.stringify({ service: [serviceId] }) })) as Task[];
   const stateFrom = async (service: Service, tasks: Task[]) => stateOf(service, tasks, await nodesFor(tasks), { publishMode: opts.publishMode, reachHost });
 
@@ -197,7 +207,6 @@ export function createSwarmBackend(opts: SwarmBackendOptions): Backend {
           await removeNetwork(docker, workspaceId);
           break;
         } catch (err) {
-          if (/not found/i.test((err as Error).message)) break; // removed from the Swarm; the node's copy was going
           if (attempt >= 50 || !/in use|active endpoints/i.test((err as Error).message)) throw err;
           await new Promise((r) => setTimeout(r, 200));
         }
@@ -277,30 +286,11 @@ export function createSwarmBackend(opts: SwarmBackendOptions): Backend {
       // A new environment replaces every task (start-first); more replicas add tasks beside the running ones.
       return untilRunning(id, wanted, before, !!change.env);
     },
-    async objectOutput(id, tail) {
-      try {
-        return outputLines((await docker.getService(id).logs({ stdout: true, stderr: true, tail, follow: false })) as unknown as Buffer);
-      } catch (err) {
-        if (statusOf(err) === 404) return [];
-        throw err;
-      }
-    },
-    async objectLogLines(id, since) {
-      try {
-        return timedLines((await docker.getService(id).logs({ stdout: true, stderr: true, timestamps: true, follow: false, since: since ?? 0 })) as unknown as Buffer);
-      } catch (err) {
-        if (statusOf(err) === 404) return [];
-        throw err;
-      }
-    },
+    objectOutput: (id, tail) => readLogs(() => docker.getService(id).logs({ stdout: true, stderr: true, tail, follow: false }), outputLines),
+    objectLogLines: (id, since) => readLogs(() => docker.getService(id).logs({ stdout: true, stderr: true, timestamps: true, follow: false, since: since ?? 0 }), timedLines),
 
     async objectStates() {
-      const [services, tasks] = await Promise.all([ownServices(), docker.listTasks() as Promise<Task[]>]);
-      const byService = new Map<string, Task[]>();
-      for (const t of tasks) {
-        if (!byService.has(t.ServiceID)) byService.set(t.ServiceID, []);
-        byService.get(t.ServiceID)!.push(t);
-      }
+      const { services, tasks, byService } = await everything();
       const known = await nodesFor(tasks);
       return services.map((s) => stateOf(s, byService.get(s.ID) ?? [], known, { publishMode: opts.publishMode, reachHost }));
     },
@@ -324,12 +314,12 @@ export function createSwarmBackend(opts: SwarmBackendOptions): Backend {
       const seen = new Map<string, { running?: string; kind: string; workspaceId: string }>();
       const emit = (action: string, id: string, was: { kind: string; workspaceId: string }, exitCode?: number) => fn({ action, id, kind: was.kind, workspaceId: was.workspaceId, ...(exitCode !== undefined && { exitCode }) } as ObjectEvent);
       const read = async () => {
-        const [services, tasks] = await Promise.all([ownServices(), docker.listTasks() as Promise<Task[]>]);
+        const { services, byService } = await everything();
         const now = new Set<string>();
         for (const s of services) {
           const id = s.Spec?.Name ?? '';
           now.add(id);
-          const mine = tasks.filter((t) => t.ServiceID === s.ID);
+          const mine = byService.get(s.ID) ?? [];
           const running = mine.filter((t) => t.Status.State === 'running' && t.DesiredState === 'running').map((t) => t.ID).sort()[0];
           const info = { running, kind: s.Spec?.Labels?.[LABEL.kind] ?? '', workspaceId: s.Spec?.Labels?.[LABEL.workspace] ?? '' };
           const before = seen.get(id);
