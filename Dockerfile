@@ -15,4 +15,6 @@ COPY . .
 # ports), objects publish on all host addresses, and the daemon reaches them through the host.
 ENV JINAD_HOST=0.0.0.0 JINAD_LOGS_HOST=0.0.0.0 JINAD_PUBLISH_HOST=0.0.0.0 JINAD_REACH_HOST=host.docker.internal
 EXPOSE 8000
-ENTRYPOINT ["node", "--import", "tsx", "src/main.ts"]
+# The daemon's bundle (src/bundle.mjs), made now so the first start does not build it.
+RUN node -e "import('./src/bundle.mjs').then((m) => m.daemonBundle())"
+ENTRYPOINT ["node", "src/start.mjs"]

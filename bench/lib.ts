@@ -15,9 +15,9 @@ export function median(xs: number[]): number {
 }
 export const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 
-/** Start a TS entry point with `node --import tsx`, the way `npm start` does, and wait for `GET /`. */
+/** Start an entry point (a .ts one with `node --import tsx`) and wait for `GET /`. */
 export async function startProcess(entry: string, env: Record<string, string>, port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [...(entry.endsWith('.ts') ? ['--import', 'tsx'] : []), entry], { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
   await retryFetch(`http://127.0.0.1:${port}/`, 30_000);
   return child;
 }
@@ -28,6 +28,9 @@ export async function stopProcess(child: ChildProcess): Promise<void> {
   child.kill('SIGTERM');
   await exited;
 }
+
+/** The daemon as `npm start` starts it (its bundle). */
+const DAEMON = 'src/start.mjs';
 
 export interface BenchDaemon {
   url: string;
@@ -61,7 +64,7 @@ export async function benchDaemon(extraEnv: Record<string, string> = {}): Promis
       const t0 = performance.now();
       await stopProcess(child);
       const stopMs = performance.now() - t0;
-      return { ...handle(await startProcess('src/main.ts', env, port)), stopMs };
+      return { ...handle(await startProcess(DAEMON, env, port)), stopMs };
     },
     async close() {
       await stopProcess(child);
@@ -69,7 +72,7 @@ export async function benchDaemon(extraEnv: Record<string, string> = {}): Promis
       rmSync(root, { recursive: true, force: true });
     },
   });
-  return handle(await startProcess('src/main.ts', env, port));
+  return handle(await startProcess(DAEMON, env, port));
 }
 
 /** A process's resident memory now, in MiB (Linux /proc). */

@@ -10,12 +10,14 @@ import { filesForm, waitForState } from '../test/helpers.ts';
 import { abGet } from './ab.ts';
 import { benchDaemon, median, percentile, table } from './lib.ts';
 
-const on = await benchDaemon({ JINAD_BACKEND: 'fake' });
+// BENCH_CONTROL=1: the first daemon without metrics too (an A/A run of the harness).
+const control = Boolean(process.env.BENCH_CONTROL);
+const on = await benchDaemon({ JINAD_BACKEND: 'fake', ...(control ? { JINAD_METRICS: 'off' } : {}) });
 const off = await benchDaemon({ JINAD_BACKEND: 'fake', JINAD_METRICS: 'off' });
 try {
-  console.log('GET /workspaces/{id}: metrics on vs metrics off');
+  console.log(`GET /workspaces/{id}: ${control ? 'CONTROL, both without metrics' : 'metrics on vs metrics off'}`);
   const r = await abGet(on, off, { seconds: Number(process.argv[2] ?? 5), connections: Number(process.argv[3] ?? 50), rounds: Number(process.argv[4] ?? 7), names: ['metrics', 'no metrics'] });
-  console.log(`\nmedian req/s ratio metrics / none: ${r.rps.toFixed(3)}; median CPU-per-request ratio: ${r.cpu.toFixed(3)} (target ≥ 0.95)\n`);
+  console.log(`\nmedian req/s ratio metrics / none: ${r.rps.toFixed(3)}; median CPU-per-request ratio: ${r.cpu.toFixed(3)} (rounds in turn); both under load at once: ${r.together.rps.toFixed(3)} req/s, ${r.together.cpu.toFixed(3)} CPU (target ≥ 0.95)\n`);
 } finally {
   await off.close();
 }

@@ -7,11 +7,11 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as v from 'valibot';
 import { Deployment, DEPLOYMENT_NAME } from './contract/deployments.ts';
 import { parseResource, type Resources } from './contract/resources.ts';
+import { importUserModule } from './user-module.ts';
 
 const Port = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535));
 const Positive = v.pipe(v.number(), v.integer(), v.minValue(1));
@@ -427,7 +427,7 @@ export async function loadConfig(opts: { argv?: string[]; env?: Env; cwd?: strin
   let fileConfig: JinadConfigInput = {};
   if (existsSync(file)) {
     try {
-      const mod = await import(pathToFileURL(path.resolve(file)).href);
+      const mod = await importUserModule(path.resolve(file));
       fileConfig = mod.default ?? {};
     } catch (err) {
       throw new ConfigError(`cannot load ${file}: ${(err as Error).message}`);

@@ -1,6 +1,13 @@
 #!/usr/bin/env node
-// `jinad`: TypeScript loads without a build step (and executors can import 'jinad'), then the CLI runs.
-import '../runtime/bootstrap.mjs';
-
-const { main } = await import('./main.ts');
-process.exitCode = await main(process.argv.slice(2));
+// `jinad`: `jinad serve` runs the daemon from its bundle (src/bundle.mjs), as `npm start` does;
+// every other command loads TypeScript without a build step (and executors can import 'jinad').
+const argv = process.argv.slice(2);
+if (argv[0] === 'serve' && !argv.includes('--help') && !argv.includes('-h')) {
+  const { daemonBundle } = await import('../bundle.mjs');
+  const { serve } = await import(await daemonBundle());
+  await serve(argv.slice(1));
+} else {
+  await import('../runtime/bootstrap.mjs');
+  const { main } = await import('./main.ts');
+  process.exitCode = await main(argv);
+}

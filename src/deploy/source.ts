@@ -8,11 +8,11 @@
 import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import * as v from 'valibot';
 import YAML from 'yaml';
 import { type Deployment, DeploymentsFile, type DesiredDeployment } from '../contract/deployments.ts';
 import { ENV_EXPR } from '../runtime/config.ts';
+import { importUserModule } from '../user-module.ts';
 
 export class DeploymentFileError extends Error {}
 
@@ -35,7 +35,7 @@ export async function loadDeploymentsFile(file: string): Promise<Record<string, 
   let raw: unknown;
   if (/\.(c|m)?(t|j)s$/.test(file)) {
     try {
-      const mod = await import(pathToFileURL(path.resolve(file)).href);
+      const mod = await importUserModule(path.resolve(file));
       raw = { deployments: (mod.default ?? mod).deployments ?? {} };
     } catch (err) {
       throw new DeploymentFileError(`${file}: cannot load it: ${(err as Error).message}`);

@@ -4,9 +4,9 @@
  * The graph (duplicates, missing dependencies, cycles) is checked before anything is set up.
  */
 import { existsSync, readdirSync } from 'node:fs';
-import { register } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
+import { importUserModule } from '../user-module.ts';
 import type { PluginDefinition } from './define.ts';
 
 export class PluginError extends Error {}
@@ -21,25 +21,27 @@ export function builtinPlugins(): string[] {
     .sort();
 }
 
-let sdkHooked = false;
-/** Let plugin folders outside the project import 'jinad/plugin' (Node; Deno maps it in deno.json). */
-function hookSdk(): void {
-  if (sdkHooked || 'deno' in process.versions) return;
-  sdkHooked = true;
-  register(new URL('./sdk-hook.mjs', import.meta.url));
+/** The built-in plugins when the daemon runs as one bundle (src/bundle.mjs): already loaded, by name. */
+let bundled: Record<string, PluginDefinition> | undefined;
+export function provideBuiltins(plugins: Record<string, PluginDefinition>): void {
+  bundled = plugins;
 }
 
 /** Import each plugin (a built-in name or a folder). A plugin that fails to load names itself and the cause. */
 export async function loadPlugins(entries: string[]): Promise<PluginDefinition[]> {
-  hookSdk();
   const defs: PluginDefinition[] = [];
   for (const entry of entries) {
+    const builtin = bundled && /^[a-z0-9-]+$/i.test(entry) && !existsSync(entry) ? bundled[entry] : undefined;
+    if (builtin) {
+      defs.push(builtin);
+      continue;
+    }
     const folder = /^[a-z0-9-]+$/i.test(entry) && !existsSync(entry) ? path.join(BUILTIN_PLUGINS_DIR, entry) : path.resolve(entry);
     const file = ['index.ts', 'index.js', 'index.mjs'].map((f) => path.join(folder, f)).find((f) => existsSync(f));
     if (!file) throw new PluginError(`plugin '${entry}': no index.ts or index.js in ${folder}`);
     let mod: { default?: PluginDefinition };
     try {
-      mod = await import(pathToFileURL(file).href);
+      mod = await importUserModule(file);
     } catch (err) {
       throw new PluginError(`plugin '${entry}' failed to load: ${(err as Error).message}`, { cause: err });
     }

@@ -7,7 +7,12 @@
 import { fileURLToPath } from 'node:url';
 import { declaredType } from '../runtime/alias-hook.mjs';
 
-const SDK = new URL('./index.ts', import.meta.url).href;
+let SDK = new URL('./index.ts', import.meta.url).href;
+
+/** The bundled daemon passes its own URL: it exports the SDK, and plugins must share its classes. */
+export function initialize(data) {
+  if (data?.sdk) SDK = data.sdk;
+}
 const AMBIGUOUS = /\.(ts|js)$/;
 
 export async function resolve(specifier, context, next) {
