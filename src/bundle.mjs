@@ -1,5 +1,5 @@
 /**
- * The daemon as one bundled file (dist/daemon.mjs), for `npm start` and `jinad serve`: Node then
+ * The daemon as one bundled file (src/dist/daemon.mjs), for `npm start` and `jinad serve`: Node then
  * reads one plain module instead of ~250 TypeScript files through tsx's loader, which was half of
  * a restart's time (~1 s of ~2–3 s). Built by esbuild (the one tsx ships) when any source file
  * changed since the last build; checking takes a few milliseconds, a build about a second.
@@ -15,7 +15,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
-const OUT_DIR = path.join(REPO, 'dist');
+const OUT_DIR = path.join(REPO, 'src', 'dist');
 const OUT = path.join(OUT_DIR, 'daemon.mjs');
 const STAMP = path.join(OUT_DIR, 'daemon.stamp');
 /** What the bundle is made of: a change to any of these rebuilds it. */

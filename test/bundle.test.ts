@@ -49,8 +49,8 @@ describe('the bundled daemon (npm start)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('runs from dist/daemon.mjs with the built-in plugins', async () => {
-    assert.ok(existsSync(path.join(repo, 'dist/daemon.mjs')));
+  it('runs from src/dist/daemon.mjs with the built-in plugins', async () => {
+    assert.ok(existsSync(path.join(repo, 'src/dist/daemon.mjs')));
     const res = await fetch(`${url}/workspaces`);
     assert.equal(res.status, 200, stderr);
     const status = (await (await fetch(`${url}/status`)).json()) as Record<string, any>;
