@@ -50,7 +50,7 @@ const builtins = () =>
     .sort();
 
 async function build() {
-  const { build: esbuild } = await import('esbuild');
+  const { build: esbuild, transform } = await import('esbuild');
   const names = builtins();
   // The entry: the CLI's start of the daemon, with the built-in plugins handed to the loader.
   const entry = [
@@ -62,13 +62,22 @@ async function build() {
     `export { serve } from './src/serve.ts';`,
     `export * from './src/plugin/index.ts';`,
   ].join('\n');
+  // Each file's `import.meta.url` becomes the source file's URL (esbuild's define, so only the
+  // expression changes, never text in a string), compiled with the project's tsconfig.
+  const tsconfigRaw = readFileSync(path.join(REPO, 'tsconfig.json'), 'utf8');
   const keepUrls = {
     name: 'keep-import-meta-url',
     setup(b) {
-      b.onLoad({ filter: /\.(ts|mjs)$/ }, (args) => {
+      b.onLoad({ filter: /\.(ts|mjs)$/ }, async (args) => {
         if (args.path.includes(`${path.sep}node_modules${path.sep}`)) return undefined;
-        const text = readFileSync(args.path, 'utf8').replaceAll('import.meta.url', JSON.stringify(pathToFileURL(args.path).href));
-        return { contents: text, loader: args.path.endsWith('.ts') ? 'ts' : 'js' };
+        const out = await transform(readFileSync(args.path, 'utf8'), {
+          loader: args.path.endsWith('.ts') ? 'ts' : 'js',
+          format: 'esm',
+          sourcefile: args.path,
+          tsconfigRaw,
+          define: { 'import.meta.url': JSON.stringify(pathToFileURL(args.path).href) },
+        });
+        return { contents: out.code, loader: 'js' };
       });
     },
   };
