@@ -1,14 +1,14 @@
 /**
  * The daemon as one bundled file (src/dist/daemon.mjs), for `npm start` and `jinad serve`: Node then
  * reads one plain module instead of ~250 TypeScript files through tsx's loader, which was half of
- * a restart's time (~1 s of ~2–3 s). Built by esbuild (the one tsx ships) when any source file
- * changed since the last build; checking takes a few milliseconds, a build about a second.
+ * a restart's time (~1 s of ~2–3 s). Built by esbuild when any source file changed since the
+ * last build; checking takes a few milliseconds, a build about a second.
  *
  * The bundle is the core plus the built-in plugins, which the loader takes from it instead of
- * importing their folders (plugins given as folders are still imported, through tsx). Files keep
- * their own location: `import.meta.url` in each is replaced by the source file's URL, so paths
- * the code finds next to itself (migrations, assets, the runtime's sources) stay right.
- * Deno and the tests run the sources directly.
+ * importing their folders (plugin folders of users are still imported: src/user-module.ts). Files
+ * keep their own location: `import.meta.url` in each is replaced by the source file's URL, so
+ * paths the code finds next to itself (migrations, assets, the runtime's sources) stay right.
+ * Deno and most tests run the sources directly (test/bundle*.test.ts run the bundle).
  */
 import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
