@@ -1,0 +1,2 @@
+/** Types of bundle.mjs (plain JavaScript, so that Node runs it before any TypeScript loader). */
+export function daemonBundle(): Promise<string>;
