@@ -88,3 +88,33 @@ export async function abGet(a: BenchDaemon, b: BenchDaemon, opts: { seconds: num
   console.log(table(together));
   return { rps: median(rps), cpu: median(cpu), together: { rps: median(rpsT), cpu: median(cpuT) } };
 }
+
+type Ratios = Awaited<ReturnType<typeof abGet>>;
+
+/**
+ * The A/B twice, the daemons swapped: A started first and loaded as `a`, then another pair with B
+ * in those places. A/A runs of identical daemons through abGet gave 0.88–1.06 (median ~0.95): a
+ * bias of the places themselves (start order, which load goes first). The geometric mean of
+ * A/B and 1 / (B/A) cancels it, leaving what tells A and B apart.
+ */
+export async function abGetBothWays(start: { a: () => Promise<BenchDaemon>; b: () => Promise<BenchDaemon> }, opts: Parameters<typeof abGet>[2]): Promise<Ratios & { first: Ratios; swapped: Ratios }> {
+  const a1 = await start.a();
+  const b1 = await start.b();
+  const b2 = await start.b();
+  const a2 = await start.a();
+  try {
+    const first = await abGet(a1, b1, opts);
+    console.log('\nswapped: the same with B started first and loaded in the first place\n');
+    const swapped = await abGet(b2, a2, { ...opts, names: [opts.names[1], opts.names[0]] });
+    const mean = (x: number, y: number) => Math.sqrt(x / y);
+    return {
+      first,
+      swapped,
+      rps: mean(first.rps, swapped.rps),
+      cpu: mean(first.cpu, swapped.cpu),
+      together: { rps: mean(first.together.rps, swapped.together.rps), cpu: mean(first.together.cpu, swapped.together.cpu) },
+    };
+  } finally {
+    for (const d of [a1, b1, b2, a2]) await d.close();
+  }
+}

@@ -1,26 +1,26 @@
 /**
  * What metrics cost, in one run:
  *  1. GET /workspaces/{id} with metrics on against the same daemon with metrics off
- *     (JINAD_METRICS=off), bench/ab.ts: req/s and CPU per request. Target: ≥ 0.95.
+ *     (JINAD_METRICS=off), bench/ab.ts both ways: req/s and CPU per request. Target: ≥ 0.95.
  *  2. A scrape of /metrics with 100 workspaces and 200 objects (fake backend: the scrape reads
  *     the daemon's memory, not the engine), against GET /status of the same daemon. Target: ≤ 50 ms.
  *   node --import tsx bench/metrics.ts [seconds] [connections] [rounds]
  */
 import { filesForm, waitForState } from '../test/helpers.ts';
-import { abGet } from './ab.ts';
+import { abGetBothWays } from './ab.ts';
 import { benchDaemon, median, percentile, table } from './lib.ts';
 
-// BENCH_CONTROL=1: the first daemon without metrics too (an A/A run of the harness).
+// BENCH_CONTROL=1: the daemon with metrics has them off too (an A/A run of the harness).
 const control = Boolean(process.env.BENCH_CONTROL);
-const on = await benchDaemon({ JINAD_BACKEND: 'fake', ...(control ? { JINAD_METRICS: 'off' } : {}) });
-const off = await benchDaemon({ JINAD_BACKEND: 'fake', JINAD_METRICS: 'off' });
-try {
-  console.log(`GET /workspaces/{id}: ${control ? 'CONTROL, both without metrics' : 'metrics on vs metrics off'}`);
-  const r = await abGet(on, off, { seconds: Number(process.argv[2] ?? 5), connections: Number(process.argv[3] ?? 50), rounds: Number(process.argv[4] ?? 7), names: ['metrics', 'no metrics'] });
-  console.log(`\nmedian req/s ratio metrics / none: ${r.rps.toFixed(3)}; median CPU-per-request ratio: ${r.cpu.toFixed(3)} (rounds in turn); both under load at once: ${r.together.rps.toFixed(3)} req/s, ${r.together.cpu.toFixed(3)} CPU (target ≥ 0.95)\n`);
-} finally {
-  await off.close();
-}
+const opts = { seconds: Number(process.argv[2] ?? 5), connections: Number(process.argv[3] ?? 50), rounds: Number(process.argv[4] ?? 7), names: ['metrics', 'no metrics'] as [string, string] };
+console.log(`GET /workspaces/{id}: ${control ? 'CONTROL, both without metrics' : 'metrics on vs metrics off'}`);
+const r = await abGetBothWays({ a: () => benchDaemon({ JINAD_BACKEND: 'fake', ...(control ? { JINAD_METRICS: 'off' } : {}) }), b: () => benchDaemon({ JINAD_BACKEND: 'fake', JINAD_METRICS: 'off' }) }, opts);
+const line = (x: { rps: number; cpu: number }) => `req/s ${x.rps.toFixed(3)}, CPU ${x.cpu.toFixed(3)}`;
+console.log(`\nmetrics / none, medians: rounds in turn ${line(r.first)} and swapped ${line({ rps: 1 / r.swapped.rps, cpu: 1 / r.swapped.cpu })}; both under load at once ${line(r.first.together)} and swapped ${line({ rps: 1 / r.swapped.together.rps, cpu: 1 / r.swapped.together.cpu })}`);
+console.log(`places cancelled (geometric means): rounds in turn ${line(r)}; at once ${line(r.together)} (target ≥ 0.95)\n`);
+
+// The scrape, on a daemon with metrics.
+const on = await benchDaemon({ JINAD_BACKEND: 'fake' });
 try {
   // 100 workspaces, 2 Flows in each: 200 objects.
   const flow = 'executors:\n  - name: a\n    uses: A\n    py_modules: [a.ts]\n';
