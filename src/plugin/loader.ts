@@ -31,12 +31,13 @@ export function provideBuiltins(plugins: Record<string, PluginDefinition>): void
 export async function loadPlugins(entries: string[]): Promise<PluginDefinition[]> {
   const defs: PluginDefinition[] = [];
   for (const entry of entries) {
-    const builtin = bundled && /^[a-z0-9-]+$/i.test(entry) && !existsSync(entry) ? bundled[entry] : undefined;
+    const named = /^[a-z0-9-]+$/i.test(entry) && !existsSync(entry);
+    const builtin = named ? bundled?.[entry] : undefined;
     if (builtin) {
       defs.push(builtin);
       continue;
     }
-    const folder = /^[a-z0-9-]+$/i.test(entry) && !existsSync(entry) ? path.join(BUILTIN_PLUGINS_DIR, entry) : path.resolve(entry);
+    const folder = named ? path.join(BUILTIN_PLUGINS_DIR, entry) : path.resolve(entry);
     const file = ['index.ts', 'index.js', 'index.mjs'].map((f) => path.join(folder, f)).find((f) => existsSync(f));
     if (!file) throw new PluginError(`plugin '${entry}': no index.ts or index.js in ${folder}`);
     let mod: { default?: PluginDefinition };

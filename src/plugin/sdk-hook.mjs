@@ -13,6 +13,7 @@ let SDK = new URL('./index.ts', import.meta.url).href;
 export function initialize(data) {
   if (data?.sdk) SDK = data.sdk;
 }
+
 const AMBIGUOUS = /\.(ts|js)$/;
 
 export async function resolve(specifier, context, next) {

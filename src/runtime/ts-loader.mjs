@@ -7,7 +7,7 @@
 // - relative imports written as TypeScript does (`./util.js` for util.ts, `./util`, `./dir`)
 //   find the .ts file.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,23 @@ import { fileURLToPath } from 'node:url';
 const TS = /\.(ts|tsx|mts)$/;
 const CACHE = path.join(tmpdir(), `jinad-ts-${process.getuid?.() ?? 0}`);
 let esbuild; // loaded on the first file not compiled before
+
+/**
+ * The cache is used only if it is this user's own directory that no one else can write: /tmp is
+ * shared on a host (the daemon loads its config through this loader), and code found there runs.
+ */
+let cacheOk;
+function cacheUsable() {
+  if (cacheOk !== undefined) return cacheOk;
+  try {
+    mkdirSync(CACHE, { recursive: true, mode: 0o700 });
+    const st = lstatSync(CACHE);
+    cacheOk = st.isDirectory() && (process.getuid === undefined || st.uid === process.getuid()) && (st.mode & 0o022) === 0;
+  } catch {
+    cacheOk = false;
+  }
+  return cacheOk;
+}
 
 function candidates(specifier) {
   if (/\.(m?js|jsx)$/.test(specifier)) return [specifier.replace(/\.js$/, '.ts').replace(/\.mjs$/, '.mts').replace(/\.jsx$/, '.tsx')];
@@ -51,7 +68,7 @@ export async function load(url, context, next) {
   const tsconfig = tsconfigOf(file);
   const key = createHash('sha256').update(file).update('\0').update(source).update('\0').update(tsconfig ?? '').digest('hex');
   const cached = path.join(CACHE, `${key}.mjs`);
-  if (existsSync(cached)) return { format: 'module', source: readFileSync(cached, 'utf8'), shortCircuit: true };
+  if (cacheUsable() && existsSync(cached)) return { format: 'module', source: readFileSync(cached, 'utf8'), shortCircuit: true };
   esbuild ??= await import('esbuild');
   const out = await esbuild.transform(source, {
     loader: file.endsWith('.tsx') ? 'tsx' : 'ts',
@@ -61,9 +78,10 @@ export async function load(url, context, next) {
     sourcefile: file,
     ...(tsconfig && { tsconfigRaw: tsconfig }),
   });
-  mkdirSync(CACHE, { recursive: true, mode: 0o700 });
-  const tmp = `${cached}.${process.pid}`;
-  writeFileSync(tmp, out.code, { mode: 0o600 });
-  renameSync(tmp, cached); // whole or absent, even with replicas compiling at once
+  if (cacheUsable()) {
+    const tmp = `${cached}.${process.pid}`;
+    writeFileSync(tmp, out.code, { mode: 0o600 });
+    renameSync(tmp, cached); // whole or absent, even with replicas compiling at once
+  }
   return { format: 'module', source: out.code, shortCircuit: true };
 }
