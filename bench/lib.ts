@@ -34,7 +34,7 @@ export async function stopProcess(child: ChildProcess): Promise<void> {
 }
 
 /** The daemon as `npm start` starts it (its bundle). */
-const DAEMON = 'src/start.mjs';
+const DAEMON = process.env.BENCH_DAEMON ?? 'src/start.mjs'; // BENCH_DAEMON=src/main.ts: the sources through tsx
 
 export interface BenchDaemon {
   url: string;

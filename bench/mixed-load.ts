@@ -23,8 +23,18 @@ const statuses = new Map<string, number>();
 const count = (kind: string, status: number) => statuses.set(`${kind} ${status}`, (statuses.get(`${kind} ${status}`) ?? 0) + 1);
 const timed = async (kind: Kind, fn: () => Promise<Response>) => {
   const t0 = performance.now();
-  const res = await fn();
-  const text = await res.text();
+  let res: Response;
+  let text: string;
+  try {
+    res = await fn();
+    text = await res.text();
+  } catch (err) {
+    // A connection that failed (reset, refused) is counted, by call, not fatal to the run.
+    const code = ((err as Error & { cause?: { code?: string } }).cause?.code ?? (err as Error).message).toString();
+    errors.push(`${kind}: ${code}`);
+    count(kind.startsWith('read ') ? 'read' : kind, 0);
+    return { status: 0, json: () => undefined as unknown };
+  }
   const took = performance.now() - t0;
   (latencies[kind] ??= []).push(took);
   if (kind.startsWith('read ')) {
@@ -88,7 +98,8 @@ try {
   console.log(`read p99, jinad / bare: ${(percentile(latencies.read, 99) / percentile(bareMs, 99)).toFixed(2)}`);
   console.log(`statuses: ${[...statuses.entries()].sort().map(([k, v]) => `${k}: ${v}`).join(', ')}`);
   const fives = [...statuses.entries()].filter(([k]) => / 5\d\d$/.test(k));
-  console.log(fives.length ? `5xx seen: ${fives.map(([k, v]) => `${k} ×${v}`).join(', ')}\n${errors.join('\n')}` : 'no 5xx');
+  console.log(fives.length ? `5xx seen: ${fives.map(([k, v]) => `${k} ×${v}`).join(', ')}` : 'no 5xx');
+  if (errors.length) console.log(`errors (status 0: the connection failed):\n${[...new Set(errors)].map((e) => `${e} ×${errors.filter((x) => x === e).length}`).join('\n')}`);
 } finally {
   await daemon.close();
 }
