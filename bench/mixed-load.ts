@@ -84,10 +84,13 @@ try {
       }
     }
   };
-  await Promise.all(Array.from({ length: CLIENTS }, (_, i) => client(i)));
+  try {
+    await Promise.all(Array.from({ length: CLIENTS }, (_, i) => client(i)));
+  } finally {
+    await stopProcess(bare);
+  }
   const loop = ((await (await fetch(`${base}/status`)).json()) as { event_loop_delay_ms: Record<string, number> }).event_loop_delay_ms;
 
-  await stopProcess(bare);
   const bareMs = latencies['bare Hono read (reference)'] ?? [];
 
   console.log(`${CLIENTS} concurrent clients for ${SECONDS} s on the Docker backend\n`);
