@@ -139,3 +139,21 @@ export async function daemonBundle() {
   }
   return OUT;
 }
+
+/**
+ * The daemon's `serve`, from the bundle; from the sources through tsx when the bundle cannot be
+ * written (a read-only installation), with a warning: slower to start, the same daemon.
+ */
+export async function loadServe() {
+  let file;
+  try {
+    file = await daemonBundle();
+  } catch (err) {
+    if (!err?.syscall) throw err; // not a file system error: a broken source, say it
+    process.stderr.write(`jinad: cannot write the daemon's bundle (${err.message}); running the sources instead\n`);
+    (await import('tsx/esm/api')).register();
+    return (await import('./serve.ts')).serve;
+  }
+  return (await import(file)).serve;
+}
+

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm start`: the daemon from its bundle (src/bundle.mjs: built when a source changed), with CLI flags.
-import { daemonBundle } from './bundle.mjs';
+import { loadServe } from './bundle.mjs';
 
-const { serve } = await import(await daemonBundle());
+const serve = await loadServe();
 await serve(process.argv.slice(2));

@@ -3,8 +3,7 @@
 // every other command loads TypeScript without a build step (and executors can import 'jinad').
 const argv = process.argv.slice(2);
 if (argv[0] === 'serve' && !argv.includes('--help') && !argv.includes('-h')) {
-  const { daemonBundle } = await import('../bundle.mjs');
-  const { serve } = await import(await daemonBundle());
+  const serve = await (await import('../bundle.mjs')).loadServe();
   await serve(argv.slice(1));
 } else {
   await import('../runtime/bootstrap.mjs');
