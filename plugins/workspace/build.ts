@@ -132,6 +132,8 @@ export async function build(ctx: WorkspaceCtx, p: BuildPayload, job: JobContext)
     const oldImage = before.metadata.image_id;
     if (oldImage && !imageId.replace(/^sha256:/, '').startsWith(oldImage)) await backend.removeImage(oldImage);
     const prevFiles = before.arguments?.files ?? [];
+    // Built: the staged files are not needed again, and are gone by the time it says ACTIVE.
+    await rm(stagingDirOf(ctx, p.id, p.stage), { recursive: true, force: true });
     await repo.patch(p.id, {
       state: 'ACTIVE',
       reason: null,
