@@ -118,3 +118,11 @@ export async function abGetBothWays(start: { a: () => Promise<BenchDaemon>; b: (
     for (const d of [a1, b1, b2, a2]) await d.close();
   }
 }
+
+/** Print a both-ways result as `label` (A / B): each way's medians, then the places cancelled. */
+export function reportBothWays(r: Awaited<ReturnType<typeof abGetBothWays>>, label: string): void {
+  const line = (x: { rps: number; cpu: number }) => `req/s ${x.rps.toFixed(3)}, CPU ${x.cpu.toFixed(3)}`;
+  const inverse = (x: { rps: number; cpu: number }) => ({ rps: 1 / x.rps, cpu: 1 / x.cpu });
+  console.log(`\n${label}, medians: rounds in turn ${line(r.first)} and swapped ${line(inverse(r.swapped))}; both under load at once ${line(r.first.together)} and swapped ${line(inverse(r.swapped.together))}`);
+  console.log(`places cancelled (geometric means): rounds in turn ${line(r)}; at once ${line(r.together)} (target ≥ 0.95)\n`);
+}

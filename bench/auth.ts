@@ -5,13 +5,11 @@
  * authentication, to show the noise between identical daemons. Target: ≥ 0.95.
  *   node --import tsx bench/auth.ts [seconds] [connections] [rounds]
  */
-import { abGetBothWays } from './ab.ts';
+import { abGetBothWays, reportBothWays } from './ab.ts';
 import { benchDaemon } from './lib.ts';
 
 const control = Boolean(process.env.BENCH_CONTROL);
 const opts = { seconds: Number(process.argv[2] ?? 5), connections: Number(process.argv[3] ?? 50), rounds: Number(process.argv[4] ?? 7), names: ['token', 'no auth'] as [string, string] };
 console.log(`GET /workspaces/{id}: ${control ? 'CONTROL, both without authentication' : 'with a bearer token (authentication on) vs authentication off'}`);
 const r = await abGetBothWays({ a: () => benchDaemon({ JINAD_BACKEND: 'fake', JINAD_AUTH: control ? 'off' : 'on' }), b: () => benchDaemon({ JINAD_BACKEND: 'fake' }) }, opts);
-const line = (x: { rps: number; cpu: number }) => `req/s ${x.rps.toFixed(3)}, CPU ${x.cpu.toFixed(3)}`;
-console.log(`\ntoken / no auth, medians: rounds in turn ${line(r.first)} and swapped ${line({ rps: 1 / r.swapped.rps, cpu: 1 / r.swapped.cpu })}`);
-console.log(`places cancelled (geometric means): rounds in turn ${line(r)}; at once ${line(r.together)} (target ≥ 0.95)`);
+reportBothWays(r, 'token / no auth');

@@ -16,11 +16,15 @@ export function median(xs: number[]): number {
 }
 export const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 
+/** The daemon as `npm start` starts it (its bundle); BENCH_DAEMON=src/main.ts: the sources through tsx. */
+const START = 'src/start.mjs';
+const DAEMON = process.env.BENCH_DAEMON ?? START;
+
 /** Start an entry point (a .ts one with `node --import tsx`) and wait for `GET /`. */
 export async function startProcess(entry: string, env: Record<string, string>, port: number): Promise<ChildProcess> {
   // Built here, if a source changed, not by the first daemon: it would carry esbuild's service
   // process and loader thread, and an A/A of two identical daemons measured 0.88 instead of ~1.
-  if (entry === DAEMON) await daemonBundle();
+  if (entry === START) await daemonBundle();
   const child = spawn(process.execPath, [...(entry.endsWith('.ts') ? ['--import', 'tsx'] : []), entry], { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
   await retryFetch(`http://127.0.0.1:${port}/`, 30_000);
   return child;
@@ -32,9 +36,6 @@ export async function stopProcess(child: ChildProcess): Promise<void> {
   child.kill('SIGTERM');
   await exited;
 }
-
-/** The daemon as `npm start` starts it (its bundle). */
-const DAEMON = process.env.BENCH_DAEMON ?? 'src/start.mjs'; // BENCH_DAEMON=src/main.ts: the sources through tsx
 
 export interface BenchDaemon {
   url: string;

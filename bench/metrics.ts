@@ -7,7 +7,7 @@
  *   node --import tsx bench/metrics.ts [seconds] [connections] [rounds]
  */
 import { filesForm, waitForState } from '../test/helpers.ts';
-import { abGetBothWays } from './ab.ts';
+import { abGetBothWays, reportBothWays } from './ab.ts';
 import { benchDaemon, median, percentile, table } from './lib.ts';
 
 // BENCH_CONTROL=1: the daemon with metrics has them off too (an A/A run of the harness).
@@ -15,9 +15,7 @@ const control = Boolean(process.env.BENCH_CONTROL);
 const opts = { seconds: Number(process.argv[2] ?? 5), connections: Number(process.argv[3] ?? 50), rounds: Number(process.argv[4] ?? 7), names: ['metrics', 'no metrics'] as [string, string] };
 console.log(`GET /workspaces/{id}: ${control ? 'CONTROL, both without metrics' : 'metrics on vs metrics off'}`);
 const r = await abGetBothWays({ a: () => benchDaemon({ JINAD_BACKEND: 'fake', ...(control ? { JINAD_METRICS: 'off' } : {}) }), b: () => benchDaemon({ JINAD_BACKEND: 'fake', JINAD_METRICS: 'off' }) }, opts);
-const line = (x: { rps: number; cpu: number }) => `req/s ${x.rps.toFixed(3)}, CPU ${x.cpu.toFixed(3)}`;
-console.log(`\nmetrics / none, medians: rounds in turn ${line(r.first)} and swapped ${line({ rps: 1 / r.swapped.rps, cpu: 1 / r.swapped.cpu })}; both under load at once ${line(r.first.together)} and swapped ${line({ rps: 1 / r.swapped.together.rps, cpu: 1 / r.swapped.together.cpu })}`);
-console.log(`places cancelled (geometric means): rounds in turn ${line(r)}; at once ${line(r.together)} (target ≥ 0.95)\n`);
+reportBothWays(r, 'metrics / none');
 
 // The scrape, on a daemon with metrics.
 const on = await benchDaemon({ JINAD_BACKEND: 'fake' });

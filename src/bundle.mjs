@@ -42,7 +42,7 @@ function stamp() {
   return lines.join('\n');
 }
 
-/** The plugins that ship with the daemon (the folders of plugins/ with an index.ts). */
+/** The plugins that ship with the daemon: the folders of plugins/ with an index.ts (as builtinPlugins() in src/plugin/loader.ts, which plain Node cannot import here). */
 const builtins = () =>
   readdirSync(path.join(REPO, 'plugins'), { withFileTypes: true })
     .filter((d) => d.isDirectory() && statSync(path.join(REPO, 'plugins', d.name, 'index.ts'), { throwIfNoEntry: false }))

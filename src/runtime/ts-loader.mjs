@@ -1,9 +1,10 @@
-// Loader hooks for users' TypeScript executors in containers, where the runtime itself is bundled
-// (see bootstrap-container.mjs). The runtime's tsx does the same outside containers; here only
-// what executors need, for a faster start (~0.2 s less per Pea, measured in bench/serverless.ts):
-// - `.ts`/`.tsx`/`.mts` files are compiled by esbuild (the one tsx ships) with the nearest
-//   tsconfig.json, and kept by content in the container's own /tmp, so a restarted or woken
-//   object compiles nothing (esbuild is not even loaded then);
+// Loader hooks for users' TypeScript: executors in containers, where the runtime itself is bundled
+// (see bootstrap-container.mjs), and jinad.config.ts and plugin folders of the bundled daemon
+// (src/user-module.ts). The runtime's tsx does the same elsewhere; here only what these need, for
+// a faster start (~0.2 s less per Pea, measured in bench/serverless.ts):
+// - `.ts`/`.tsx`/`.mts` files are compiled by esbuild with the nearest tsconfig.json, and kept by
+//   content in the temporary folder (a container's own /tmp), so a restarted or woken object
+//   compiles nothing (esbuild is not even loaded then);
 // - relative imports written as TypeScript does (`./util.js` for util.ts, `./util`, `./dir`)
 //   find the .ts file.
 import { createHash } from 'node:crypto';
