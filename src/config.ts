@@ -125,6 +125,13 @@ const ConfigSchema = v.strictObject({
   ),
   /** Seconds without a request after which a Flow, Pod or Pea stops until a request wakes it (0: never); an object's own idle_timeout wins. */
   idleTimeout: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(86_400)), 0),
+  /**
+   * Warm spares for idle-enabled objects: containers kept started per workspace image (and kind,
+   * ports and limits) that a wake or a create turns into the object in milliseconds instead of
+   * starting a container (Docker backend). Each runs the partial daemon without an object (~40 MB).
+   * 0: off (a wake starts the object's stopped container).
+   */
+  idleSpares: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(8)), 1),
   /** How long a Flow/Pod/Pea container may take to start its object before creation fails. */
   readyTimeoutMs: v.optional(Positive, 60_000),
   /**
@@ -241,6 +248,7 @@ function fromEnv(env: Env): JinadConfigInput {
   num('objectStartConcurrency', 'JINAD_OBJECT_START_CONCURRENCY');
   num('readyTimeoutMs', 'JINAD_READY_TIMEOUT_MS');
   num('idleTimeout', 'JINAD_IDLE_TIMEOUT');
+  num('idleSpares', 'JINAD_IDLE_SPARES');
   if (env.JINAD_PIP_INDEX_URL || env.JINAD_PIP_EXTRA_INDEX_URL || env.JINAD_PIP_FIND_LINKS || env.JINAD_PIP_NO_INDEX) {
     out.pip = {
       ...(env.JINAD_PIP_INDEX_URL && { indexUrl: env.JINAD_PIP_INDEX_URL }),

@@ -57,7 +57,9 @@ export function createCollector(api: PluginApi<LogsOptions>) {
 
   /** One entry from the log driver: tag `jinad.<ws>.<obj>`, record `{log, source, container_id, partial_*}`. */
   function onEntry({ tag, epoch, nano, record }: Entry): void {
-    const [prefix, workspaceId, objectId, ...rest] = tag.split('.');
+    const [prefix, workspaceId, tagged, ...rest] = tag.split('.');
+    // A warm spare that became an object keeps the tag it was made with, naming the spare.
+    const objectId = tagged && (backend.spares?.objectOf(tagged) ?? tagged);
     // Only a tag naming an object this daemon runs in that workspace (or the workspace's own run
     // container) is written: anyone on the machine can send records, and a forged tag must not
     // make a file. A line that arrives after its workspace was deleted must not recreate its folder.

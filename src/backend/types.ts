@@ -150,6 +150,8 @@ export interface ObjectEvent {
   id: string;
   kind: string;
   workspaceId: string;
+  /** The backend's own id of the thing the event is about (a container id), when it says. */
+  ref?: string;
 }
 
 /** Where objects' output goes: a forward-protocol (Fluentd) receiver, tagged `jinad.<workspace>.<object>`. */
@@ -164,6 +166,22 @@ export interface BackendInfo {
   os: string;
   arch: string;
   kernel: string;
+}
+
+/**
+ * Warm spares (scale to zero; Docker: docker/spares.ts): containers started ahead from an
+ * object's spec less its id and envs, which become an object of that spec on demand instead of
+ * a container starting. The spec given is the spare's: envs reach the object when it starts in it.
+ */
+export interface Spares {
+  /** Keep `count` spares ready for objects made like `spec` (`spec.id`: one that wants them, until it is removed). */
+  keep(spec: ObjectSpec, count: number): void;
+  /** A ready spare made into object `spec.id` (its stopped container, if any, replaced); undefined when none is ready. */
+  claim(spec: ObjectSpec): Promise<ObjectState | undefined>;
+  /** The object a claimed spare became, by the spare's first name (its log tag names that). */
+  objectOf(name: string): string | undefined;
+  /** A file in an object's own filesystem (its partial daemon's state, kept across a stop); undefined when absent. */
+  readFile(id: string, file: string): Promise<Buffer | undefined>;
 }
 
 export interface BackendContext {
@@ -181,6 +199,8 @@ export interface Backend {
    * processes inside one object.
    */
   readonly spreadsReplicas?: boolean;
+  /** Warm spares, on a backend that keeps them (after start()). */
+  readonly spares?: Spares;
   /** Bind to a daemon instance and prepare (e.g. learn the host path of the root). */
   start(ctx: BackendContext): Promise<void>;
   /** Resolves when the backend answers; rejects with a message that says how to fix it. */

@@ -130,6 +130,7 @@ export function defineObjectKind(spec: ObjectKindSpec): PluginDefinition {
         restarting: new Set(),
         measure: objectMetrics(api.use('metrics')),
         idleTimeout: api.config.idleTimeout,
+        idleSpares: api.config.idleSpares,
         idler: undefined as unknown as Idler, // made from these deps, just below
       };
       d.idler = createIdler(d, api.config.publishHost, idleMetrics(api.use('metrics')));

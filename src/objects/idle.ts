@@ -19,7 +19,8 @@ import type { Duplex } from 'node:stream';
 import { endpointOf, type ObjectState } from '../backend/types.ts';
 import { DaemonError, fail } from '../errors.ts';
 import type { Metrics } from '../metrics/index.ts';
-import { type ObjectDeps, start, startInside, withOutput } from './lifecycle.ts';
+import { type ObjectDeps, short, start, startInside, withOutput } from './lifecycle.ts';
+import { keepSpares, savedStart, startInSpare } from './spares.ts';
 import { PARTIAL_PORT } from './partial.ts';
 import type { ObjectRow } from './schema.ts';
 
@@ -47,6 +48,8 @@ interface Sleeper {
   transition?: Promise<void>;
   failure?: { detail: string; lines: string[] };
   agent: http.Agent;
+  /** What its partial daemon ran when it stopped, read after the stop (a wake in a spare starts it). */
+  saved?: Record<string, unknown>;
 }
 
 export interface Idler {
@@ -100,6 +103,8 @@ export function createIdler(d: ObjectDeps, publishHost: string, measure: ReturnT
     s.transition = (async () => {
       try {
         await d.backend.stopObject(s.id);
+        const r = d.repo.get(s.id);
+        s.saved = r && (await savedStart(d, r));
         measure.sleeps.inc({ kind });
         d.log.info(`${kind} ${s.id} is idle (no request for ${s.timeoutMs / 1000} s): its containers stopped`);
         s.phase = 'idle';
@@ -122,9 +127,15 @@ export function createIdler(d: ObjectDeps, publishHost: string, measure: ReturnT
     d.log.info(`${kind} ${s.id} is waking for a request`);
     try {
       await d.starts.run(async () => {
-        let state: ObjectState | undefined = await d.backend.startObject(s.id);
+        // In a spare when one is ready (its stopped container replaced), with what it ran when it stopped.
+        const saved = s.saved ?? (await savedStart(d, r));
+        const spared = saved && (await startInSpare(d, s.id, r.workspaceId, startSpec, r.metadata.image_id, saved));
+        let state: ObjectState | undefined;
         let object: Record<string, unknown>;
-        if (state) {
+        if (spared) {
+          ({ state, object } = spared);
+          d.live.set(state);
+        } else if ((state = await d.backend.startObject(s.id))) {
           d.live.set(state);
           object = await startInside(d, s.id, endpointOf(state, PARTIAL_PORT) ?? '', startSpec.partialBody).catch(async (err) => {
             throw await withOutput(d, s.id, err);
@@ -140,12 +151,13 @@ export function createIdler(d: ObjectDeps, publishHost: string, measure: ReturnT
         const now = d.repo.get(s.id) ?? r;
         const idle = now.metadata.idle;
         await d.repo.patch(s.id, {
-          metadata: { ...now.metadata, uri: endpointOf(state, PARTIAL_PORT) ?? now.metadata.uri, started_at: state.startedAt, ...(idle && { idle: { ...idle, wakes: idle.wakes + 1, last_wake: new Date().toISOString() } }) },
+          metadata: { ...now.metadata, container_id: short(state.ref), uri: endpointOf(state, PARTIAL_PORT) ?? now.metadata.uri, started_at: state.startedAt, ...(idle && { idle: { ...idle, wakes: idle.wakes + 1, last_wake: new Date().toISOString() } }) },
           arguments: { ...now.arguments, object },
         });
       });
       s.phase = 'running';
       s.failure = undefined;
+      s.saved = undefined;
       measure.wakes.inc({ kind, outcome: 'ok' });
       measure.wakeSeconds.observe({ kind }, (performance.now() - t0) / 1000);
       d.log.info(`${kind} ${s.id} woke in ${Math.round(performance.now() - t0)} ms`);
@@ -328,6 +340,7 @@ export function createIdler(d: ObjectDeps, publishHost: string, measure: ReturnT
       if (!idle || !r.start || sleepers.has(r.id)) return;
       const ports = Object.entries(idle.ports).map(([key, host]) => ({ container: Number.parseInt(key, 10), host }));
       const running = d.live.get(r.id)?.running ?? false;
+      keepSpares(d, r);
       try {
         await hold(r.id, idle.timeout, ports, running ? 'running' : 'idle');
       } catch (err) {

@@ -22,6 +22,7 @@ import type { Store } from '../store/db.ts';
 import type { ObjectKindSpec, PreparedObject } from './define.ts';
 import type { Idler } from './idle.ts';
 import { PARTIAL_PORT, partialCall, partialError, waitReady } from './partial.ts';
+import { imageNow, startInSpare } from './spares.ts';
 import { rollingUpdateSpread, scaleSpread, spreadOf, spreads, startEnv } from './spread.ts';
 import type { ReplicaLedger, StartSlots } from './ledger.ts';
 import type { LiveStates } from './live.ts';
@@ -51,8 +52,9 @@ export interface ObjectDeps {
   /** Objects the daemon itself is restarting or recreating now (their stops are not failures). */
   restarting: Set<string>;
   measure: ObjectMetrics;
-  /** Scale to zero: the daemon's default idle timeout (seconds, 0: off) and the fronts of idle-enabled objects. */
+  /** Scale to zero: the daemon's default idle timeout (seconds, 0: off), spares kept per kind of object (spares.ts), and the fronts of idle-enabled objects. */
   idleTimeout: number;
+  idleSpares: number;
   idler: Idler;
 }
 
@@ -75,10 +77,10 @@ export interface CreateInput {
   body?: Record<string, unknown>;
 }
 
-const short = (id: string) => id.replace(/^sha256:/, '').slice(0, 10);
+export const short = (id: string) => id.replace(/^sha256:/, '').slice(0, 10);
 export const modeOf = (spec: ObjectKindSpec) => spec.mode ?? spec.kind;
 /** Inside the container's own filesystem (kept across its restarts, never in the shared work directory). */
-const STATE_FILE = '/tmp/jinad-partial.json';
+export const STATE_FILE = '/tmp/jinad-partial.json';
 export const commandOf = (spec: ObjectKindSpec) => ['node', '/opt/jinad/runtime/bin.mjs', 'partial', '--mode', modeOf(spec), '--port', String(PARTIAL_PORT), '--workspace', '/workspace', '--state', STATE_FILE];
 
 /** The restart policy of a create request: query, then a Pod's body, then the default. */
@@ -101,19 +103,22 @@ export function uriOf(d: Pick<ObjectDeps, 'live'>, r: ObjectRow): string {
   return (live?.running && endpointOf(live, PARTIAL_PORT)) || r.metadata.uri;
 }
 
+/** The environment every object of a workspace has. */
+export const fixedEnv = (d: Pick<ObjectDeps, 'jinaLogLevel'>, workspaceId: string): Record<string, string> => ({
+  HOME: '/workspace',
+  JINA_LOG_WORKSPACE: '/workspace/logs',
+  JINA_HUB_ROOT: '/workspace/.jina/hub-packages',
+  JINA_HUB_CACHE_DIR: '/workspace/.cache/jina',
+  JINA_LOG_LEVEL: d.jinaLogLevel,
+  JINAD_WORKSPACE_ID: workspaceId,
+});
+
 /** The environment inside an object: JinaD's fixed variables, then the request's envs. */
-function objectEnv(d: Pick<ObjectDeps, 'jinaLogLevel'>, workspaceId: string, id: string, envs: Record<string, string>): Record<string, string> {
-  return {
-    HOME: '/workspace',
-    JINA_LOG_WORKSPACE: '/workspace/logs',
-    JINA_HUB_ROOT: '/workspace/.jina/hub-packages',
-    JINA_HUB_CACHE_DIR: '/workspace/.cache/jina',
-    JINA_LOG_LEVEL: d.jinaLogLevel,
-    JINAD_WORKSPACE_ID: workspaceId,
-    JINAD_OBJECT_ID: id,
-    ...envs,
-  };
-}
+const objectEnv = (d: Pick<ObjectDeps, 'jinaLogLevel'>, workspaceId: string, id: string, envs: Record<string, string>): Record<string, string> => ({
+  ...fixedEnv(d, workspaceId),
+  JINAD_OBJECT_ID: id,
+  ...envs,
+});
 
 /** Live view of a stored object: its state and ports as the backend's events keep them, not a stored copy. */
 export async function objectItem(d: ObjectDeps, r: ObjectRow): Promise<ObjectItem> {
@@ -202,6 +207,8 @@ export async function start(d: ObjectDeps, id: string, workspaceId: string, star
   // A Pod spread over machines: copies of one replica each (spread.ts).
   const spread = spreadOf(d, startSpec.partialBody);
   const partialBody = spread?.body ?? startSpec.partialBody;
+  const spared = await startInSpare(d, id, workspaceId, startSpec, imageNow(d, workspaceId), partialBody);
+  if (spared) return spared;
   let state: ObjectState;
   try {
     state = await d.backend.runObject({

@@ -2,6 +2,7 @@
 import type { ObjectEvent } from '../types.ts';
 import type { Engine } from './engine.ts';
 import { LABEL, type Labels } from './labels.ts';
+import { isUnclaimedSpare } from './spares.ts';
 
 /** Call `fn` for events of containers carrying these labels; returns a stop function. */
 export async function watchContainers(docker: Engine, labels: Labels, fn: (event: ObjectEvent) => void, onEnd?: () => void): Promise<() => void> {
@@ -13,9 +14,10 @@ export async function watchContainers(docker: Engine, labels: Labels, fn: (event
     let nl = buf.indexOf('\n');
     while (nl >= 0) {
       try {
-        const ev = JSON.parse(buf.slice(0, nl)) as { Action: string; Actor: { Attributes: Record<string, string> } };
+        const ev = JSON.parse(buf.slice(0, nl)) as { Action: string; Actor: { ID?: string; Attributes: Record<string, string> } };
         const attrs = ev.Actor.Attributes;
-        fn({ action: ev.Action, id: attrs.name ?? '', kind: attrs[LABEL.kind] ?? '', workspaceId: attrs[LABEL.workspace] ?? '', exitCode: attrs.exitCode === undefined ? undefined : Number(attrs.exitCode) });
+        // An unclaimed spare is not an object yet (spares.ts).
+        if (!isUnclaimedSpare(attrs.name ?? '', attrs)) fn({ action: ev.Action, id: attrs.name ?? '', ref: ev.Actor.ID, kind: attrs[LABEL.kind] ?? '', workspaceId: attrs[LABEL.workspace] ?? '', exitCode: attrs.exitCode === undefined ? undefined : Number(attrs.exitCode) });
       } catch {
         // not an event line
       }

@@ -7,7 +7,7 @@
 import path from 'node:path';
 import type { Backend, BackendContext, BuildSpec, ObjectSpec, ObjectState, LogRoute, Owned } from '../types.ts';
 import { createBaseImage } from './base-image.ts';
-import { type ContainerState, containerLogLines, containerOutput, inspectContainer, removeContainer, runContainer } from './containers.ts';
+import { type ContainerSpec, type ContainerState, containerLogLines, containerOutput, inspectContainer, removeContainer, runContainer } from './containers.ts';
 import { connect, describeConnection, idempotent, labelFilter } from './engine.ts';
 import { watchContainers } from './events.ts';
 import { hostPathOf } from './host-path.ts';
@@ -16,6 +16,7 @@ import { LABEL, type Labels } from './labels.ts';
 import { logConfigFor } from './log-routing.ts';
 import { createPythonImage, type PythonImage } from './python-image.ts';
 import { ensureNetwork, removeNetwork, type SubnetPool } from './networks.ts';
+import { createSparePool, isUnclaimedSpare, type SparePool } from './spares.ts';
 import { parseCidr } from './subnets.ts';
 import { chownTree, objectUser } from './user.ts';
 
@@ -46,6 +47,7 @@ export function createDockerBackend(opts: DockerBackendOptions): Backend {
   let logRoute: LogRoute | undefined;
   let baseImage: ReturnType<typeof createBaseImage> | undefined;
   let python: PythonImage | undefined;
+  let spares: SparePool | undefined;
   const user = objectUser();
 
   const bound = (): BackendContext => {
@@ -81,12 +83,49 @@ export function createDockerBackend(opts: DockerBackendOptions): Backend {
     return made;
   };
 
+  /** An object as a container: named after its id, on its workspace's network, its work directory at /workspace. */
+  const toContainer = (spec: ObjectSpec): ContainerSpec => ({
+    name: spec.id,
+    image: spec.image,
+    network: spec.workspaceId,
+    entrypoint: spec.command,
+    env: spec.env,
+    binds: [`${onHost(spec.workdir)}:/workspace`],
+    workdir: '/workspace',
+    ports: spec.ports,
+    publishHost: opts.publishHost,
+    labels: labels({ [LABEL.kind]: spec.kind, [LABEL.workspace]: spec.workspaceId, [LABEL.object]: spec.id }),
+    gpus: spec.gpus,
+    logConfig: logConfigFor(logRoute, spec.workspaceId, spec.id),
+    user: `${user.uid}:${user.gid}`,
+    hardened: true,
+    resources: spec.resources,
+    restart: spec.restart,
+  });
+
   return {
     kind: 'docker',
 
     async start(context) {
       ctx = context;
       if (!opts.hostRoot) hostRoot = await hostPathOf(docker, opts.root);
+      spares = createSparePool(docker, context.log.child('spares'), toContainer);
+      await spares.start(context.instance);
+    },
+
+    get spares() {
+      const pool = spares;
+      return (
+        pool && {
+          keep: (spec: ObjectSpec, count: number) => pool.keep(spec, count),
+          claim: async (spec: ObjectSpec) => {
+            const c = await pool.claim(spec);
+            return c && toState(c);
+          },
+          objectOf: (name: string) => pool.objectOf(name),
+          readFile: (id: string, file: string) => pool.readFile(id, file),
+        }
+      );
     },
 
     async ping() {
@@ -106,7 +145,9 @@ export function createDockerBackend(opts: DockerBackendOptions): Backend {
       return { kind: 'docker', version: v.Version, apiVersion: v.ApiVersion, os: v.Os, arch: v.Arch, kernel: v.KernelVersion ?? '' };
     },
 
-    async close() {},
+    async close() {
+      await spares?.close();
+    },
 
     ensureBaseImage: (onLine) => base().ensure(onLine),
     ensurePythonImage: async (onLine) => (python ??= createPythonImage({ docker, log: bound().log.child('python-image') })).ensure(await base().ensure(onLine), onLine),
@@ -154,29 +195,12 @@ export function createDockerBackend(opts: DockerBackendOptions): Backend {
     },
 
     isolate,
-    removeIsolation: (workspaceId) => removeNetwork(docker, workspaceId),
-
-    async runObject(spec: ObjectSpec) {
-      const c = await runContainer(docker, {
-        name: spec.id,
-        image: spec.image,
-        network: spec.workspaceId,
-        entrypoint: spec.command,
-        env: spec.env,
-        binds: [`${onHost(spec.workdir)}:/workspace`],
-        workdir: '/workspace',
-        ports: spec.ports,
-        publishHost: opts.publishHost,
-        labels: labels({ [LABEL.kind]: spec.kind, [LABEL.workspace]: spec.workspaceId, [LABEL.object]: spec.id }),
-        gpus: spec.gpus,
-        logConfig: logConfigFor(logRoute, spec.workspaceId, spec.id),
-        user: `${user.uid}:${user.gid}`,
-        hardened: true,
-        resources: spec.resources,
-        restart: spec.restart,
-      });
-      return toState(c);
+    async removeIsolation(workspaceId) {
+      await spares?.dropWorkspace(workspaceId); // they are on its network
+      await removeNetwork(docker, workspaceId);
     },
+
+    runObject: async (spec: ObjectSpec) => toState(await runContainer(docker, toContainer(spec))),
     async inspectObject(id) {
       const c = await inspectContainer(docker, id);
       // Only this instance's objects are ours to report.
@@ -194,7 +218,10 @@ export function createDockerBackend(opts: DockerBackendOptions): Backend {
       const c = await inspectContainer(docker, id);
       return c && toState(c);
     },
-    removeObject: (id) => removeContainer(docker, id),
+    async removeObject(id) {
+      await removeContainer(docker, id);
+      spares?.forget(id);
+    },
     objectOutput: (id, tail) => containerOutput(docker, id, tail),
     objectLogLines: (id, since) => containerLogLines(docker, id, since),
 
@@ -209,7 +236,7 @@ export function createDockerBackend(opts: DockerBackendOptions): Backend {
             if ((await inspectContainer(docker, c.Id).catch(() => undefined))?.oomKilled) oom.add(c.Id);
           }),
       );
-      return containers.map((c): ObjectState => {
+      return containers.filter((c) => !isUnclaimedSpare((c.Names[0] ?? '').replace(/^\//, ''), c.Labels)).map((c): ObjectState => {
         const ports: Record<string, number> = {};
         for (const p of c.Ports ?? []) if (p.PublicPort) ports[`${p.PrivatePort}/${p.Type}`] = p.PublicPort;
         return {
