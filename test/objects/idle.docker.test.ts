@@ -3,7 +3,8 @@
  * keeps answering, and a request wakes it; long requests and open WebSocket streams keep it
  * awake; 50 requests during a wake are all served; a wake that fails (the executor throws in its
  * constructor) answers 503 with the reason; an idle Flow survives a daemon restart and still
- * wakes; deleting it leaves nothing.
+ * wakes; deleting it leaves nothing. A wake (and a create after the first) takes a warm spare
+ * container; with spares off, the object's own stopped container starts again.
  */
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,7 +12,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { callJson, createWorkspace, docker, startDaemon, type TestDaemon, untilItem } from '../helpers.ts';
+import { LABEL, docker } from '../docker.ts';
+import { callJson, createWorkspace, startDaemon, type TestDaemon, untilItem } from '../helpers.ts';
 
 const IDLE_S = 1;
 const FRAGILE = `import { Executor, requests } from 'jinad';
@@ -57,14 +59,26 @@ const item = async (id: string) => (await api('GET', `/flows/${id}`)).body;
 const until = (id: string, ok: (item: any) => boolean, ms = 20_000) => untilItem(d.url, `/flows/${id}`, ok, ms);
 const isIdle = (i: any) => i.metadata.status === 'idle';
 const containerRunning = async (id: string) => (await docker.inspectContainer(id))?.running ?? false;
+/** The workspace's containers that are or were warm spares, once `n` of them are unclaimed and running. */
+async function untilSpares(n: number) {
+  for (let i = 0; ; i++) {
+    const all = (await docker.listLabelled({ [LABEL.workspace]: ws })).containers.filter((c) => c.labels['io.jinad.spare']);
+    const unclaimed = all.filter((c) => c.name === c.labels[LABEL.object]);
+    if (unclaimed.length >= n || i >= 200) return all;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 const index = (port: number, parameters: Record<string, unknown> = {}) =>
   fetch(`http://127.0.0.1:${port}/index`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ data: [{ text: 'hello' }], parameters }) });
 
 describe('scale to zero on the engine', () => {
-  it('stops the container when idle and wakes on a request, with the right answer; both runs log to the same object log', async () => {
+  it('stops the container when idle and wakes on a request in a warm spare, with the right answer; both containers log to the same object log', async () => {
     const { id, port } = await flow();
+    const first = (await docker.inspectContainer(id))!.id;
     await until(id, isIdle);
     assert.equal(await containerRunning(id), false, 'no container running while idle');
+    // Made with the Flow: one spare for objects like it, not running any object.
+    const spares = await untilSpares(1);
     const res = await index(port);
     assert.equal(res.status, 200);
     const out = (await res.json()) as { data: { docs: { tags: Record<string, unknown> }[] } };
@@ -72,16 +86,20 @@ describe('scale to zero on the engine', () => {
     // (Not its status right now: it may be idle again already, a timeout later.)
     const woke = await item(id);
     assert.deepEqual([woke.metadata.wakes, woke.metadata.restarts, woke.metadata.last_exit], [1, 0, null]);
-    // The object's log has the lines of both runs of its container; woken, its Pea was started
-    // with the container, beside the runtime loading (prestart.mjs).
-    const resumed = /flow resumed after a restart \(1 Pea\(s\) started with the container\)/;
+    const now = (await docker.inspectContainer(id))!.id;
+    assert.notEqual(now, first, 'woken in another container');
+    assert.ok(spares.some((c) => c.id === now), 'the spare became the Flow');
+    assert.equal(woke.metadata.container_id, now.slice(0, 10));
+    assert.equal((await untilSpares(1)).filter((c) => c.id !== now).length, 1, 'another spare took its place');
+    // The object's log has lines of both containers: the first one's start, the woken one's answer
+    // (its log tag names the spare it was).
     let log = '';
-    for (let i = 0; i < 100 && !resumed.test(log); i++) {
+    for (let i = 0; i < 100 && !log.includes('POST /index'); i++) {
       if (i) await new Promise((r) => setTimeout(r, 100));
       log = await (await fetch(`${d.url}/logs/${id}`)).text();
     }
-    assert.match(log, resumed);
-    assert.equal(log.split('\n').filter((l) => l.includes('partial daemon (flow) listening')).length, 2);
+    assert.equal(log.split('\n').filter((l) => l.includes('partial daemon (flow) listening')).length, 1);
+    assert.match(log, /POST \/index → \/index: 1 docs, ok/);
     await api('DELETE', `/flows/${id}`);
   });
 
@@ -157,5 +175,35 @@ describe('scale to zero on the engine', () => {
     assert.equal((await api('DELETE', `/flows/${id}`)).status, 200);
     assert.equal(await docker.inspectContainer(id), undefined);
     await assert.rejects(fetch(`http://127.0.0.1:${port}/`), 'its port is closed');
+  });
+
+  it('with spares off (idleSpares 0), a wake starts its own stopped container, its Pea beside the runtime loading', async () => {
+    await d.stop();
+    d = await startDaemon({ root: d.root, instance: d.instance, logsPort: d.logsPort, config: { readyTimeoutMs: 30_000, idleSpares: 0 } });
+    assert.equal((await untilSpares(0)).length, 0, 'a daemon starting removes the spares of the one before');
+    const { id, port } = await flow();
+    const first = (await docker.inspectContainer(id))!.id;
+    await until(id, isIdle);
+    assert.equal((await index(port)).status, 200);
+    assert.equal((await docker.inspectContainer(id))!.id, first, 'the same container');
+    const resumed = /flow resumed after a restart \(1 Pea\(s\) started with the container\)/;
+    let log = '';
+    for (let i = 0; i < 100 && !resumed.test(log); i++) {
+      if (i) await new Promise((r) => setTimeout(r, 100));
+      log = await (await fetch(`${d.url}/logs/${id}`)).text();
+    }
+    assert.match(log, resumed);
+    assert.equal(log.split('\n').filter((l) => l.includes('partial daemon (flow) listening')).length, 2);
+    assert.equal((await untilSpares(0)).length, 0, 'no spare made');
+    await api('DELETE', `/flows/${id}`);
+  });
+
+  it('a deleted workspace takes its spares with it', async () => {
+    await d.stop();
+    d = await startDaemon({ root: d.root, instance: d.instance, logsPort: d.logsPort, config: { readyTimeoutMs: 30_000 } });
+    await flow();
+    await untilSpares(1);
+    assert.equal((await api('DELETE', `/workspaces/${ws}?everything=true`)).status, 200);
+    assert.deepEqual((await docker.listLabelled({ [LABEL.workspace]: ws })).containers, []);
   });
 });
