@@ -20,7 +20,7 @@ import { endpointOf, type ObjectState } from '../backend/types.ts';
 import { DaemonError, fail } from '../errors.ts';
 import type { Metrics } from '../metrics/index.ts';
 import { type ObjectDeps, short, start, startInside, withOutput } from './lifecycle.ts';
-import { keepSpares, savedStart, startInSpare } from './spares.ts';
+import { keepSpares, putAway, savedStart, startInSpare } from './spares.ts';
 import { PARTIAL_PORT } from './partial.ts';
 import type { ObjectRow } from './schema.ts';
 
@@ -48,8 +48,6 @@ interface Sleeper {
   transition?: Promise<void>;
   failure?: { detail: string; lines: string[] };
   agent: http.Agent;
-  /** What its partial daemon ran when it stopped, read after the stop (a wake in a spare starts it). */
-  saved?: Record<string, unknown>;
 }
 
 export interface Idler {
@@ -103,8 +101,7 @@ export function createIdler(d: ObjectDeps, publishHost: string, measure: ReturnT
     s.transition = (async () => {
       try {
         await d.backend.stopObject(s.id);
-        const r = d.repo.get(s.id);
-        s.saved = r && (await savedStart(d, r));
+        await putAway(d, s.id);
         measure.sleeps.inc({ kind });
         d.log.info(`${kind} ${s.id} is idle (no request for ${s.timeoutMs / 1000} s): its containers stopped`);
         s.phase = 'idle';
@@ -127,8 +124,9 @@ export function createIdler(d: ObjectDeps, publishHost: string, measure: ReturnT
     d.log.info(`${kind} ${s.id} is waking for a request`);
     try {
       await d.starts.run(async () => {
-        // In a spare when one is ready (its stopped container replaced), with what it ran when it stopped.
-        const saved = s.saved ?? (await savedStart(d, r));
+        // What it ran when it stopped: kept in the store once its container was removed (spares on), else in its container.
+        const saved = startSpec.resume ?? (await savedStart(d, r));
+        // In a spare when one is ready (its stopped container, if any, replaced).
         const spared = saved && (await startInSpare(d, s.id, r.workspaceId, startSpec, r.metadata.image_id, saved));
         let state: ObjectState | undefined;
         let object: Record<string, unknown>;
@@ -141,23 +139,24 @@ export function createIdler(d: ObjectDeps, publishHost: string, measure: ReturnT
             throw await withOutput(d, s.id, err);
           });
         } else {
-          // Its container was removed while it slept: made again, as at its creation.
+          // No container (removed while it slept, or put away): made again, running what it ran.
           const ws = d.workspaces.requireActive(r.workspaceId);
-          const made = await start(d, s.id, r.workspaceId, startSpec, ws.image);
+          const made = await start(d, s.id, r.workspaceId, { ...startSpec, partialBody: saved ?? startSpec.partialBody }, ws.image);
           state = made.state;
           object = made.object;
           d.live.set(state);
         }
         const now = d.repo.get(s.id) ?? r;
         const idle = now.metadata.idle;
+        const { resume: _, ...running } = now.start ?? startSpec;
         await d.repo.patch(s.id, {
+          start: running,
           metadata: { ...now.metadata, container_id: short(state.ref), uri: endpointOf(state, PARTIAL_PORT) ?? now.metadata.uri, started_at: state.startedAt, ...(idle && { idle: { ...idle, wakes: idle.wakes + 1, last_wake: new Date().toISOString() } }) },
           arguments: { ...now.arguments, object },
         });
       });
       s.phase = 'running';
       s.failure = undefined;
-      s.saved = undefined;
       measure.wakes.inc({ kind, outcome: 'ok' });
       measure.wakeSeconds.observe({ kind }, (performance.now() - t0) / 1000);
       d.log.info(`${kind} ${s.id} woke in ${Math.round(performance.now() - t0)} ms`);

@@ -407,7 +407,8 @@ export async function reconcileObjects(d: ObjectDeps): Promise<void> {
   const states = d.live.synced ? d.live.all() : await d.backend.objectStates();
   const present = new Set(states.map((o) => o.id));
   for (const r of d.repo.all()) {
-    if (!present.has(r.id) && parseRestart(restartTextOf(r)).name !== 'always') {
+    // An object asleep without a container (spares.ts: putAway) is where it should be.
+    if (!present.has(r.id) && !r.start?.resume && parseRestart(restartTextOf(r)).name !== 'always') {
       d.log.warn(`${d.spec.kind} ${r.id} is gone; removing it from the store`);
       await d.repo.remove(r.id);
       await d.store.count(d.spec.kind, { del: 1 });

@@ -43,6 +43,11 @@ export interface StartSpec {
   constraints?: string[];
   /** Seconds without a request before it stops (absent: never). */
   idleTimeout?: number;
+  /**
+   * Asleep without a container (its container was removed when it went idle, warm spares being
+   * on): what its partial daemon ran then, which a wake starts again. Absent while it runs.
+   */
+  resume?: Record<string, unknown>;
   /** Its ports serve no metrics (not listed at /metrics/targets). */
   scrape?: false;
 }

@@ -94,6 +94,7 @@ export async function main(argv: string[]): Promise<void> {
     delete process.env.JINAD_PARTIAL_START; // not the executors' business
     partial.boot(first ? (JSON.parse(first) as { args: Record<string, unknown>; envs: Record<string, string> }) : undefined).then(
       (how) => {
+        if (!how) return; // nothing to start yet (a warm spare): its blank Pea waits for the object
         const early = releasePrestarted();
         if (how === 'resumed') log(`${mode} resumed after a restart${early.adopted ? ` (${early.adopted} Pea(s) started with the container)` : ''}`);
       },

@@ -11,7 +11,7 @@ import { executorSpec, loadFlow } from './config.ts';
 import { Flow } from './flow.ts';
 import { gatewayStatus } from './gateway.ts';
 import { portOf, serveHead } from './head.ts';
-import { StartError } from './pea.ts';
+import { releasePrestarted, StartError } from './pea.ts';
 import { Pod } from './pod.ts';
 
 export type Mode = 'flow' | 'pod' | 'pea';
@@ -152,7 +152,7 @@ export function partialApp(mode: Mode, opts: { workspace: string; onLog?: (line:
       await booting?.catch(() => undefined);
       if (running) throw new PartialError(`a ${mode} is already running here; DELETE /${mode} first`);
       const { args, envs } = await bodyOf(c, mode);
-      running = await start(args, envs);
+      running = await start(args, envs).finally(releasePrestarted); // Peas started early that it did not take stop
       started = { args, envs };
       save();
       return c.json(running.item, 201);

@@ -26,7 +26,36 @@ export interface PeaConfig {
   loader?: string;
 }
 
-const given = JSON.parse(process.env.JINAD_PEA ?? 'null') as PeaConfig | null;
+/** What a blank Pea becomes (prestart.mjs): the launch it is adopted for, with the environment it would have been started with. */
+export interface Become {
+  type: 'become';
+  config: PeaConfig;
+  env: Record<string, string>;
+}
+
+/**
+ * A blank Pea (`JINAD_PEA_BLANK`, started by prestart.mjs before any object is known): the
+ * runtime and the loader are loaded now, the executor once a parent adopts it and says which.
+ */
+async function blank(): Promise<PeaConfig> {
+  const loader = new URL('../bootstrap-container.mjs', import.meta.url).href;
+  await import(new URL('./index.mjs', import.meta.url).href);
+  await import(loader);
+  const become = await new Promise<Become>((resolve) => {
+    const onMessage = (m: Become) => {
+      if (m?.type !== 'become') return;
+      process.off('message', onMessage);
+      resolve(m);
+    };
+    process.on('message', onMessage);
+  });
+  for (const key of Object.keys(process.env)) if (!(key in become.env)) delete process.env[key];
+  Object.assign(process.env, become.env);
+  return { ...become.config, loader: undefined }; // loaded above
+}
+
+const isBlank = Boolean(process.env.JINAD_PEA_BLANK);
+const given = isBlank ? await blank() : (JSON.parse(process.env.JINAD_PEA ?? 'null') as PeaConfig | null);
 if (!given) throw new Error('pea-worker: JINAD_PEA is not set');
 const config: PeaConfig = given;
 const send = (msg: unknown) => process.send?.(msg);
@@ -97,8 +126,8 @@ try {
   if (config.loader) {
     await import(new URL('./index.mjs', import.meta.url).href); // what executors import as `jinad`, loaded natively
     await import(config.loader);
-    process.setSourceMapsEnabled(true); // an executor's errors point into its TypeScript
   }
+  if (config.loader || isBlank) process.setSourceMapsEnabled(true); // an executor's errors point into its TypeScript
   executor = await loadExecutor(config.spec, { name: config.spec.name, workspace: config.workspace, replicaId: config.replicaId, replicas: config.replicas, shardId: config.shardId, shards: config.shards });
   server.listen(config.port, config.host, () => send({ type: 'ready', port: (server.address() as AddressInfo).port }));
   server.on('error', (err) => {

@@ -7,7 +7,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import type { ExecutorSpec } from './config.ts';
-import type { PeaConfig } from './pea-worker.ts';
+import type { Become, PeaConfig } from './pea-worker.ts';
 import type { DataRequest } from './protocol.ts';
 
 /** In a container the runtime runs bundled (dist/*.mjs, see base-image.ts); elsewhere from its TypeScript. */
@@ -51,11 +51,26 @@ interface Early {
   keep: (m: unknown) => void;
 }
 const PRESTARTED = Symbol.for('jinad.prestarted');
+const BLANK = 'blank'; // prestart.mjs's key of blank Peas
 const prestarted = () => (globalThis as Record<symbol, Map<string, Early[]> | undefined>)[PRESTARTED];
 
-/** The Pea prestart.mjs started with exactly this launch, if any (taken: adopted once). */
+/**
+ * The Pea prestart.mjs started with exactly this launch, else a blank one (still alive) told to
+ * become it, if any (taken: adopted once).
+ */
 function adopt(launch: PeaLaunch): Early | undefined {
-  const early = prestarted()?.get(JSON.stringify(launch.config))?.shift();
+  const all = prestarted();
+  let early = all?.get(JSON.stringify(launch.config))?.shift();
+  if (!early && BUNDLED) {
+    const blanks = all?.get(BLANK) ?? [];
+    while (blanks.length && !early) {
+      const b = blanks.shift()!;
+      if (b.exit === undefined && b.child.connected) early = b;
+      else b.child.kill('SIGKILL');
+    }
+    const become: Become = { type: 'become', config: launch.config, env: { ...(process.env as Record<string, string>), ...launch.env, JINAD_PEA: JSON.stringify(launch.config) } };
+    early?.child.send(become);
+  }
   if (early) adoptedCount++;
   return early;
 }

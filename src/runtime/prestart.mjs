@@ -2,11 +2,15 @@
 // daemon loads the runtime: two processes starting side by side instead of one after the other
 // (measured in bench/serverless.ts). The state file lists how each Pea was started last time;
 // the runtime adopts a Pea started here when it would start the very same one (pea.ts), and
-// stops the others once the object runs. Plain JavaScript, loaded before the bundled runtime.
+// stops the others once the object runs. Without a state file (a new object, or a warm spare
+// that has none yet) one blank Pea starts: the runtime loaded, it becomes whichever Pea the object
+// starts first. Plain JavaScript, loaded before the bundled runtime.
 import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 export const PRESTARTED = Symbol.for('jinad.prestarted');
+/** The key of blank Peas in the prestarted map. */
+export const BLANK = 'blank';
 
 /** `argv`: the partial daemon's (`partial --mode … --state <file>`); `worker`: the bundled pea-worker. */
 export function prestart(argv, worker) {
@@ -16,20 +20,24 @@ export function prestart(argv, worker) {
   try {
     peas = JSON.parse(readFileSync(argv[at + 1], 'utf8')).peas;
   } catch {
-    return; // never started here
+    peas = undefined; // never started here
   }
-  if (!Array.isArray(peas)) return;
   const { JINAD_PARTIAL_START: _, ...env } = process.env;
   const started = new Map();
-  for (const { config, env: own, cwd } of peas) {
-    const child = fork(worker, [], { execArgv: [], cwd, env: { ...env, ...own, JINAD_PEA: JSON.stringify(config) }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  const early = (key, cwd, childEnv) => {
+    const child = fork(worker, [], { execArgv: [], cwd, env: childEnv, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     // Its output waits in its pipes; its messages (ready, error) and its exit are kept for whoever adopts it.
-    const early = { child, messages: [], exit: undefined };
-    early.keep = (m) => early.messages.push(m);
-    child.on('message', early.keep);
-    child.once('exit', (code) => (early.exit = code));
-    const key = JSON.stringify(config);
-    started.set(key, [...(started.get(key) ?? []), early]);
+    const e = { child, messages: [], exit: undefined };
+    e.keep = (m) => e.messages.push(m);
+    child.on('message', e.keep);
+    child.once('exit', (code) => (e.exit = code));
+    started.set(key, [...(started.get(key) ?? []), e]);
+  };
+  if (Array.isArray(peas)) {
+    for (const { config, env: own, cwd } of peas) early(JSON.stringify(config), cwd, { ...env, ...own, JINAD_PEA: JSON.stringify(config) });
+  } else {
+    const ws = argv.indexOf('--workspace');
+    early(BLANK, ws < 0 ? process.cwd() : argv[ws + 1], { ...env, JINAD_PEA_BLANK: '1' });
   }
   globalThis[PRESTARTED] = started;
 }

@@ -103,6 +103,16 @@ export function createDockerBackend(opts: DockerBackendOptions): Backend {
     restart: spec.restart,
   });
 
+  /** The last daemon's spares: done once the engine answers (at start, else at the first listing of states after it). */
+  let sparesAdopted = false;
+  const adoptSpares = async () => {
+    if (sparesAdopted || !spares) return;
+    await spares.start(bound().instance).then(
+      () => (sparesAdopted = true),
+      () => undefined, // the engine is down: the daemon says so elsewhere
+    );
+  };
+
   return {
     kind: 'docker',
 
@@ -110,7 +120,7 @@ export function createDockerBackend(opts: DockerBackendOptions): Backend {
       ctx = context;
       if (!opts.hostRoot) hostRoot = await hostPathOf(docker, opts.root);
       spares = createSparePool(docker, context.log.child('spares'), toContainer);
-      await spares.start(context.instance);
+      await adoptSpares();
     },
 
     get spares() {
@@ -226,6 +236,7 @@ export function createDockerBackend(opts: DockerBackendOptions): Backend {
     objectLogLines: (id, since) => containerLogLines(docker, id, since),
 
     async objectStates() {
+      await adoptSpares();
       const containers = await docker.listContainers({ all: true, filters: labelFilter(labels({})) });
       // The list does not say why a container stopped: ask the stopped ones (few) whether it was an OOM kill.
       const oom = new Set<string>();
