@@ -5,7 +5,8 @@
  *  (b) POST /flows (one TypeScript executor, idle_timeout set) until its gateway answers a
  *      document request;
  *  (c) the same Flow once idle (its container stopped) until a document request is answered (a wake).
- * Targets: (b) ≤ floor + 250 ms, (c) ≤ floor + 150 ms. Also: containers running while idle (target 0).
+ * Targets: (b) ≤ floor + 250 ms, (c) ≤ floor + 150 ms. Also: containers running while idle (target 0),
+ * the first Flow of the workspace (no warm spare yet), and the warm spares' count and memory.
  *   node --import ./src/runtime/bootstrap.mjs bench/serverless.ts [rounds]
  */
 import { execFileSync } from 'node:child_process';
@@ -65,7 +66,8 @@ try {
   }
 
   await floor(-1); // warm-up: the image's layers in the page cache
-  await coldAndWake();
+  // The workspace's first idle-enabled Flow: no warm spare exists yet (it makes the first one).
+  const first = await coldAndWake();
   const a: number[] = [];
   const b: number[] = [];
   const c: number[] = [];
@@ -79,11 +81,15 @@ try {
   }
   const row = (label: string, xs: number[], target?: number) => {
     const over = median(xs) - median(a);
-    return [label, median(xs).toFixed(0), Math.min(...xs).toFixed(0), Math.max(...xs).toFixed(0), target === undefined ? '' : `+${over.toFixed(0)} (target ≤ +${target})`];
+    return [label, median(xs).toFixed(0), Math.min(...xs).toFixed(0), Math.max(...xs).toFixed(0), target === undefined ? '' : `${over < 0 ? '−' : '+'}${Math.abs(over).toFixed(0)} (target ≤ +${target})`];
   };
   console.log(`Scale to zero: ${ROUNDS} rounds, interleaved; a Flow with one TypeScript executor (Tagger), idle_timeout ${IDLE_S} s\n`);
   console.log(table([['', 'median ms', 'min', 'max', 'over the floor'], row('(a) floor: docker run node -e, one answer', a), row('(b) POST /flows → first answer', b, 250), row('(c) idle → first answer (wake)', c, 150)]));
   console.log(`\ncontainers running while idle: ${maxRunning} (target 0)`);
+  console.log(`the workspace's first idle-enabled Flow (no spare yet): POST → first answer ${first.cold.toFixed(0)} ms, its wake ${first.wake.toFixed(0)} ms`);
+  const spares = execFileSync('docker', ['ps', '-q', '--filter', 'label=io.jinad.spare', '--filter', `label=io.jinad.workspace=${ws}`]).toString().trim().split('\n').filter(Boolean);
+  const memory = spares.length ? execFileSync('docker', ['stats', '--no-stream', '--format', '{{.MemUsage}}', ...spares]).toString().trim().split('\n').map((l) => l.split(' / ')[0]) : [];
+  console.log(`warm spares of the workspace (shared by every Flow like it): ${spares.length}, memory ${memory.join(', ') || '-'}`);
   console.log(`rounds (a): ${a.map((x) => x.toFixed(0)).join(', ')}`);
   console.log(`rounds (b): ${b.map((x) => x.toFixed(0)).join(', ')}`);
   console.log(`rounds (c): ${c.map((x) => x.toFixed(0)).join(', ')}`);

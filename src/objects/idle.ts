@@ -138,6 +138,7 @@ export function createIdler(d: ObjectDeps, publishHost: string, measure: ReturnT
           object = await startInside(d, s.id, endpointOf(state, PARTIAL_PORT) ?? '', startSpec.partialBody).catch(async (err) => {
             throw await withOutput(d, s.id, err);
           });
+          keepSpares(d, r);
         } else {
           // No container (removed while it slept, or put away): made again, running what it ran.
           const ws = d.workspaces.requireActive(r.workspaceId);

@@ -22,7 +22,7 @@ import type { Store } from '../store/db.ts';
 import type { ObjectKindSpec, PreparedObject } from './define.ts';
 import type { Idler } from './idle.ts';
 import { PARTIAL_PORT, partialCall, partialError, waitReady } from './partial.ts';
-import { imageNow, startInSpare } from './spares.ts';
+import { imageNow, startInSpare, wantSpares } from './spares.ts';
 import { rollingUpdateSpread, scaleSpread, spreadOf, spreads, startEnv } from './spread.ts';
 import type { ReplicaLedger, StartSlots } from './ledger.ts';
 import type { LiveStates } from './live.ts';
@@ -207,7 +207,8 @@ export async function start(d: ObjectDeps, id: string, workspaceId: string, star
   // A Pod spread over machines: copies of one replica each (spread.ts).
   const spread = spreadOf(d, startSpec.partialBody);
   const partialBody = spread?.body ?? startSpec.partialBody;
-  const spared = await startInSpare(d, id, workspaceId, startSpec, imageNow(d, workspaceId), partialBody);
+  const imageId = imageNow(d, workspaceId);
+  const spared = await startInSpare(d, id, workspaceId, startSpec, imageId, partialBody);
   if (spared) return spared;
   let state: ObjectState;
   try {
@@ -235,7 +236,9 @@ export async function start(d: ObjectDeps, id: string, workspaceId: string, star
   }
   const uri = endpointOf(state, PARTIAL_PORT) ?? '';
   try {
-    return { state, uri, object: await startInside(d, id, uri, partialBody) };
+    const object = await startInside(d, id, uri, partialBody);
+    wantSpares(d, id, workspaceId, startSpec, imageId);
+    return { state, uri, object };
   } catch (err) {
     const failure = await withOutput(d, id, err);
     await d.backend.removeObject(id);

@@ -32,9 +32,17 @@ function spareSpec(d: ObjectDeps, id: string, workspaceId: string, startSpec: St
   };
 }
 
-/** Keep spares for objects like this stored one (its image as it was made), from now until it is removed. */
+/**
+ * Keep spares for objects like this one (`image`: the image id it runs), from now until it is
+ * removed. Called once it runs when it started without one: its own start goes first on the engine.
+ */
+export function wantSpares(d: ObjectDeps, id: string, workspaceId: string, startSpec: StartSpec, image: string | undefined): void {
+  if (image && usesSpares(d, startSpec)) d.backend.spares!.keep(spareSpec(d, id, workspaceId, startSpec, image), d.idleSpares);
+}
+
+/** Keep spares for objects like this stored one (its image as it was made). */
 export function keepSpares(d: ObjectDeps, r: ObjectRow): void {
-  if (r.start && usesSpares(d, r.start)) d.backend.spares!.keep(spareSpec(d, r.id, r.workspaceId, r.start, r.metadata.image_id), d.idleSpares);
+  if (r.start) wantSpares(d, r.id, r.workspaceId, r.start, r.metadata.image_id);
 }
 
 /** The image id of a workspace as it is now (undefined while it is not ACTIVE: no spare then). */
@@ -49,8 +57,8 @@ export function imageNow(d: ObjectDeps, workspaceId: string): string | undefined
 /**
  * Start the object in a spare (its stopped container, on a wake, replaced): `image` is the image
  * id it runs, `body` what its partial daemon starts (the create request's, or the state it kept).
- * Undefined when no spare was ready; on a failed start the object is removed and the error
- * carries its output.
+ * Undefined when no spare was ready (start it otherwise, then `wantSpares`); on a failed start
+ * the object is removed and the error carries its output.
  */
 export async function startInSpare(d: ObjectDeps, id: string, workspaceId: string, startSpec: StartSpec, image: string | undefined, body: Record<string, unknown>): Promise<{ state: ObjectState; uri: string; object: Record<string, unknown> } | undefined> {
   if (!image || !usesSpares(d, startSpec)) return undefined;
@@ -59,8 +67,8 @@ export async function startInSpare(d: ObjectDeps, id: string, workspaceId: strin
     d.log.warn(`no spare for ${id}: ${(err as Error).message}`);
     return undefined;
   });
+  if (!state) return undefined; // the caller wants spares once the object runs
   d.backend.spares!.keep(spec, d.idleSpares);
-  if (!state) return undefined;
   const uri = endpointOf(state, PARTIAL_PORT) ?? '';
   // The object's own environment, which the spare's container was made without.
   const envs = { ...startSpec.env, ...(body.envs as Record<string, string> | undefined) };
