@@ -13,7 +13,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createClient, type Client } from '@libsql/client';
-import { eq, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import { drizzle, type LibSQLDatabase } from 'drizzle-orm/libsql';
 import { migrate } from 'drizzle-orm/libsql/migrator';
 import { storeCounters } from './schema.ts';
@@ -41,6 +41,14 @@ export async function openStore(url: string, authToken?: string): Promise<Store>
   await migrate(db, { migrationsFolder: MIGRATIONS });
 
   const now = () => new Date().toISOString();
+  type Counters = Awaited<ReturnType<Store['counters']>>;
+  /**
+   * The counters, read once and then kept as they are written: every list (GET /workspaces,
+   * /flows, /status) shows them, and a read that queued a statement behind the writes of a busy
+   * daemon (uploads, deletes) waited for all of them. This daemon is the store's only writer.
+   */
+  const kept = new Map<string, Counters>();
+  for (const row of await db.select().from(storeCounters)) kept.set(row.store, { time_created: row.timeCreated, time_updated: row.timeUpdated, num_add: row.numAdd, num_del: row.numDel });
   return {
     db,
     async count(store, { add = 0, del = 0 }) {
@@ -52,13 +60,12 @@ export async function openStore(url: string, authToken?: string): Promise<Store>
           target: storeCounters.store,
           set: { numAdd: sql`${storeCounters.numAdd} + ${add}`, numDel: sql`${storeCounters.numDel} + ${del}`, timeUpdated: t },
         });
+      const was = kept.get(store);
+      kept.set(store, was ? { ...was, time_updated: t, num_add: was.num_add + add, num_del: was.num_del + del } : { time_created: t, time_updated: t, num_add: add, num_del: del });
     },
     async counters(store) {
-      const [row] = await db.select().from(storeCounters).where(eq(storeCounters.store, store));
       const t = now();
-      return row
-        ? { time_created: row.timeCreated, time_updated: row.timeUpdated, num_add: row.numAdd, num_del: row.numDel }
-        : { time_created: t, time_updated: t, num_add: 0, num_del: 0 };
+      return { ...(kept.get(store) ?? { time_created: t, time_updated: t, num_add: 0, num_del: 0 }) };
     },
     close: () => client.close(),
   };
