@@ -6,11 +6,12 @@
 import { storedJinad } from './jinadfile.ts';
 import { short, type WorkspaceCtx } from './context.ts';
 import { startRunObject } from './build.ts';
-import { deleteEverything, removeBackendObjects } from './remove.ts';
+import { deleteEverything, emptyTrash, removeBackendObjects } from './remove.ts';
 
 export async function reconcile(ctx: WorkspaceCtx): Promise<void> {
   const { api, repo } = ctx;
   const { backend, log } = api;
+  await emptyTrash(ctx);
   const rows = repo.all();
   const known = new Set(rows.map((r) => r.id));
   const owned = await backend.listOwned();

@@ -1,6 +1,7 @@
 /** Deleting a workspace: parts of it (JinaD's `container`, `network`, `files` flags) or everything. */
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fail, type WorkspaceState } from 'jinad/plugin';
 import { imageTagOf, KIND, mustRow, stagingDirOf, type WorkspaceCtx, workdirOf } from './context.ts';
@@ -71,9 +72,7 @@ async function deleteNow(ctx: WorkspaceCtx, id: string, pruneAfter: boolean): Pr
   for (const hook of ctx.deleteHooks) await hook(id);
   await removeBackendObjects(ctx, id);
   api.logFiles.closeUnder(api.daemonDir(id));
-  await rm(workdirOf(ctx, id), { recursive: true, force: true });
-  await rm(api.daemonDir(id), { recursive: true, force: true });
-  await rm(stagingDirOf(ctx, id), { recursive: true, force: true });
+  await Promise.all([workdirOf(ctx, id), api.daemonDir(id), stagingDirOf(ctx, id)].map((dir) => discard(ctx, dir)));
   await repo.remove(id);
   await api.store.count(KIND, { del: 1 });
   if (pruneAfter) await prune(ctx);
@@ -116,4 +115,30 @@ export async function removeParts(ctx: WorkspaceCtx, id: string, flags: DeleteFl
     metadata,
     ...(unusable ? { state: 'FAILED' as WorkspaceState, reason: `${why}; PUT /workspaces/${id} to build it again` } : {}),
   });
+}
+
+/** Where discarded folders wait for their removal (below the root: a rename, not a copy). */
+const trashOf = (ctx: WorkspaceCtx) => path.join(ctx.api.config.root, '.trash');
+
+/**
+ * Take a folder out of its place at once (one rename) and remove it behind the answer: under
+ * load a recursive removal waited a second or more for the file system (bench/mixed-load.ts).
+ */
+async function discard(ctx: WorkspaceCtx, dir: string): Promise<void> {
+  const to = path.join(trashOf(ctx), randomUUID());
+  await mkdir(trashOf(ctx), { recursive: true });
+  try {
+    await rename(dir, to);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // nothing there
+    throw err;
+  }
+  void rm(to, { recursive: true, force: true }).catch((err) => ctx.api.log.warn(`could not remove ${to}`, err));
+}
+
+/** At start: what an earlier run discarded and had not removed yet (it stopped meanwhile). */
+export async function emptyTrash(ctx: WorkspaceCtx): Promise<void> {
+  const trash = trashOf(ctx);
+  const left = await readdir(trash).catch(() => [] as string[]);
+  await Promise.all(left.map((f) => rm(path.join(trash, f), { recursive: true, force: true })));
 }
