@@ -149,9 +149,9 @@ export function createIdler(d: ObjectDeps, publishHost: string, measure: ReturnT
         }
         const now = d.repo.get(s.id) ?? r;
         const idle = now.metadata.idle;
-        const { resume: _, ...running } = now.start ?? startSpec;
+        const { resume: _, ...awake } = now.start ?? startSpec; // it runs: nothing to resume
         await d.repo.patch(s.id, {
-          start: running,
+          start: awake,
           metadata: { ...now.metadata, container_id: short(state.ref), uri: endpointOf(state, PARTIAL_PORT) ?? now.metadata.uri, started_at: state.startedAt, ...(idle && { idle: { ...idle, wakes: idle.wakes + 1, last_wake: new Date().toISOString() } }) },
           arguments: { ...now.arguments, object },
         });

@@ -81,11 +81,9 @@ export function createLiveStates(backend: Backend, log: Logger, resyncMs = 30_00
   const follow = async () => {
     unwatch = await backend.watch(
       (ev) => {
+        if (ev.action !== 'destroy') void refresh(ev.id).catch(() => {});
         // A removed container whose name another took since (a spare became the object) is not the object's end.
-        if (ev.action === 'destroy') {
-          if (!ev.ref || states.get(ev.id)?.ref === ev.ref) states.delete(ev.id);
-        }
-        else void refresh(ev.id).catch(() => {});
+        else if (!ev.ref || states.get(ev.id)?.ref === ev.ref) states.delete(ev.id);
         for (const fn of eventHooks) {
           try {
             fn(ev);

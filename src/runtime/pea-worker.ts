@@ -38,10 +38,8 @@ export interface Become {
  * runtime and the loader are loaded now, the executor once a parent adopts it and says which.
  */
 async function blank(): Promise<PeaConfig> {
-  const loader = new URL('../bootstrap-container.mjs', import.meta.url).href;
-  await import(new URL('./index.mjs', import.meta.url).href);
-  await import(loader);
-  const become = await new Promise<Become>((resolve) => {
+  // Listening first, then saying so: a message that comes before a listener is lost (pea.ts waits for `blank`).
+  const told = new Promise<Become>((resolve) => {
     const onMessage = (m: Become) => {
       if (m?.type !== 'become') return;
       process.off('message', onMessage);
@@ -49,6 +47,10 @@ async function blank(): Promise<PeaConfig> {
     };
     process.on('message', onMessage);
   });
+  process.send?.({ type: 'blank' });
+  await import(new URL('./index.mjs', import.meta.url).href);
+  await import(new URL('../bootstrap-container.mjs', import.meta.url).href);
+  const become = await told;
   for (const key of Object.keys(process.env)) if (!(key in become.env)) delete process.env[key];
   Object.assign(process.env, become.env);
   return { ...become.config, loader: undefined }; // loaded above

@@ -51,8 +51,20 @@ interface Early {
   keep: (m: unknown) => void;
 }
 const PRESTARTED = Symbol.for('jinad.prestarted');
-const BLANK = 'blank'; // prestart.mjs's key of blank Peas
+const BLANK = 'blank'; // prestart.mjs's key of blank Peas (its twin there)
 const prestarted = () => (globalThis as Record<symbol, Map<string, Early[]> | undefined>)[PRESTARTED];
+
+/** Tell a blank Pea what to become, once it listens (it says `blank`; a message sent before is lost). */
+function tell(blank: Early, become: Become): void {
+  const listens = (m: unknown) => (m as { type?: string } | undefined)?.type === 'blank';
+  if (blank.messages.some(listens)) return void blank.child.send(become);
+  const onMessage = (m: unknown) => {
+    if (!listens(m)) return;
+    blank.child.off('message', onMessage);
+    blank.child.send(become);
+  };
+  blank.child.on('message', onMessage);
+}
 
 /**
  * The Pea prestart.mjs started with exactly this launch, else a blank one (still alive) told to
@@ -68,8 +80,7 @@ function adopt(launch: PeaLaunch): Early | undefined {
       if (b.exit === undefined && b.child.connected) early = b;
       else b.child.kill('SIGKILL');
     }
-    const become: Become = { type: 'become', config: launch.config, env: { ...(process.env as Record<string, string>), ...launch.env, JINAD_PEA: JSON.stringify(launch.config) } };
-    early?.child.send(become);
+    if (early) tell(early, { type: 'become', config: launch.config, env: { ...(process.env as Record<string, string>), ...launch.env, JINAD_PEA: JSON.stringify(launch.config) } });
   }
   if (early) adoptedCount++;
   return early;

@@ -9,8 +9,8 @@ import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 export const PRESTARTED = Symbol.for('jinad.prestarted');
-/** The key of blank Peas in the prestarted map. */
-export const BLANK = 'blank';
+/** The key of blank Peas in the prestarted map (pea.ts: its twin there). */
+const BLANK = 'blank';
 
 /** `argv`: the partial daemon's (`partial --mode … --state <file>`); `worker`: the bundled pea-worker. */
 export function prestart(argv, worker) {

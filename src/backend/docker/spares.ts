@@ -1,14 +1,14 @@
 /**
  * Warm spares (scale to zero): containers started ahead, from an object's spec less its id and
- * its envs, that become an object of that spec in tens of milliseconds (a rename and a limits
- * update) where starting a container takes the engine half a second. A spare runs the partial
- * daemon with the runtime loaded and no object; the daemon then starts the object in it, with
- * the object's envs. Spares are kept per spec (workspace, image, kind, command, ports, GPUs) for
- * as long as an object of that spec wants them, and refilled after each claim.
+ * its envs, that become an object of that spec in tens of milliseconds (a rename) where starting
+ * a container takes the engine half a second. A spare runs the partial daemon with the runtime
+ * loaded and no object; the daemon then starts the object in it, with the object's envs. Spares
+ * are kept per spec (workspace, image, kind, command, ports, limits, restart policy) for as long
+ * as an object of that spec wants them (and a while after), and refilled after each claim.
  *
- * What a container's creation fixes and a spare cannot change is handled here: its name is
- * renamed to the object's id; its limits and restart policy are updated; its log tag names the
- * spare (`objectOf` maps it to the object); its labels say `spare` with its first name in
+ * What a container's creation fixes is handled here: its name is renamed to the object's id; its
+ * limits and restart policy are the spec's (part of what spares are kept by); its log tag names
+ * the spare (`objectOf` maps it to the object); its labels say `spare` with its first name in
  * `io.jinad.object`, so an unclaimed spare (name = that label) is left out of object states and
  * events, and a claimed one (renamed) is its object.
  */
@@ -27,6 +27,8 @@ const PREFIX = 'jspare-';
  * deployment file applied) still finds one; a workspace that stopped using them frees them.
  */
 const LINGER_MS = 10 * 60_000;
+/** The most `readFile` takes in (a partial daemon's state file is a few KiB; the container could plant anything). */
+const MAX_FILE_BYTES = 1024 * 1024;
 
 /** A container that is an unclaimed spare (its name is still its first one). */
 export const isUnclaimedSpare = (name: string, labels: Labels | undefined) => Boolean(labels?.[SPARE_LABEL]) && labels?.[LABEL.object] === name;
@@ -47,7 +49,7 @@ interface Pool {
 export interface SparePool {
   /** Keep `count` spares for objects made like `spec` (`spec.id` is one that wants them). */
   keep(spec: ObjectSpec, count: number): void;
-  /** A ready spare renamed to `spec.id` (the object's stopped container removed first); undefined when none is ready. */
+  /** A ready spare renamed to `spec.id` (the object's stopped container renamed away, then removed); undefined when none is ready. */
   claim(spec: ObjectSpec): Promise<ContainerState | undefined>;
   objectOf(name: string): string | undefined;
   /** `id` is removed: it wants no spares; a key nobody wants loses its spares after a while. */
@@ -122,11 +124,12 @@ export function createSparePool(docker: Engine, log: Logger, toContainer: (spec:
       const name = pool?.ready.shift();
       if (!pool || !name) return undefined;
       refill(key, pool);
+      // The object's stopped container (a wake) gives its name up, and is removed after: a
+      // rename takes the engine ~10 ms, a removal ~70.
+      const old = `${id}-was-${randomUUID().slice(0, 8)}`;
+      let moved = false;
       try {
-        // The object's stopped container (a wake) gives its name up, and is removed after: a
-        // rename takes the engine ~10 ms, a removal ~70.
-        const old = `${id}-was-${randomUUID().slice(0, 8)}`;
-        const moved = await docker
+        moved = await docker
           .getContainer(id)
           .rename({ name: old })
           .then(
@@ -140,6 +143,7 @@ export function createSparePool(docker: Engine, log: Logger, toContainer: (spec:
         if (moved) void removeContainer(docker, old).catch((err) => log.warn(`the stopped container of ${id} could not be removed: ${(err as Error).message}`));
       } catch (err) {
         log.warn(`spare ${name} could not become ${id}: ${(err as Error).message}`);
+        if (moved) await docker.getContainer(old).rename({ name: id }).catch(() => undefined); // the object keeps its container
         await removeContainer(docker, name).catch(() => undefined);
         return undefined;
       }
@@ -199,10 +203,12 @@ export function createSparePool(docker: Engine, log: Logger, toContainer: (spec:
       const extract = tar.extract();
       let content: Buffer | undefined;
       extract.on('entry', (header, entry, next) => {
+        // A regular file of a sane size only (not a link the container made, not a planted giant).
+        const wanted = header.type === 'file' && (header.size ?? 0) <= MAX_FILE_BYTES && !content;
         const chunks: Buffer[] = [];
-        entry.on('data', (c) => chunks.push(c as Buffer));
+        entry.on('data', (c) => wanted && chunks.push(c as Buffer));
         entry.on('end', () => {
-          if (header.type === 'file' && !content) content = Buffer.concat(chunks);
+          if (wanted) content = Buffer.concat(chunks);
           next();
         });
       });
