@@ -156,4 +156,3 @@ export async function loadServe() {
   }
   return (await import(file)).serve;
 }
-

@@ -101,7 +101,8 @@ export function createIdler(d: ObjectDeps, publishHost: string, measure: ReturnT
     s.transition = (async () => {
       try {
         await d.backend.stopObject(s.id);
-        await putAway(d, s.id);
+        // Asleep either way: a wake starts the stopped container when it could not be put away.
+        await putAway(d, s.id).catch((err) => d.log.warn(`${kind} ${s.id}: its stopped container could not be put away`, err));
         measure.sleeps.inc({ kind });
         d.log.info(`${kind} ${s.id} is idle (no request for ${s.timeoutMs / 1000} s): its containers stopped`);
         s.phase = 'idle';

@@ -5,7 +5,7 @@
  * network and image carries the `io.jinad.*` labels, and listOwned finds them by those.
  */
 import path from 'node:path';
-import type { Backend, BackendContext, BuildSpec, ObjectSpec, ObjectState, LogRoute, Owned } from '../types.ts';
+import type { Backend, BackendContext, BuildSpec, ObjectSpec, ObjectState, LogRoute, Owned, Spares } from '../types.ts';
 import { createBaseImage } from './base-image.ts';
 import { type ContainerSpec, type ContainerState, containerLogLines, containerOutput, inspectContainer, removeContainer, runContainer } from './containers.ts';
 import { connect, describeConnection, idempotent, labelFilter } from './engine.ts';
@@ -48,6 +48,8 @@ export function createDockerBackend(opts: DockerBackendOptions): Backend {
   let baseImage: ReturnType<typeof createBaseImage> | undefined;
   let python: PythonImage | undefined;
   let spares: SparePool | undefined;
+  /** The pool as the Backend's `spares` (its states in the backend's words): made once, read on every log line. */
+  let sparesView: Spares | undefined;
   const user = objectUser();
 
   const bound = (): BackendContext => {
@@ -119,23 +121,22 @@ export function createDockerBackend(opts: DockerBackendOptions): Backend {
     async start(context) {
       ctx = context;
       if (!opts.hostRoot) hostRoot = await hostPathOf(docker, opts.root);
-      spares = createSparePool(docker, context.log.child('spares'), toContainer);
+      const pool = createSparePool(docker, context.log.child('spares'), toContainer);
+      spares = pool;
+      sparesView = {
+        keep: (spec, count) => pool.keep(spec, count),
+        claim: async (spec) => {
+          const c = await pool.claim(spec);
+          return c && toState(c);
+        },
+        objectOf: (name) => pool.objectOf(name),
+        readFile: (id, file) => pool.readFile(id, file),
+      };
       await adoptSpares();
     },
 
     get spares() {
-      const pool = spares;
-      return (
-        pool && {
-          keep: (spec: ObjectSpec, count: number) => pool.keep(spec, count),
-          claim: async (spec: ObjectSpec) => {
-            const c = await pool.claim(spec);
-            return c && toState(c);
-          },
-          objectOf: (name: string) => pool.objectOf(name),
-          readFile: (id: string, file: string) => pool.readFile(id, file),
-        }
-      );
+      return sparesView;
     },
 
     async ping() {
