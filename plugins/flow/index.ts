@@ -19,12 +19,12 @@ export default defineObjectKind({
   arguments: FlowArguments,
   scrape: true, // the gateway serves /metrics
   updates: { podName: 'required' },
-  prepare({ query, workspaceId, envs }, { workdir, env }) {
+  prepare({ query, workspaceId, envs }, { workdir, env, python }) {
     const rel = query.filename as string;
     const file = path.resolve(workdir, rel);
     if (!file.startsWith(`${workdir}${path.sep}`)) throw fail('invalid_definition', `filename '${rel}' must be a path inside the workspace`);
     if (!existsSync(file)) throw fail('file_not_found', `File \`${rel}\` not found in workspace \`${workspaceId}\``);
-    const flow = loadFlow(file, env, { root: workdir }); // a user's file in a folder containers write: confined
+    const flow = loadFlow(file, env, { root: workdir, python }); // a user's file in a folder containers write: confined
     const gateway = flow.portExpose ?? GATEWAY_PORT;
     const replicas = Object.fromEntries(flow.executors.filter((e) => !e.host).map((e) => [e.name, e.replicas]));
     return { ports: [{ container: gateway, host: flow.portExpose }], partialBody: { flow: { uses: rel, port_expose: gateway }, envs }, record: { filename: rel }, replicas, idleTimeout: flow.idleTimeout,

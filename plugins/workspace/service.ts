@@ -4,6 +4,7 @@ import { copyFile, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fail, type StagedFiles, type WorkspaceItem, type WorkspaceService } from 'jinad/plugin';
 import { buildLogOf, KIND, mustRow, stagingDirOf, type WorkspaceCtx, workdirOf } from './context.ts';
+import { needsPython } from './dockerfile.ts';
 import { safeRelative } from './files.ts';
 import { receiveUploads } from './receive.ts';
 import { deleteEverything } from './remove.ts';
@@ -69,7 +70,8 @@ export function workspaceService(ctx: WorkspaceCtx): WorkspaceService {
       const r = mustRow(ctx, id);
       if (r.state !== 'ACTIVE') throw fail('workspace_not_active', `${id} is not ACTIVE yet (it is ${r.state}). Please retry once it becomes ACTIVE`);
       const jinad = storedJinad(r.arguments);
-      return { image: r.metadata.image_name!, imageId: r.metadata.image_id ?? '', network: r.metadata.network ?? '', resources: resourcesOf(jinad), constraints: jinad.constraints ?? [] };
+      const python = jinad.dockerfile ? undefined : needsPython(workdirOf(ctx, id), jinad.python);
+      return { image: r.metadata.image_name!, imageId: r.metadata.image_id ?? '', network: r.metadata.network ?? '', resources: resourcesOf(jinad), constraints: jinad.constraints ?? [], python };
     },
     workdir: (id) => workdirOf(ctx, id),
     buildLog: (id) => buildLogOf(ctx, id),

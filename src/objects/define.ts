@@ -56,7 +56,7 @@ export interface ObjectKindSpec {
    * envs and JinaD's own): definitions are checked against it, never the daemon's. Throw the
    * runtime's DefinitionError (bad definition, 400) or a DaemonError (e.g. `file_not_found`).
    */
-  prepare(input: CreateInput, ctx: { workdir: string; env: Record<string, string> }): PreparedObject;
+  prepare(input: CreateInput, ctx: { workdir: string; env: Record<string, string>; python?: boolean }): PreparedObject;
 }
 
 /** The operations of one kind, as its routes use them. */

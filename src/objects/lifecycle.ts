@@ -262,7 +262,7 @@ export async function createObject(d: ObjectDeps, input: CreateInput): Promise<s
   let prepared: ReturnType<ObjectKindSpec['prepare']>;
   try {
     // Validated with the environment the object will have: the request's envs, never the daemon's.
-    prepared = d.spec.prepare(input, { workdir: d.workspaces.workdir(input.workspaceId), env });
+    prepared = d.spec.prepare(input, { workdir: d.workspaces.workdir(input.workspaceId), env, python: ws.python });
   } catch (err) {
     if (err instanceof DefinitionError) throw fail('invalid_definition', err.message, [err.message], err);
     throw err;

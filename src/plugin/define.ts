@@ -37,7 +37,8 @@ export interface WorkspaceService {
   list(): string[];
   /** The workspace's image and network, or 404; 400 unless it is ACTIVE. */
   /** The workspace's image and network, and the container limits its `.jinad` sets; rejects unless ACTIVE. */
-  requireActive(id: string): { image: string; imageId: string; network: string; resources: Resources; constraints: string[] };
+  /** `python`: whether its image has Python (undefined: its own Dockerfile, not known). */
+  requireActive(id: string): { image: string; imageId: string; network: string; resources: Resources; constraints: string[]; python?: boolean };
   /** The daemon-side work directory, mounted at `/workspace` in the workspace's objects. */
   workdir(id: string): string;
   /** The file of its build output (JSON lines), kept by the daemon outside the work directory. */

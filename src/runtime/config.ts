@@ -21,7 +21,7 @@ export class DefinitionError extends Error {
 /** Where an executor's class comes from. */
 export type UsesSpec =
   | { kind: 'passthrough' }
-  | { kind: 'class'; className: string; modules: string[]; with: Record<string, unknown>; metas: Record<string, unknown> };
+  | { kind: 'class'; className: string; modules: string[]; with: Record<string, unknown>; metas: Record<string, unknown>; python?: boolean };
 
 export interface ExecutorSpec {
   name: string;
@@ -107,7 +107,11 @@ const MAX_ALIASES = 100;
  */
 export interface Confinement {
   root?: string;
+  /** Whether the executor's image has Python (false: `.py` modules are refused, saying how to add it); undefined: not known, allowed. */
+  python?: boolean;
 }
+
+export const NO_PYTHON = 'this workspace has no Python: add a requirements.txt or `python = 3` to .jinad';
 
 /** An absolute path a definition names, checked against the confinement. */
 function confined(c: Confinement, abs: string, shown: string, where: string, field: string): string {
@@ -218,15 +222,18 @@ function check<S extends v.GenericSchema>(schema: S, value: unknown, where: stri
 
 const list = (x: string | string[] | undefined) => (x === undefined ? [] : Array.isArray(x) ? x : [x]);
 
-function checkModules(modules: string[], where: string, field: string): string[] {
+/** An executor's modules: all TypeScript/JavaScript, or all Python (run by a Python worker, see python.ts). */
+function checkModules(modules: string[], where: string, field: string, c: Confinement): string[] {
+  const python = modules.filter((m) => m.endsWith('.py'));
+  if (python.length && python.length !== modules.length) throw new DefinitionError(where, field, `mixes Python and TypeScript/JavaScript modules (${modules.join(', ')}); an executor is one or the other`);
+  if (python.length && c.python === false) throw new DefinitionError(where, field, `'${python[0]}' is a Python module; ${NO_PYTHON}`);
   for (const m of modules) {
-    if (m.endsWith('.py')) {
-      throw new DefinitionError(where, field, `'${m}' is a Python module; this runtime runs executors written in TypeScript or JavaScript (.ts, .js, .mjs)`);
-    }
-    if (!MODULE_EXT.test(m)) throw new DefinitionError(where, field, `'${m}' is not a TypeScript or JavaScript file`);
+    if (!m.endsWith('.py') && !MODULE_EXT.test(m)) throw new DefinitionError(where, field, `'${m}' is not a Python, TypeScript or JavaScript file`);
   }
   return modules;
 }
+
+const isPython = (modules: string[]) => modules.length > 0 && modules.every((m) => m.endsWith('.py'));
 
 /** An executor YAML file (`jtype: MyExecutor`, `with`, `metas.py_modules`). */
 export function loadExecutorYaml(file: string, env: Env, c: Confinement = {}): UsesSpec & { kind: 'class' } {
@@ -238,21 +245,23 @@ export function loadExecutorYaml(file: string, env: Env, c: Confinement = {}): U
 function inlineUses(raw: Record<string, unknown>, dir: string, where: string, field: string, c: Confinement): UsesSpec & { kind: 'class' } {
   const spec = check(v.looseObject({ jtype: v.string('expected the executor class name'), with: v.optional(Obj), metas: v.optional(Obj) }), raw, where, field);
   const metas = spec.metas ?? {};
-  const modules = list((metas.py_modules ?? metas.modules) as string | string[] | undefined);
+  const modules = list((metas.py_modules ?? metas.modules ?? undefined) as string | string[] | undefined);
   const at = `${field ? `${field}.` : ''}metas.py_modules`;
-  checkModules(modules, where, at);
-  return { kind: 'class', className: spec.jtype, modules: modules.map((m) => confined(c, path.resolve(dir, m), m, where, at)), with: spec.with ?? {}, metas };
+  checkModules(modules, where, at, c);
+  return { kind: 'class', className: spec.jtype, modules: modules.map((m) => confined(c, path.resolve(dir, m), m, where, at)), with: spec.with ?? {}, metas, python: isPython(modules) };
 }
 
 /** One executor entry of a Flow, or the JSON arguments of a Pod or Pea. */
 export function executorSpec(raw: unknown, opts: { dir: string; where: string; field?: string; env: Env; index?: number } & Confinement): ExecutorSpec {
   const field = opts.field ?? '';
-  const e = check(ExecutorEntry, substitute(raw, opts.env, opts.where, field), opts.where, field);
+  // `null` is unset, as Jina's own parser leaves every option not given (`py_modules: null`).
+  const given = raw && typeof raw === 'object' && !Array.isArray(raw) ? Object.fromEntries(Object.entries(raw).filter(([, x]) => x !== null)) : raw;
+  const e = check(ExecutorEntry, substitute(given, opts.env, opts.where, field), opts.where, field);
   const at = (f: string) => (field ? `${field}.${f}` : f);
   const name = e.name ?? `executor${opts.index ?? 0}`;
   const polling: ExecutorSpec['polling'] = e.polling === 2 || e.polling === 3 || (typeof e.polling === 'string' && e.polling.toLowerCase().startsWith('all')) ? 'all' : 'any';
   let uses: UsesSpec = { kind: 'passthrough' };
-  const modules = checkModules(list(e.py_modules ?? e.modules ?? (e.uses_metas?.py_modules as string[] | undefined)), opts.where, at('py_modules'));
+  const modules = checkModules(list(e.py_modules ?? e.modules ?? ((e.uses_metas?.py_modules ?? undefined) as string[] | undefined)), opts.where, at('py_modules'), opts);
   const resolved = (m: string, f: string) => confined(opts, path.resolve(opts.dir, m), m, opts.where, at(f));
   /** `uses` (and `uses_before`, `uses_after`) as a string: a class of py_modules, an executor YAML, or none. */
   const usesOf = (text: string, f: string): UsesSpec => {
@@ -264,13 +273,13 @@ export function executorSpec(raw: unknown, opts: { dir: string; where: string; f
     // Jina's own no-op and reducers (`_pass`, `_merge`, `_merge_matches`, …) are what the runtime does by itself.
     if (u === 'BaseExecutor' || u === '' || /^_(pass|merge\w*)$/.test(u)) return { kind: 'passthrough' };
     if (!modules.length) throw new DefinitionError(opts.where, at(f), `'${u}' is a class name; list the file that defines it in py_modules (e.g. py_modules: [executor.ts])`);
-    return { kind: 'class', className: u, modules: modules.map((m) => resolved(m, 'py_modules')), with: {}, metas: {} };
+    return { kind: 'class', className: u, modules: modules.map((m) => resolved(m, 'py_modules')), with: {}, metas: {}, python: isPython(modules) };
   };
   if (typeof e.uses === 'string') {
     uses = usesOf(e.uses, 'uses');
   } else if (e.uses) {
     const inline = inlineUses(e.uses, opts.dir, opts.where, at('uses'), opts);
-    if (modules.length && !inline.modules.length) inline.modules = modules.map((m) => resolved(m, 'py_modules'));
+    if (modules.length && !inline.modules.length) Object.assign(inline, { modules: modules.map((m) => resolved(m, 'py_modules')), python: isPython(modules) });
     uses = inline;
   }
   return {
@@ -318,7 +327,7 @@ export function parseFlow(source: string, opts: { where: string; dir: string; en
   const raw = substitute(parseYaml(source, opts.where), env, opts.where, '') as Record<string, unknown>;
   const flow = check(FlowYaml, raw, opts.where);
   const entries = flow.executors ?? flow.pods ?? [];
-  const executors = entries.map((e, i) => executorSpec(e, { dir: opts.dir, where: opts.where, field: `executors[${i}]`, env, index: i, root: opts.root }));
+  const executors = entries.map((e, i) => executorSpec(e, { dir: opts.dir, where: opts.where, field: `executors[${i}]`, env, index: i, root: opts.root, python: opts.python }));
   const names = new Set<string>(['gateway']);
   for (const [i, e] of executors.entries()) {
     if (names.has(e.name)) throw new DefinitionError(opts.where, `executors[${i}].name`, `'${e.name}' is used twice`);
@@ -352,5 +361,5 @@ export function parseFlow(source: string, opts: { where: string; dir: string; en
 /** A Flow YAML file; with `root`, read as a user's file inside it (see Confinement). */
 export function loadFlow(file: string, env?: Env, c: Confinement = {}): FlowSpec {
   const where = path.basename(file);
-  return parseFlow(readUserFile(c, file, c.root ? path.relative(c.root, file) : file), { where, dir: path.dirname(path.resolve(file)), env, root: c.root });
+  return parseFlow(readUserFile(c, file, c.root ? path.relative(c.root, file) : file), { where, dir: path.dirname(path.resolve(file)), env, root: c.root, python: c.python });
 }

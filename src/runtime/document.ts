@@ -1,9 +1,11 @@
 /**
  * Documents as Jina 2 users know them, as plain JSON on the wire. Field names follow Jina 2's
  * HTTP (protobuf JSON) spelling: camelCase (`mimeType`, `parentId`); snake_case is accepted on
- * input. `embedding` is a number array. `scores` maps a name to `{ value, … }`.
+ * input. `embedding` and `blob` are tensors: Jina's dense form on the wire (dtype and shape kept,
+ * see tensor.ts), number arrays to executors. `scores` maps a name to `{ value, … }`.
  */
 import { randomUUID } from 'node:crypto';
+import { decodeDense, type DenseTensor, isDense, tensorOut } from './tensor.ts';
 
 export interface NamedScore {
   value: number;
@@ -17,12 +19,12 @@ export interface DocumentData {
   text?: string;
   /** base64 bytes */
   buffer?: string;
-  /** numbers of a tensor (Jina 2's `blob`) */
-  blob?: number[];
+  /** a tensor (Jina 2's `blob`): dense, or numbers */
+  blob?: number[] | DenseTensor;
   uri?: string;
   mimeType?: string;
   tags?: Record<string, unknown>;
-  embedding?: number[];
+  embedding?: number[] | DenseTensor;
   chunks?: DocumentData[];
   matches?: DocumentData[];
   scores?: Record<string, NamedScore>;
@@ -49,11 +51,9 @@ export class Document {
   id: string;
   text?: string;
   buffer?: string;
-  blob?: number[];
   uri?: string;
   mimeType?: string;
   tags: Record<string, unknown>;
-  embedding?: number[];
   chunks: DocumentArray;
   matches: DocumentArray;
   scores: Record<string, NamedScore>;
@@ -65,6 +65,39 @@ export class Document {
   weight?: number;
   location?: number[];
   offset?: number;
+
+  /** Tensors as they came (dense), and as numbers once read. */
+  #wire: { embedding?: DenseTensor; blob?: DenseTensor } = {};
+  #values: { embedding?: number[]; blob?: number[] } = {};
+
+  /** The embedding's values, flat (decoded from the dense form on first read). */
+  get embedding(): number[] | undefined {
+    return this.#read('embedding');
+  }
+  set embedding(v: number[] | DenseTensor | undefined) {
+    this.#write('embedding', v);
+  }
+  /** Jina 2's `blob`: a tensor's values, flat. */
+  get blob(): number[] | undefined {
+    return this.#read('blob');
+  }
+  set blob(v: number[] | DenseTensor | undefined) {
+    this.#write('blob', v);
+  }
+  #read(key: 'embedding' | 'blob'): number[] | undefined {
+    const wire = this.#wire[key];
+    if (this.#values[key] === undefined && wire) this.#values[key] = decodeDense(wire);
+    return this.#values[key];
+  }
+  #write(key: 'embedding' | 'blob', v: number[] | DenseTensor | undefined): void {
+    if (isDense(v)) {
+      this.#wire[key] = v;
+      this.#values[key] = undefined;
+    } else {
+      this.#values[key] = v; // the dense form stays for its dtype and shape
+      if (v === undefined) this.#wire[key] = undefined;
+    }
+  }
 
   /** From JSON (unknown keys go to `tags`, as Jina's HTTP model does), or a text. */
   constructor(data: DocumentData | string = {}) {
@@ -86,6 +119,11 @@ export class Document {
   toJSON(): DocumentData {
     const out: Record<string, unknown> = {};
     for (const key of FIELDS) {
+      if (key === 'embedding' || key === 'blob') {
+        const t = tensorOut(this.#wire[key], this.#values[key]);
+        if (t !== undefined) out[key] = t;
+        continue;
+      }
       const v = (this as Record<string, unknown>)[key];
       if (v === undefined) continue;
       if (v instanceof DocumentArray) {

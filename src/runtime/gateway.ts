@@ -29,11 +29,16 @@ export function toDataRequest(body: unknown, endpoint?: string): DataRequest {
   const data = b.data ?? [];
   const list = Array.isArray(data) ? data : Array.isArray((data as { docs?: unknown }).docs) ? (data as { docs: unknown[] }).docs : undefined;
   if (!list) throw new BadRequest('`data` must be a list of documents (objects or strings)');
-  const docs = list.map((d, i) => {
-    if (typeof d === 'string') return { text: d };
-    if (d && typeof d === 'object' && !Array.isArray(d)) return d as DocumentData;
-    throw new BadRequest(`data[${i}] must be a document object or a string`);
-  });
+  const docsOf = (items: unknown[], field: string) =>
+    items.map((d, i) => {
+      if (typeof d === 'string') return { text: d };
+      if (d && typeof d === 'object' && !Array.isArray(d)) return d as DocumentData;
+      throw new BadRequest(`${field}[${i}] must be a document object or a string`);
+    });
+  const docs = docsOf(list, 'data');
+  // Groundtruths (Jina's evaluation input): beside `data`, or in it as `data.groundtruths`.
+  const gts = b.groundtruths ?? (Array.isArray(data) ? undefined : (data as { groundtruths?: unknown }).groundtruths);
+  if (gts !== undefined && !Array.isArray(gts)) throw new BadRequest('`groundtruths` must be a list of documents');
   const parameters = (b.parameters ?? {}) as Record<string, unknown>;
   if (typeof parameters !== 'object' || Array.isArray(parameters)) throw new BadRequest('`parameters` must be an object');
   const target = (b.target_peapod ?? b.targetPeapod) as string | undefined;
@@ -44,7 +49,9 @@ export function toDataRequest(body: unknown, endpoint?: string): DataRequest {
       throw new BadRequest(`target_peapod '${target}' is not a valid regular expression`);
     }
   }
-  return newRequest({ endpoint: execEndpoint, docs, parameters, targetPeapod: target, requestId: (b.request_id ?? b.requestId) as string | undefined });
+  const req = newRequest({ endpoint: execEndpoint, docs, parameters, targetPeapod: target, requestId: (b.request_id ?? b.requestId) as string | undefined });
+  if (gts) req.data.groundtruths = docsOf(gts, 'groundtruths');
+  return req;
 }
 
 export function gatewayStatus() {

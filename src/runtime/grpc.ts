@@ -11,6 +11,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { DocumentData, NamedScore } from './document.ts';
 import { type FlowMetrics, observeRequest } from './metrics.ts';
+import { bytesOf, type DenseTensor, encodeDense, isDense } from './tensor.ts';
 import { type DataRequest, ERROR, newRequest, type Route, type Status } from './protocol.ts';
 import { runtimeFile } from './version.ts';
 
@@ -55,30 +56,16 @@ export function toStruct(o: Record<string, unknown>): Obj {
   return { fields: Object.fromEntries(Object.entries(o).map(([k, v]) => [k, toValue(v)])) };
 }
 
-// NdArrayProto (dense) ↔ number arrays. dtype as numpy names it, with or without byte order.
-const DTYPES: Record<string, { size: number; read: (b: Buffer, at: number) => number }> = {
-  float32: { size: 4, read: (b, at) => b.readFloatLE(at) },
-  float64: { size: 8, read: (b, at) => b.readDoubleLE(at) },
-  int8: { size: 1, read: (b, at) => b.readInt8(at) },
-  uint8: { size: 1, read: (b, at) => b.readUInt8(at) },
-  int16: { size: 2, read: (b, at) => b.readInt16LE(at) },
-  int32: { size: 4, read: (b, at) => b.readInt32LE(at) },
-  int64: { size: 8, read: (b, at) => Number(b.readBigInt64LE(at)) },
-};
-const NUMPY: Record<string, string> = { f4: 'float32', f8: 'float64', i1: 'int8', u1: 'uint8', i2: 'int16', i4: 'int32', i8: 'int64' };
-function fromNdArray(a: Obj | undefined): number[] | undefined {
+// NdArrayProto (dense) ↔ the runtime's dense tensors: bytes, shape and dtype as they are (number lists go as float64).
+function fromNdArray(a: Obj | undefined): DenseTensor | undefined {
   const dense = a?.dense as Obj | undefined;
   if (!dense?.buffer) return undefined;
-  const name = String(dense.dtype ?? 'float32');
-  const dtype = DTYPES[name] ?? DTYPES[NUMPY[name.replace(/^[<>|=]/, '')] ?? ''];
-  if (!dtype) throw new Error(`arrays of dtype '${name}' are not supported here (float32/64, int8/16/32/64, uint8)`);
   const buf = dense.buffer as Buffer;
-  return Array.from({ length: Math.floor(buf.length / dtype.size) }, (_, i) => dtype.read(buf, i * dtype.size));
+  return { dense: { buffer: Buffer.from(buf).toString('base64'), shape: dense.shape?.length ? (dense.shape as number[]) : [], dtype: String(dense.dtype || 'float32') } };
 }
-function toNdArray(xs: number[]): Obj {
-  const buf = Buffer.alloc(xs.length * 8);
-  xs.forEach((x, i) => buf.writeDoubleLE(x, i * 8));
-  return { dense: { buffer: buf, shape: [xs.length], dtype: 'float64' } };
+function toNdArray(t: number[] | DenseTensor): Obj {
+  if (isDense(t)) return { dense: { buffer: bytesOf(t), shape: t.dense.shape ?? [], dtype: t.dense.dtype } };
+  return { dense: encodeDense(t) };
 }
 
 const fromScores = (m: Obj | undefined) =>

@@ -8,6 +8,7 @@ import type { ExecutorSpec } from './config.ts';
 import { DocumentArray } from './document.ts';
 import { handlerFor } from './executor.ts';
 import { loadExecutor } from './loader.ts';
+import { PythonError, PythonExecutor, pythonStatus } from './python.ts';
 import { type DataRequest, ERROR, errorStatus, requestServer } from './protocol.ts';
 
 export interface PeaConfig {
@@ -68,7 +69,8 @@ async function handle(req: DataRequest): Promise<DataRequest> {
   const route = { pod: name, podId: `${process.pid}`, startTime: started };
   if (req.status.code === ERROR) return req;
   try {
-    const handler = handlerFor(executor, req.header.execEndpoint, config.spec.usesRequests);
+    if (python) await python.process(req);
+    const handler = python ? undefined : handlerFor(executor, req.header.execEndpoint, config.spec.usesRequests);
     if (handler) {
       const docs = DocumentArray.from(req.data.docs);
       const out = await handler({
@@ -82,15 +84,17 @@ async function handle(req: DataRequest): Promise<DataRequest> {
     }
     req.routes.push({ ...route, endTime: new Date().toISOString() });
   } catch (err) {
-    req.status = errorStatus(err, name);
+    req.status = err instanceof PythonError ? pythonStatus(err, name) : errorStatus(err, name);
     req.routes.push({ ...route, endTime: new Date().toISOString(), status: req.status });
-    console.error(`${name}: ${req.header.execEndpoint} failed: ${(err as Error)?.stack ?? err}`);
+    if (!(err instanceof PythonError)) console.error(`${name}: ${req.header.execEndpoint} failed: ${(err as Error)?.stack ?? err}`); // Python printed its own
   }
   delete req.docsMatrix;
   return req;
 }
 
 let executor: object;
+/** The Executor when it is Python: run by a worker of its own (python.ts). */
+let python: PythonExecutor | undefined;
 let inflight = 0;
 const server = requestServer({
   describe: () => ({ name, ready: true }),
@@ -113,6 +117,7 @@ async function shutdown(code = 0) {
   while (inflight > 0) await new Promise((r) => setTimeout(r, 5));
   server.closeAllConnections();
   try {
+    await python?.close();
     await (executor as { close?: () => Promise<void> })?.close?.();
   } catch (err) {
     console.error(`${name}: close() failed: ${(err as Error).message}`);
@@ -130,7 +135,9 @@ try {
     await import(config.loader);
   }
   if (config.loader || isBlank) process.setSourceMapsEnabled(true); // an executor's errors point into its TypeScript
-  executor = await loadExecutor(config.spec, { name: config.spec.name, workspace: config.workspace, replicaId: config.replicaId, replicas: config.replicas, shardId: config.shardId, shards: config.shards });
+  const metas = { name: config.spec.name, workspace: config.workspace, replicaId: config.replicaId, replicas: config.replicas, shardId: config.shardId, shards: config.shards };
+  if (config.spec.uses.kind === 'class' && config.spec.uses.python) python = await PythonExecutor.start(config.spec, metas, name);
+  else executor = await loadExecutor(config.spec, metas);
   server.listen(config.port, config.host, () => send({ type: 'ready', port: (server.address() as AddressInfo).port }));
   server.on('error', (err) => {
     send({ type: 'error', message: `${name} cannot listen on ${config.host}:${config.port}: ${err.message}`, stack: err.stack });
@@ -138,7 +145,8 @@ try {
   });
 } catch (err) {
   const e = err as Error;
-  send({ type: 'error', message: `${name}: ${e.message}`, stack: e.stack });
-  console.error(`${name}: ${e.stack ?? e.message}`);
+  // A Python constructor's traceback is the stack to show (Python printed it already).
+  send({ type: 'error', message: e instanceof PythonError ? `${e.message}\n${e.traceback}` : `${name}: ${e.message}`, stack: e instanceof PythonError ? e.traceback : e.stack });
+  if (!(e instanceof PythonError)) console.error(`${name}: ${e.stack ?? e.message}`);
   process.exit(1);
 }

@@ -34,7 +34,8 @@ describe('Flow YAML', () => {
     ['bad port', 'with:\n  port_expose: 99999\n', /with\.port_expose: expected a port number \(1-65535\), got 99999/],
     ['unknown protocol', 'with:\n  protocol: thrift\n', /with\.protocol: expected 'http', 'websocket' or 'grpc'/],
     ['bad replicas', `${E}    replicas: two\n`, /executors\[0\]\.replicas: expected a positive integer, got "two"/],
-    ['python module', 'executors:\n  - name: a\n    uses: Enc\n    py_modules: [enc.py]\n', /executors\[0\]\.py_modules: 'enc\.py' is a Python module; this runtime runs executors written in TypeScript or JavaScript/],
+    ['mixed modules', 'executors:\n  - name: a\n    uses: Enc\n    py_modules: [enc.py, executors.ts]\n', /executors\[0\]\.py_modules: mixes Python and TypeScript\/JavaScript modules/],
+    ['not a module', 'executors:\n  - name: a\n    uses: Enc\n    py_modules: [enc.rb]\n', /executors\[0\]\.py_modules: 'enc\.rb' is not a Python, TypeScript or JavaScript file/],
     ['class without module', 'executors:\n  - name: a\n    uses: Enc\n', /executors\[0\]\.uses: 'Enc' is a class name; list the file that defines it in py_modules/],
     ['hub executor', 'executors:\n  - uses: jinahub+docker://Sentencizer\n', /executors\[0\]\.uses: .*need a container registry/],
     ['duplicate name', `${E}${E.replace('executors:\n', '')}`, /executors\[1\]\.name: 'a' is used twice/],
@@ -42,6 +43,16 @@ describe('Flow YAML', () => {
     ['executor yaml missing', 'executors:\n  - uses: nothere.yml\n', /nothere\.yml: file not found/],
     ['not a mapping', '- a\n- b\n', /flow\.yml: expected a mapping at the top level/],
   ];
+  it('Python modules make a Python executor; where the image has no Python they are refused, saying how to add it', () => {
+    const yaml = 'executors:\n  - name: a\n    uses: Enc\n    py_modules: [enc.py]\n  - name: b\n    uses: {jtype: Enc, metas: {py_modules: null}}\n    py_modules: enc.py\n';
+    const f = parse(yaml);
+    assert.equal(f.executors[0]!.uses.kind === 'class' && f.executors[0]!.uses.python, true);
+    assert.equal(f.executors[1]!.uses.kind === 'class' && f.executors[1]!.uses.python, true);
+    assert.throws(
+      () => parseFlow(yaml, { where: 'flow.yml', dir: fixture('.'), env: {}, python: false }),
+      /executors\[0\]\.py_modules: 'enc\.py' is a Python module; this workspace has no Python: add a requirements\.txt or `python = 3` to \.jinad/,
+    );
+  });
   for (const [what, yaml, message] of bad) {
     it(`fails clearly on ${what}`, () => assert.throws(() => parse(yaml), (e: Error) => e instanceof DefinitionError && message.test(e.message)));
   }

@@ -67,9 +67,10 @@ describe('gRPC gateway', () => {
       assert.deepEqual([doc.id, doc.text], [`d${i}`, `DOC ${i}`]);
       assert.equal(doc.tags.fields.tag.stringValue, 'via-grpc');
       assert.equal(doc.tags.fields.n.numberValue, i);
-      assert.equal(doc.embedding.dense.dtype, 'float64');
+      // The tensor goes through as it came: float32, its shape kept.
+      assert.deepEqual([doc.embedding.dense.dtype, doc.embedding.dense.shape], ['float32', [2]]);
       const e = doc.embedding.dense.buffer as Buffer;
-      assert.deepEqual([e.readDoubleLE(0), e.readDoubleLE(8)], [i, 0.5]);
+      assert.deepEqual([e.readFloatLE(0), e.readFloatLE(4)], [i, 0.5]);
       assert.deepEqual(r.routes.map((x: any) => x.pod), ['upper', 'tag']);
     }
   });
@@ -118,7 +119,7 @@ with grpc.insecure_channel(sys.argv[1]) as channel:
         d = r.data.docs[0]
         e = d.embedding.dense
         out.append({"id": r.request_id, "code": r.status.code, "text": d.text, "tags": dict(d.tags),
-                    "embedding": list(struct.unpack("<%dd" % (len(e.buffer) // 8), e.buffer)), "dtype": e.dtype,
+                    "embedding": list(struct.unpack("<%df" % (len(e.buffer) // 4), e.buffer)), "dtype": e.dtype, "shape": list(e.shape),
                     "routes": [x.pod for x in r.routes]})
 print(json.dumps(out))
 `,
@@ -130,7 +131,7 @@ print(json.dumps(out))
     const byId = Object.fromEntries(out.map((r) => [r.id, r]));
     for (let i = 0; i < 20; i++) {
       const r = byId[`py${i}`];
-      assert.deepEqual([r.code, r.text, r.tags.lang, r.tags.tag, r.dtype], [0, `FROM PYTHON ${i}`, 'python', 'via-grpc', 'float64']);
+      assert.deepEqual([r.code, r.text, r.tags.lang, r.tags.tag, r.dtype, r.shape], [0, `FROM PYTHON ${i}`, 'python', 'via-grpc', 'float32', [2]]);
       assert.deepEqual(r.embedding, [i, 0.25]);
       assert.deepEqual(r.routes, ['upper', 'tag']);
     }

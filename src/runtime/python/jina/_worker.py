@@ -1,0 +1,149 @@
+"""
+A Python Pea's worker: `python3 -m jina._worker`, started by the runtime (src/runtime/python.ts)
+with its launch in JINAD_PY (the modules to load, the class, its `with` and metas, the runtime
+arguments). Loads the py_modules, constructs the Executor, says `ready`, then answers the
+requests that come on fd 3 with answers on fd 4, one at a time, in order (see _wire.py).
+stdout and stderr are the object's log. `close()` runs at the end of fd 3 or on `close`.
+"""
+import importlib.util
+import json
+import os
+import sys
+import traceback
+
+from . import _wire
+from .document import Document, DocumentArray
+from .executor import BaseExecutor, call, handler_for
+
+
+def load_modules(paths):
+    for i, file in enumerate(paths):
+        folder = os.path.dirname(file)
+        if folder not in sys.path:
+            sys.path.insert(0, folder)  # the module's own helpers import as they do under Jina
+        name = os.path.splitext(os.path.basename(file))[0]
+        if name == '__init__':
+            name = os.path.basename(folder)
+        if name in sys.modules and getattr(sys.modules[name], '__file__', None) == file:
+            continue
+        spec = importlib.util.spec_from_file_location(name, file)
+        if spec is None:
+            raise ImportError(f'can not load {os.path.basename(file)}: not a Python module')
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+
+
+def find_class(name):
+    """An Executor class by name: among every subclass of Executor the modules defined."""
+    seen, todo = [], [BaseExecutor]
+    while todo:
+        cls = todo.pop()
+        for sub in cls.__subclasses__():
+            if sub.__name__ == name:
+                return sub
+            seen.append(sub.__name__)
+            todo.append(sub)
+    shown = ', '.join(sorted(set(n for n in seen if n != 'Executor'))) or 'none'
+    raise ImportError(f"executor class '{name}' is not defined by the py_modules (Executor classes found: {shown})")
+
+
+def construct(cls, kwargs, metas, runtime_args, requests):
+    """Like Jina: the class is called with its `with` arguments; metas and runtime_args reach BaseExecutor.__init__ however the subclass passes them on."""
+    obj = cls.__new__(cls)
+    obj._jinad_given = {'metas': metas, 'runtime_args': runtime_args}
+    obj.__init__(**kwargs)
+    if not hasattr(obj, 'requests') or not hasattr(obj, 'metas'):
+        BaseExecutor.__init__(obj)  # its __init__ did not call super().__init__(): as Jina, the defaults
+    if requests:
+        for endpoint, method in requests.items():
+            obj.requests['__default__' if endpoint == 'default' else endpoint] = getattr(obj, method)
+    return obj
+
+
+def handle(executor, name, msg):
+    endpoint = msg.get('endpoint') or '/'
+    fn = handler_for(executor, endpoint)
+    docs = DocumentArray([Document(d) for d in msg.get('docs') or ()])
+    if fn is None:
+        return {'t': 'res', 'id': msg['id'], 'skipped': True}
+    parameters = dict(msg.get('parameters') or {})
+    own = parameters.get(name)
+    if isinstance(own, dict):
+        parameters.update(own)  # parameters under the Executor's name are for it alone
+    matrix = msg.get('docs_matrix')
+    gts = msg.get('groundtruths')
+    out = call(
+        fn,
+        docs=docs,
+        parameters=parameters,
+        docs_matrix=[DocumentArray([Document(d) for d in m]) for m in matrix] if matrix else None,
+        groups=None,
+        groundtruths=DocumentArray([Document(d) for d in gts]) if gts else None,
+        groundtruths_matrix=None,
+    )
+    reply = {'t': 'res', 'id': msg['id']}
+    if isinstance(out, DocumentArray):
+        docs = out
+    elif isinstance(out, dict):
+        reply['results'] = out
+    elif out is not None:
+        raise TypeError(f'The return type must be DocumentArray / Dict / `None`, but getting {out!r:.200}')
+    reply['docs'] = [d._to_wire() for d in docs]
+    return reply
+
+
+_OWN = os.path.dirname(os.path.abspath(__file__))
+
+
+def traceback_of(exc):
+    """The traceback from the user's code on: this package's own frames above it left out."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_OWN):
+        tb = tb.tb_next
+    return ''.join(traceback.format_exception(type(exc), exc, tb))
+
+
+def error_of(exc):
+    return {'name': type(exc).__name__, 'message': str(exc), 'traceback': traceback_of(exc)}
+
+
+def main():
+    launch = json.loads(os.environ.pop('JINAD_PY'))
+    inbox = os.fdopen(3, 'rb')
+    outbox = os.fdopen(4, 'wb')
+    name = launch['runtime_args'].get('name') or launch['class']
+    try:
+        load_modules(launch['modules'])
+        cls = find_class(launch['class'])
+        executor = construct(cls, launch.get('with') or {}, launch.get('metas') or {}, launch['runtime_args'], launch.get('requests') or {})
+    except BaseException as exc:  # noqa: B902 - a SystemExit in a constructor is a failed start too
+        sys.stderr.write(traceback_of(exc))
+        sys.stderr.flush()
+        _wire.write(outbox, {'t': 'error', **error_of(exc)})
+        sys.exit(1)
+    _wire.write(outbox, {'t': 'ready', 'pid': os.getpid()})
+    try:
+        while True:
+            msg = _wire.read(inbox)
+            if msg is None or msg.get('t') == 'close':
+                break
+            try:
+                reply = handle(executor, name, msg)
+            except Exception as exc:
+                sys.stderr.write(f'{name}: {msg.get("endpoint")} failed:\n{traceback_of(exc)}')
+                sys.stderr.flush()
+                reply = {'t': 'res', 'id': msg['id'], 'error': error_of(exc)}
+            try:
+                _wire.write(outbox, reply)
+            except TypeError as exc:
+                _wire.write(outbox, {'t': 'res', 'id': msg['id'], 'error': error_of(exc)})
+    finally:
+        try:
+            executor.close()
+        except Exception:
+            sys.stderr.write(f'{name}: close() failed:\n{traceback.format_exc()}')
+
+
+if __name__ == '__main__':
+    main()

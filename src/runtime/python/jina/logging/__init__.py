@@ -1,0 +1,3 @@
+from .logger import JinaLogger
+
+__all__ = ['JinaLogger']

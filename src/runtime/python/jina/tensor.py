@@ -1,0 +1,91 @@
+"""
+Tensors (a Document's `embedding` and `blob`) as the runtime carries them: numpy arrays in an
+Executor, `{'dense': {'buffer', 'shape', 'dtype'}}` on the wire (raw bytes, the dtype as numpy
+spells it, e.g. '<f4'), never lists of floats. A tensor that arrives is decoded only when an
+Executor reads it, and one it never touched leaves as it came (base64 text when it came from a
+JSON hop, which the Pea turns back into bytes for no one: it goes on as JSON). Without numpy
+a tensor reads as a flat list of numbers (text-only Executors need nothing more).
+"""
+import array
+import base64
+import sys
+
+try:
+    import numpy as np
+except ImportError:  # text-only Executors run without numpy
+    np = None
+
+_ARRAY_CODES = {'f4': 'f', 'f8': 'd', 'i1': 'b', 'u1': 'B', 'i2': 'h', 'u2': 'H', 'i4': 'i', 'u4': 'I', 'i8': 'q', 'u8': 'Q'}
+
+
+class Raw:
+    """A tensor as it arrived: its bytes, shape and dtype, not yet decoded."""
+
+    __slots__ = ('buffer', 'shape', 'dtype')
+
+    def __init__(self, buffer, shape, dtype):
+        self.buffer = buffer
+        self.shape = list(shape)
+        self.dtype = dtype
+
+
+def from_wire(value):
+    """A tensor of a wire document: a Raw (dense form, buffer as bytes or base64), or a list of numbers."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        dense = value.get('dense', value)
+        # Kept as it came (base64 text from JSON hops, bytes from Python): decoded only when read.
+        buf = dense.get('buffer', b'')
+        shape = dense.get('shape') or []
+        dtype = dense.get('dtype') or '<f8'
+        return Raw(buf, shape, dtype)
+    return to_array(value)
+
+
+def to_array(value):
+    """What an Executor set (an array, a list, a Raw) as what it reads back: a numpy array where numpy exists."""
+    if value is None:
+        return None
+    if isinstance(value, Raw):
+        return decode(value)
+    if np is not None:
+        if isinstance(value, np.ndarray):
+            return value
+        return np.asarray(value)
+    return list(value)
+
+
+def decode(raw):
+    if isinstance(raw.buffer, str):
+        raw.buffer = base64.b64decode(raw.buffer)
+    if np is not None:
+        dt = np.dtype(raw.dtype)
+        # A copy: the Executor may change it in place (frombuffer over bytes is read-only).
+        out = np.frombuffer(raw.buffer, dtype=dt).copy()
+        return out.reshape(raw.shape) if raw.shape else out
+    code = _ARRAY_CODES.get(raw.dtype.lstrip('<>=|'))
+    if code is None:
+        raise TypeError(f'a tensor of dtype {raw.dtype!r} needs numpy, which this Python does not have')
+    a = array.array(code)
+    a.frombytes(raw.buffer)
+    if raw.dtype.startswith('>') and sys.byteorder == 'little':
+        a.byteswap()
+    return a.tolist()
+
+
+def to_wire(value):
+    """A tensor for the wire: the dense form with raw bytes (lists of numbers go as float64)."""
+    if value is None:
+        return None
+    if isinstance(value, Raw):
+        return {'dense': {'buffer': value.buffer, 'shape': value.shape, 'dtype': value.dtype}}
+    if np is not None:
+        a = value if isinstance(value, np.ndarray) else np.asarray(value, dtype=np.float64 if isinstance(value, (list, tuple)) else None)
+        if a.dtype.kind not in 'biuf':
+            raise TypeError(f'a tensor must be numeric, got an array of dtype {a.dtype}')
+        if a.dtype.kind == 'b':
+            a = a.astype(np.uint8)
+        return {'dense': {'buffer': np.ascontiguousarray(a).tobytes(), 'shape': list(a.shape), 'dtype': a.dtype.str}}
+    a = array.array('d', [float(x) for x in value])
+    return {'dense': {'buffer': a.tobytes(), 'shape': [len(a)], 'dtype': '<f8'}}
