@@ -62,9 +62,13 @@ function pipLines(workdir: string, reqs: string[], pip: PipSources): string[] {
     links.length && `PIP_FIND_LINKS=${quote(links.join(' '))}`,
     pip.noIndex && 'PIP_NO_INDEX=1',
   ].filter(Boolean);
+  // `jina` (every Jina project names it) is the runtime's own package, already in the image: its
+  // lines are left out, so pip never tries to fetch Jina itself.
   lines.push(
     `RUN ${env.length ? `export ${env.join(' ')}; ` : ''}for r in /opt/jinad/requirements/*; do \\`,
-    '   out=$(pip3 install -r "$r" 2>&1); code=$?; echo "$out"; \\',
+    // Beside the original (a dot file the loop does not see), so the paths it names resolve as before.
+    `   f="/opt/jinad/requirements/.without-jina-$(basename "$r")"; grep -viE '^[[:space:]]*jina[[:space:]]*([<>=!~;[]|$)' "$r" > "$f"; \\`,
+    '   out=$(pip3 install -r "$f" 2>&1); code=$?; echo "$out"; \\',
     '   if [ $code -ne 0 ]; then echo "jinad: pip could not install what $(basename "$r") asks for: $(echo "$out" | grep -E "^ERROR" | head -2 | tr "\\n" " ")" >&2; exit 1; fi; \\',
     ' done',
   );

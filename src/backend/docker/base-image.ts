@@ -72,6 +72,7 @@ WORKDIR /workspace
 function hashTree(dir: string, h: ReturnType<typeof createHash>) {
   for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
     const p = path.join(dir, e.name);
+    if (e.name === '__pycache__') continue; // Python's bytecode cache, made where the runtime ran
     if (e.isDirectory()) hashTree(p, h);
     else if (e.isFile()) h.update(e.name).update(readFileSync(p));
   }
@@ -174,7 +175,7 @@ export function createBaseImage(opts: { docker: Engine; strategy: { strategy: 'b
       for (const lib of libs) await addFromDisk(pack, lib, `rootfs${lib}`);
       if (existsSync(CA_BUNDLE)) await addFromDisk(pack, CA_BUNDLE, `rootfs${CA_BUNDLE}`);
       await addTree(pack, npm, 'rootfs/usr/lib/node_modules/npm');
-      await addTree(pack, RUNTIME_DIR, 'rootfs/opt/jinad/runtime', (rel) => rel === 'node_modules' || rel.endsWith('.test.ts'));
+      await addTree(pack, RUNTIME_DIR, 'rootfs/opt/jinad/runtime', (rel) => rel === 'node_modules' || rel.endsWith('.test.ts') || /(^|\/)__pycache__$/.test(rel));
       await addTree(pack, CLIENT_DIR, 'rootfs/opt/jinad/client', (rel) => rel.endsWith('.test.ts'));
       await addTree(pack, CONTRACT_DIR, 'rootfs/opt/jinad/contract', (rel) => rel.endsWith('.test.ts'));
       for (const [name, dir] of modules) await addTree(pack, dir, `rootfs/opt/jinad/runtime/node_modules/${name}`);
