@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { callJson, createWorkspace, makeZip, retryFetch, startDaemon, type TestDaemon } from '../helpers.ts';
+import { callJson, createWorkspace, freePort, makeZip, retryFetch, startDaemon, type TestDaemon } from '../helpers.ts';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/python/', import.meta.url));
 
@@ -87,6 +87,19 @@ describe('Python Executors in containers', () => {
     assert.match(raised.status.exception.stacks.join('\n'), /executors\.py", line \d+, in fail/);
     const dict = await call(replies.port, '/dict', { data: ['a'], parameters: { x: 1 } });
     assert.deepEqual(dict.parameters.__results__.replies, { seen: 1, asked: 1 });
+  });
+
+  it('an app.py custom project (`.jinad` run = "python app.py"): `from jina import Flow` starts the Flow in its container', async () => {
+    const port = await freePort();
+    const files = Object.fromEntries(['app.py', 'executors.py'].map((f) => [f, readFileSync(`${FIXTURES}${f}`)]));
+    const app = await createWorkspace(d.url, { ...files, '.jinad': `python = 3\nports = ${port}\nrun = "python app.py ${port}"\n` });
+    assert.equal(app.item.state, 'ACTIVE', app.item.reason);
+    await retryFetch(`http://127.0.0.1:${port}/`, 60_000);
+    let found: any;
+    const deadline = Date.now() + 30_000;
+    do found = await call(port, '/search', { data: [{ text: 'hello world' }], parameters: { top_k: 1 } }); // until app.py has indexed
+    while (!found.data.docs[0].matches?.length && Date.now() < deadline);
+    assert.equal(found.data.docs[0].matches[0].id, 'd0');
   });
 
   it("a constructor that raises is a 400 with its traceback; a workspace without Python is told how to add it", async () => {

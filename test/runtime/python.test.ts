@@ -6,13 +6,16 @@
  * (the worker comes back), a constructor that raises, and the Executor's own log lines.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { Flow, loadFlow } from '../../src/runtime/index.ts';
 import { StartError } from '../../src/runtime/pea.ts';
+import { freePort } from '../helpers.ts';
 import { post } from './helpers.ts';
 
 process.env.JINAD_PYTHON ??= '/usr/bin/python3';
@@ -138,5 +141,20 @@ describe('Python Executors', () => {
       () => start('broken.yml'),
       (err: Error) => err instanceof StartError && /RuntimeError: no model file here/.test(err.message) && /executors\.py", line \d+, in __init__/.test(err.message),
     );
+  });
+});
+
+describe('app.py: a Flow built in Python', () => {
+  it('`from jina import Flow` runs the Flow with the runtime, posts to it and reads the answers', async () => {
+    const port = await freePort();
+    const { stdout } = await promisify(execFile)(process.env.JINAD_PYTHON!, ['app.py', String(port), '--once'], {
+      cwd: dir,
+      env: { ...process.env, PYTHONPATH: fileURLToPath(new URL('../../src/runtime/python', import.meta.url)) },
+      timeout: 60_000,
+    });
+    const result = /RESULT (.*)/.exec(stdout);
+    assert.ok(result, stdout);
+    assert.equal(JSON.parse(result[1]!)[0], 'd0');
+    assert.match(stdout, /Flow ready/);
   });
 });
