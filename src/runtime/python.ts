@@ -1,10 +1,9 @@
 /**
  * A Python Executor inside a Pea: the Pea's process (pea-worker.ts) runs one Python worker
  * (`python3 -m jina._worker`, the runtime's own `jina` package in ./python) and hands it each
- * request over a pipe: frames of a 4-byte little-endian length and one msgpack message, fd 3 to
- * Python, fd 4 back (see python/jina/_wire.py). Tensors cross as they are: base64 text from the
- * JSON hops goes through untouched, bytes Python made come back as bytes and become base64 here
- * (the next hop is JSON). A worker that dies fails the requests it had with its last lines (the
+ * request over a pipe, fd 3 to Python, fd 4 back: frames of a msgpack header and the raw bytes
+ * of the documents' tensors after it (see python/jina/_wire.py). A tensor's base64 from the JSON
+ * hop becomes bytes here, and the bytes Python answers become base64 again for the next hop. A worker that dies fails the requests it had with its last lines (the
  * traceback), and is started again; one whose constructor raises fails the start.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -26,6 +25,9 @@ interface Pending {
 }
 interface Reply {
   t: 'res' | 'ready' | 'error';
+  /** Sizes of the tensor bytes after the header; `blobs` here once read. */
+  blobs?: number[];
+  tensors?: Uint8Array[];
   id?: number;
   docs?: DocumentData[];
   results?: Record<string, unknown>;
@@ -46,14 +48,32 @@ export class PythonError extends Error {
 
 const encoder = new Encoder({ ignoreUndefined: true });
 
-/** Bytes msgpack gave back (buffers, tensors) as the base64 text the JSON hops carry. */
-function fromWire(d: Record<string, unknown>): DocumentData {
+const base64 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
+type Dense = { dense?: { buffer: unknown } };
+
+/** A document for the frame: its tensors (base64 or bytes) moved to `blobs`, named by index (copies along the way; the request is not changed). */
+function toWire(d: DocumentData, blobs: (string | Uint8Array)[]): DocumentData {
+  let out: Record<string, unknown> | undefined;
+  const set = (k: string, v: unknown) => ((out ??= { ...d })[k] = v);
   for (const key of ['embedding', 'blob'] as const) {
-    const dense = (d[key] as { dense?: { buffer: unknown } } | undefined)?.dense;
-    if (dense && dense.buffer instanceof Uint8Array) dense.buffer = Buffer.from(dense.buffer.buffer, dense.buffer.byteOffset, dense.buffer.byteLength).toString('base64');
+    const dense = (d[key] as Dense | undefined)?.dense;
+    if (!dense || (typeof dense.buffer !== 'string' && !(dense.buffer instanceof Uint8Array))) continue;
+    blobs.push(dense.buffer);
+    set(key, { dense: { ...dense, buffer: blobs.length - 1 } });
   }
-  if (d.buffer instanceof Uint8Array) d.buffer = Buffer.from(d.buffer.buffer, d.buffer.byteOffset, d.buffer.byteLength).toString('base64');
-  for (const key of ['chunks', 'matches'] as const) if (Array.isArray(d[key])) (d[key] as Record<string, unknown>[]).forEach(fromWire);
+  for (const key of ['chunks', 'matches'] as const) if (Array.isArray(d[key]) && d[key]!.length) set(key, d[key]!.map((c) => toWire(c, blobs)));
+  return (out ?? d) as DocumentData;
+}
+
+/** A document of an answer: tensors named by index, and bytes msgpack gave (a buffer), as the base64 the JSON hops carry. */
+function fromWire(d: Record<string, unknown>, blobs: Uint8Array[]): DocumentData {
+  for (const key of ['embedding', 'blob'] as const) {
+    const dense = (d[key] as Dense | undefined)?.dense;
+    if (dense && typeof dense.buffer === 'number') dense.buffer = base64(blobs[dense.buffer]!);
+    else if (dense && dense.buffer instanceof Uint8Array) dense.buffer = base64(dense.buffer);
+  }
+  if (d.buffer instanceof Uint8Array) d.buffer = base64(d.buffer);
+  for (const key of ['chunks', 'matches'] as const) if (Array.isArray(d[key])) for (const c of d[key] as Record<string, unknown>[]) fromWire(c, blobs);
   return d as DocumentData;
 }
 
@@ -67,6 +87,9 @@ export class PythonExecutor {
   private tail: string[] = [];
   private closing = false;
   private ready!: Promise<void>;
+  /** Kept from request to request for tensors' bytes (memory touched for the first time is slow); in use until its frame is written. */
+  private scratch = Buffer.alloc(0);
+  private scratchBusy = false;
 
   private constructor(
     private readonly spec: ExecutorSpec & { uses: { kind: 'class' } },
@@ -142,25 +165,73 @@ export class PythonExecutor {
   /** Frames from fd 4: a length, then that many bytes of msgpack. */
   private readFrames(child: ChildProcess, onReply: (r: Reply) => void): void {
     const decoder = new Decoder();
-    let buf: Buffer = Buffer.alloc(0);
+    // Chunks are kept as they came and cut into the frame's parts: a large frame is never joined
+    // into one buffer (a tensor that spans two chunks is the only copy).
+    const chunks: Buffer[] = [];
+    let have = 0;
+    const take = (n: number): Buffer => {
+      const first = chunks[0]!;
+      if (first.length >= n) {
+        chunks[0] = first.subarray(n);
+        if (!chunks[0].length) chunks.shift();
+        have -= n;
+        return first.subarray(0, n);
+      }
+      const out = Buffer.allocUnsafe(n);
+      for (let at = 0; at < n; ) {
+        const c = chunks[0]!;
+        const k = Math.min(c.length, n - at);
+        c.copy(out, at, 0, k);
+        at += k;
+        if (k === c.length) chunks.shift();
+        else chunks[0] = c.subarray(k);
+      }
+      have -= n;
+      return out;
+    };
+    const peekLength = (): number => (chunks[0]!.length >= 4 ? chunks[0]!.readUInt32LE(0) : Buffer.concat(chunks, 4).readUInt32LE(0));
     (child.stdio[4] as NodeJS.ReadableStream).on('data', (chunk: Buffer) => {
-      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
-      while (buf.length >= 4) {
-        const n = buf.readUInt32LE(0);
-        if (buf.length < 4 + n) break;
-        onReply(decoder.decode(buf.subarray(4, 4 + n)) as Reply);
-        buf = buf.subarray(4 + n);
+      chunks.push(chunk);
+      have += chunk.length;
+      while (have >= 4 && have >= 4 + peekLength()) {
+        take(4);
+        const header = take(take(4).readUInt32LE(0));
+        const reply = decoder.decode(header) as Reply;
+        reply.tensors = (reply.blobs ?? []).map((size) => take(size));
+        onReply(reply);
       }
     });
   }
 
-  private send(message: Record<string, unknown>): void {
-    const body = encoder.encode(message);
-    const head = Buffer.allocUnsafe(4);
-    head.writeUInt32LE(body.byteLength, 0);
-    const pipe = this.child.stdio[3] as NodeJS.WritableStream;
-    pipe.write(head);
-    pipe.write(body);
+  /** Tensors' bytes for a frame: base64 decoded into the scratch buffer (or a new one while it is in use), bytes as they are. */
+  private tensorBytes(parts: (string | Uint8Array)[]): { blobs: Uint8Array[]; scratch: boolean } {
+    let size = 0;
+    for (const p of parts) if (typeof p === 'string') size += (p.length * 3) >> 2;
+    if (!size) return { blobs: parts as Uint8Array[], scratch: false };
+    const scratch = !this.scratchBusy;
+    if (scratch && this.scratch.length < size) this.scratch = Buffer.allocUnsafe(size);
+    const buf = scratch ? this.scratch : Buffer.allocUnsafe(size);
+    if (scratch) this.scratchBusy = true;
+    let at = 0;
+    const blobs = parts.map((p) => {
+      if (typeof p !== 'string') return p;
+      const n = buf.write(p, at, 'base64');
+      return buf.subarray(at, (at += n));
+    });
+    return { blobs, scratch };
+  }
+
+  /** One frame: lengths, the msgpack header, the tensors' bytes; `written` once the pipe took it all. */
+  private send(message: Record<string, unknown>, blobs: Uint8Array[], written?: () => void): void {
+    const header = encoder.encode({ ...message, blobs: blobs.map((b) => b.byteLength) });
+    const head = Buffer.allocUnsafe(8);
+    head.writeUInt32LE(4 + header.byteLength + blobs.reduce((n, b) => n + b.byteLength, 0), 0);
+    head.writeUInt32LE(header.byteLength, 4);
+    const pipe = this.child.stdio[3] as NodeJS.WritableStream & { cork(): void; uncork(): void };
+    pipe.cork(); // one write of many buffers
+    const all = [head, header, ...blobs.filter((b) => b.byteLength)];
+    all.forEach((b, i) => pipe.write(b, i === all.length - 1 ? () => written?.() : undefined));
+    pipe.uncork();
   }
 
   /** Run a request through the Executor: its documents (and this Executor's results) set on `req`. */
@@ -169,19 +240,25 @@ export class PythonExecutor {
     const id = this.nextId++;
     const reply = await new Promise<Reply>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.send({
+      const parts: (string | Uint8Array)[] = [];
+      const wire = (docs: DocumentData[] | undefined) => docs?.map((d) => toWire(d, parts));
+      const message = {
         t: 'req',
         id,
         endpoint: req.header.execEndpoint,
         parameters: req.parameters ?? {},
-        docs: req.data.docs,
-        docs_matrix: req.docsMatrix,
-        groundtruths: req.data.groundtruths,
+        docs: wire(req.data.docs),
+        docs_matrix: req.docsMatrix?.map(wire),
+        groundtruths: wire(req.data.groundtruths),
+      };
+      const { blobs, scratch } = this.tensorBytes(parts);
+      this.send(message, blobs, () => {
+        if (scratch) this.scratchBusy = false;
       });
     });
     if (reply.error) throw new PythonError(`${reply.error.name}: ${reply.error.message}`, reply.error.name, reply.error.traceback, reply.error.message);
     if (reply.skipped) return;
-    req.data = { ...req.data, docs: (reply.docs ?? []).map((d) => fromWire(d as Record<string, unknown>)) };
+    req.data = { ...req.data, docs: (reply.docs ?? []).map((d) => fromWire(d as Record<string, unknown>, reply.tensors ?? [])) };
     if (reply.results) {
       const all = (req.parameters.__results__ ?? {}) as Record<string, unknown>;
       req.parameters = { ...req.parameters, __results__: { ...all, [this.metas.name]: reply.results } };

@@ -1,12 +1,17 @@
 """
-The frames between a Pea (Node.js) and its Python worker: a 4-byte little-endian length, then
-one msgpack message. Tensors travel as msgpack bytes (see tensor.py), never lists of floats.
+The frames between a Pea (Node.js) and its Python worker: a 4-byte little-endian length of the
+rest; a 4-byte length of the header; the header, one msgpack message; then the bytes of its
+tensors, one after the other (the header's `blobs` lists their sizes; a tensor's dense buffer
+is its index there). Tensors so cross as raw bytes, never lists of floats, and never pass
+through msgpack (whose packer copies a large message over and over as it grows).
 """
+import os
 import struct
 
 import msgpack
 
 _LEN = struct.Struct('<I')
+_IOV_MAX = 1024
 
 
 def _plain(value):
@@ -17,25 +22,43 @@ def _plain(value):
         return value.tolist()
     if isinstance(value, (set, frozenset)):
         return list(value)
-    if isinstance(value, bytearray):
+    if isinstance(value, (bytearray, memoryview)):
         return bytes(value)
     raise TypeError(f'cannot send a {type(value).__name__} ({value!r:.80}) to the Flow')
 
 
-def write(stream, message):
-    body = msgpack.packb(message, use_bin_type=True, default=_plain)
-    stream.write(_LEN.pack(len(body)))
-    stream.write(body)
+def write(stream, message, blobs=()):
+    """One frame, written from its parts (a large frame is never copied into one buffer first)."""
+    message['blobs'] = [len(b) for b in blobs]
+    header = msgpack.packb(message, use_bin_type=True, default=_plain)
+    size = 4 + len(header) + sum(message['blobs'])
     stream.flush()
+    parts = [memoryview(_LEN.pack(size) + _LEN.pack(len(header)) + header)]
+    parts += [v for v in (memoryview(b).cast('B') for b in blobs) if len(v)]
+    fd, i = stream.fileno(), 0
+    while i < len(parts):
+        n = os.writev(fd, parts[i:i + _IOV_MAX])
+        while i < len(parts) and n >= len(parts[i]):
+            n -= len(parts[i])
+            i += 1
+        if n:
+            parts[i] = parts[i][n:]
 
 
 def read(stream):
-    """The next message; None at the end of the stream."""
+    """The next message and its tensor bytes (memoryviews of the frame); (None, []) at the end of the stream."""
     head = stream.read(4)
     if len(head) < 4:
-        return None
+        return None, []
     (n,) = _LEN.unpack(head)
     body = stream.read(n)
     if len(body) < n:
-        return None
-    return msgpack.unpackb(body, raw=False, strict_map_key=False)
+        return None, []
+    (h,) = _LEN.unpack_from(body, 0)
+    message = msgpack.unpackb(body[4:4 + h], raw=False, strict_map_key=False)
+    view = memoryview(body)
+    blobs, at = [], 4 + h
+    for size in message.get('blobs') or ():
+        blobs.append(view[at:at + size])
+        at += size
+    return message, blobs

@@ -5,13 +5,14 @@ arguments). Loads the py_modules, constructs the Executor, says `ready`, then an
 requests that come on fd 3 with answers on fd 4, one at a time, in order (see _wire.py).
 stdout and stderr are the object's log. `close()` runs at the end of fd 3 or on `close`.
 """
+import gc
 import importlib.util
 import json
 import os
 import sys
 import traceback
 
-from . import _wire
+from . import _wire, tensor
 from .document import Document, DocumentArray
 from .executor import BaseExecutor, call, handler_for
 
@@ -61,27 +62,23 @@ def construct(cls, kwargs, metas, runtime_args, requests):
     return obj
 
 
-def handle(executor, name, msg):
+def handle(executor, name, msg, blobs):
+    """A request → (the answer, the tensor bytes it names)."""
     endpoint = msg.get('endpoint') or '/'
     fn = handler_for(executor, endpoint)
-    docs = DocumentArray([Document(d) for d in msg.get('docs') or ()])
     if fn is None:
-        return {'t': 'res', 'id': msg['id'], 'skipped': True}
+        return {'t': 'res', 'id': msg['id'], 'skipped': True}, []
+    matrix = msg.get('docs_matrix')
+    gts = msg.get('groundtruths')
+    docs = DocumentArray._from_frame(msg.get('docs') or (), blobs)
+    with tensor.reading(blobs):
+        docs_matrix = [DocumentArray([Document(d) for d in m]) for m in matrix] if matrix else None
+        groundtruths = DocumentArray([Document(d) for d in gts]) if gts else None
     parameters = dict(msg.get('parameters') or {})
     own = parameters.get(name)
     if isinstance(own, dict):
         parameters.update(own)  # parameters under the Executor's name are for it alone
-    matrix = msg.get('docs_matrix')
-    gts = msg.get('groundtruths')
-    out = call(
-        fn,
-        docs=docs,
-        parameters=parameters,
-        docs_matrix=[DocumentArray([Document(d) for d in m]) for m in matrix] if matrix else None,
-        groups=None,
-        groundtruths=DocumentArray([Document(d) for d in gts]) if gts else None,
-        groundtruths_matrix=None,
-    )
+    out = call(fn, docs=docs, parameters=parameters, docs_matrix=docs_matrix, groups=None, groundtruths=groundtruths, groundtruths_matrix=None)
     reply = {'t': 'res', 'id': msg['id']}
     if isinstance(out, DocumentArray):
         docs = out
@@ -89,8 +86,9 @@ def handle(executor, name, msg):
         reply['results'] = out
     elif out is not None:
         raise TypeError(f'The return type must be DocumentArray / Dict / `None`, but getting {out!r:.200}')
-    reply['docs'] = [d._to_wire() for d in docs]
-    return reply
+    with tensor.writing() as out_blobs:
+        reply['docs'] = docs._to_wire()
+    return reply, out_blobs
 
 
 _OWN = os.path.dirname(os.path.abspath(__file__))
@@ -122,20 +120,21 @@ def main():
         sys.stderr.flush()
         _wire.write(outbox, {'t': 'error', **error_of(exc)})
         sys.exit(1)
+    gc.freeze()  # what the Executor loaded (a model, an index) is not scanned again at every collection
     _wire.write(outbox, {'t': 'ready', 'pid': os.getpid()})
     try:
         while True:
-            msg = _wire.read(inbox)
+            msg, blobs = _wire.read(inbox)
             if msg is None or msg.get('t') == 'close':
                 break
             try:
-                reply = handle(executor, name, msg)
+                reply, out_blobs = handle(executor, name, msg, blobs)
             except Exception as exc:
                 sys.stderr.write(f'{name}: {msg.get("endpoint")} failed:\n{traceback_of(exc)}')
                 sys.stderr.flush()
-                reply = {'t': 'res', 'id': msg['id'], 'error': error_of(exc)}
+                reply, out_blobs = {'t': 'res', 'id': msg['id'], 'error': error_of(exc)}, []
             try:
-                _wire.write(outbox, reply)
+                _wire.write(outbox, reply, out_blobs)
             except TypeError as exc:
                 _wire.write(outbox, {'t': 'res', 'id': msg['id'], 'error': error_of(exc)})
     finally:

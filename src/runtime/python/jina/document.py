@@ -311,29 +311,50 @@ class DocumentArray(MutableSequence):
     """
 
     def __init__(self, docs=None):
-        self._docs = []
+        self._items = []
         if docs is not None:
             self.extend(docs)
+
+    @classmethod
+    def _from_frame(cls, wires, blobs):
+        """The documents of a request, read only when an Executor looks at them (what it never touches leaves as it came)."""
+        da = cls()
+        da._items = [_Unread(w, blobs) for w in wires]
+        return da
+
+    @property
+    def _docs(self):
+        """Every document, each read now if it was not yet."""
+        items = self._items
+        for i, d in enumerate(items):
+            if type(d) is _Unread:
+                items[i] = self._adopt(d.read())
+        return items
 
     def _adopt(self, doc):
         return doc if isinstance(doc, Document) else Document(doc)
 
     def __len__(self):
-        return len(self._docs)
+        return len(self._items)
 
     def __iter__(self):
         return iter(self._docs)
 
     def __getitem__(self, key):
         if isinstance(key, (int,)) or type(key).__name__.startswith('int'):
-            return self._docs[int(key)]
+            d = self._items[int(key)]
+            if type(d) is _Unread:
+                d = self._items[int(key)] = self._adopt(d.read())
+            return d
         if isinstance(key, str):
             for d in self._docs:
                 if d.id == key:
                     return d
             raise KeyError(key)
         if isinstance(key, slice):
-            return DocumentArray(self._docs[key])
+            da = DocumentArray()
+            da._items = self._items[key]
+            return da
         raise IndexError(f'a DocumentArray is indexed by an int, a Document id or a slice, got {type(key).__name__}')
 
     def __setitem__(self, key, doc):
@@ -358,17 +379,17 @@ class DocumentArray(MutableSequence):
         return item in self._docs
 
     def insert(self, index, doc):
-        self._docs.insert(index, self._adopt(doc))
+        self._items.insert(index, self._adopt(doc))
 
     def append(self, doc):
-        self._docs.append(self._adopt(doc))
+        self._items.append(self._adopt(doc))
 
     def extend(self, docs):
         for d in docs:
             self.append(d)
 
     def clear(self):
-        self._docs.clear()
+        self._items.clear()
 
     def reverse(self):
         self._docs.reverse()
@@ -386,7 +407,7 @@ class DocumentArray(MutableSequence):
         return f'<DocumentArray (length={len(self)})>'
 
     def __bool__(self):
-        return len(self._docs) > 0
+        return len(self._items) > 0
 
     # -- Jina's accessors
     def get_attributes(self, *fields):
@@ -520,7 +541,21 @@ class DocumentArray(MutableSequence):
         raise ValueError(f"file_format must be 'json' or 'binary', got {file_format!r}")
 
     def _to_wire(self):
-        return [d._to_wire() for d in self._docs]
+        return [tensor.forward(d.wire, d.blobs) if type(d) is _Unread else d._to_wire() for d in self._items]
+
+
+class _Unread:
+    """A document as a frame brought it (its wire form, the frame's tensor bytes), not yet read."""
+
+    __slots__ = ('wire', 'blobs')
+
+    def __init__(self, wire, blobs):
+        self.wire = wire
+        self.blobs = blobs
+
+    def read(self):
+        with tensor.reading(self.blobs):
+            return Document(self.wire)
 
 
 class _ChildArray(DocumentArray):

@@ -8,6 +8,7 @@ a tensor reads as a flat list of numbers (text-only Executors need nothing more)
 """
 import array
 import base64
+import contextlib
 import sys
 
 try:
@@ -16,6 +17,57 @@ except ImportError:  # text-only Executors run without numpy
     np = None
 
 _ARRAY_CODES = {'f4': 'f', 'f8': 'd', 'i1': 'b', 'u1': 'B', 'i2': 'h', 'u2': 'H', 'i4': 'i', 'u4': 'I', 'i8': 'q', 'u8': 'Q'}
+
+
+# While the worker reads a request's documents: the frame's tensor bytes, which dense buffers
+# name by index; while it writes the answer: where tensor bytes go (see _wire.py).
+_incoming = None
+_outgoing = None
+
+
+@contextlib.contextmanager
+def reading(blobs):
+    global _incoming
+    _incoming = blobs
+    try:
+        yield
+    finally:
+        _incoming = None
+
+
+@contextlib.contextmanager
+def writing():
+    global _outgoing
+    _outgoing = []
+    try:
+        yield _outgoing
+    finally:
+        _outgoing = None
+
+
+def _out(buf, shape, dtype):
+    if _outgoing is not None:
+        _outgoing.append(buf)
+        buf = len(_outgoing) - 1
+    return {'dense': {'buffer': buf, 'shape': shape, 'dtype': dtype}}
+
+
+def forward(wire, blobs):
+    """A document never read, for the answer: its tensors' bytes go on as they came (their indexes renumbered)."""
+    out = wire
+    for key in ('embedding', 'blob'):
+        t = wire.get(key)
+        dense = t.get('dense') if isinstance(t, dict) else None
+        if isinstance(dense, dict) and isinstance(dense.get('buffer'), int):
+            if out is wire:
+                out = dict(wire)
+            out[key] = _out(blobs[dense['buffer']], dense.get('shape') or [], dense.get('dtype') or '<f8')
+    for key in ('chunks', 'matches'):
+        if wire.get(key):
+            if out is wire:
+                out = dict(wire)
+            out[key] = [forward(c, blobs) for c in wire[key]]
+    return out
 
 
 class Raw:
@@ -37,6 +89,8 @@ def from_wire(value):
         dense = value.get('dense', value)
         # Kept as it came (base64 text from JSON hops, bytes from Python): decoded only when read.
         buf = dense.get('buffer', b'')
+        if isinstance(buf, int) and _incoming is not None:
+            buf = bytes(_incoming[buf])  # a copy: the Document may outlive the frame
         shape = dense.get('shape') or []
         dtype = dense.get('dtype') or '<f8'
         return Raw(buf, shape, dtype)
@@ -79,13 +133,13 @@ def to_wire(value):
     if value is None:
         return None
     if isinstance(value, Raw):
-        return {'dense': {'buffer': value.buffer, 'shape': value.shape, 'dtype': value.dtype}}
+        return _out(value.buffer, value.shape, value.dtype)
     if np is not None:
         a = value if isinstance(value, np.ndarray) else np.asarray(value, dtype=np.float64 if isinstance(value, (list, tuple)) else None)
         if a.dtype.kind not in 'biuf':
             raise TypeError(f'a tensor must be numeric, got an array of dtype {a.dtype}')
         if a.dtype.kind == 'b':
             a = a.astype(np.uint8)
-        return {'dense': {'buffer': np.ascontiguousarray(a).tobytes(), 'shape': list(a.shape), 'dtype': a.dtype.str}}
+        return _out(np.ascontiguousarray(a).tobytes(), list(a.shape), a.dtype.str)
     a = array.array('d', [float(x) for x in value])
-    return {'dense': {'buffer': a.tobytes(), 'shape': [len(a)], 'dtype': '<f8'}}
+    return _out(a.tobytes(), [len(a)], '<f8')

@@ -1,0 +1,184 @@
+/**
+ * Python Executors against TypeScript ones, side by side in one run:
+ *  1. docs/s through the gateway: a no-op Python Executor vs the same no-op in TypeScript
+ *     (one executor, 10 small docs per request, 8 in flight);
+ *  2. the Python boundary's own cost per request at 1 doc/request: a Pea's call into its Python
+ *     worker (PythonExecutor.process) vs calling the TypeScript handler in the Pea's process;
+ *  3. 1,000 docs with 768-dim float32 embeddings (as they arrive from a JSON hop) crossing the
+ *     boundary and back, vs the floor: the same bytes through the same kind of pipe to a Python
+ *     process that only copies each frame back;
+ *  4. cold start: Flow start → first answer, Python vs TypeScript.
+ *   JINAD_PYTHON=/usr/bin/python3 node --import ./src/runtime/bootstrap.mjs bench/python.ts [requests]
+ */
+import { spawn } from 'node:child_process';
+import http from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { Encoder } from '@msgpack/msgpack';
+import { loadFlow } from '../src/runtime/config.ts';
+import { DocumentArray } from '../src/runtime/document.ts';
+import { handlerFor } from '../src/runtime/executor.ts';
+import { Flow } from '../src/runtime/flow.ts';
+import { loadExecutor } from '../src/runtime/loader.ts';
+import { newRequest } from '../src/runtime/protocol.ts';
+import { PythonExecutor } from '../src/runtime/python.ts';
+import { median, table } from './lib.ts';
+
+process.env.JINAD_PYTHON ??= '/usr/bin/python3';
+const N = Number(process.argv[2] ?? 2000);
+const CONCURRENCY = 8;
+const TS_FLOW = fileURLToPath(new URL('../test/fixtures/runtime/noop.yml', import.meta.url));
+const PY_FLOW = fileURLToPath(new URL('../test/fixtures/python/noop.yml', import.meta.url));
+const PY_DIR = fileURLToPath(new URL('../test/fixtures/python', import.meta.url));
+const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+const small = (n: number) => Array.from({ length: n }, (_, i) => ({ text: `document number ${i}`, tags: { i } }));
+
+function postJson(port: number, path: string, body: unknown): Promise<any> {
+  const data = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const r = http.request({ agent, port, host: '127.0.0.1', path, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString())));
+    });
+    r.on('error', reject);
+    r.end(data);
+  });
+}
+
+async function throughput(port: number): Promise<number> {
+  for (let i = 0; i < 200; i++) await postJson(port, '/index', { data: small(10) });
+  let left = N;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => { while (left-- > 0) await postJson(port, '/index', { data: small(10) }); }));
+  return (N * 10) / ((performance.now() - t0) / 1000);
+}
+
+async function latencies(call: () => Promise<unknown>, n: number): Promise<number[]> {
+  for (let i = 0; i < 200; i++) await call();
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await call();
+    out.push(performance.now() - t0);
+  }
+  return out;
+}
+
+/** Cold start: construct and start the Flow, then the first answer. */
+async function coldStart(file: string): Promise<number> {
+  const t0 = performance.now();
+  const flow = await new Flow(loadFlow(file), { host: '127.0.0.1' }).start();
+  await postJson(flow.port!, '/index', { data: small(1) });
+  const ms = performance.now() - t0;
+  await flow.close();
+  return ms;
+}
+
+// 1. Through the gateway.
+const tsFlow = await new Flow(loadFlow(TS_FLOW), { host: '127.0.0.1' }).start();
+const pyFlow = await new Flow(loadFlow(PY_FLOW), { host: '127.0.0.1' }).start();
+const tsRate = await throughput(tsFlow.port!);
+const pyRate = await throughput(pyFlow.port!);
+await tsFlow.close();
+await pyFlow.close();
+
+// 2. The boundary at 1 doc/request: in the Pea's process, TypeScript handler vs Python worker.
+const tsSpec = loadFlow(TS_FLOW).executors[0]!;
+const pySpec = loadFlow(PY_FLOW).executors[0]!;
+const metas = { name: 'noop', workspace: PY_DIR, replicaId: 0, replicas: 1 };
+const tsExec = await loadExecutor(tsSpec, metas);
+const handler = handlerFor(tsExec, '/index')!;
+const py = await PythonExecutor.start(pySpec, metas, 'noop');
+const tsLat = await latencies(async () => {
+  const req = newRequest({ endpoint: '/index', docs: small(1) });
+  const docs = DocumentArray.from(req.data.docs);
+  await handler({ docs, parameters: {}, endpoint: '/index' });
+  req.data.docs = docs.toJSON();
+}, N);
+const pyLat = await latencies(() => py.process(newRequest({ endpoint: '/index', docs: small(1) })), N);
+
+// 3. 768-dim float32 × 1,000 docs, base64 as a JSON hop hands them over.
+const vec = Buffer.alloc(768 * 4);
+for (let i = 0; i < 768; i++) vec.writeFloatLE(Math.sin(i), i * 4);
+const bigDocs = () => Array.from({ length: 1000 }, (_, i) => ({ id: `d${i}`, embedding: { dense: { buffer: vec.toString('base64'), shape: [768], dtype: '<f4' } } }));
+const reader = await PythonExecutor.start({ ...pySpec, uses: { ...(pySpec.uses as any), className: 'ReadEmbeddings' } }, metas, 'read');
+
+// The floor: a frame of the same size (the tensors' bytes, and a header naming them), through a pipe to Python and back, copied, not read.
+const header = new Encoder().encode({ t: 'req', id: 1, endpoint: '/index', parameters: {}, docs: bigDocs().map((d, i) => ({ ...d, embedding: { dense: { ...d.embedding.dense, buffer: i } } })) });
+const frame = Buffer.concat([header, ...Array.from({ length: 1000 }, () => vec)]);
+const echo = spawn(process.env.JINAD_PYTHON!, ['-c', `import os, struct
+i, o = os.fdopen(3, 'rb'), os.fdopen(4, 'wb')
+while True:
+    h = i.read(4)
+    if len(h) < 4: break
+    o.write(h); o.write(i.read(struct.unpack('<I', h)[0])); o.flush()`], { stdio: ['ignore', 'inherit', 'inherit', 'pipe', 'pipe'] });
+const out = echo.stdio[4] as NodeJS.ReadableStream;
+const inp = echo.stdio[3] as NodeJS.WritableStream;
+const roundTrip = () =>
+  new Promise<void>((resolve) => {
+    let got = 0;
+    const onData = (c: Buffer) => {
+      got += c.length;
+      if (got >= frame.byteLength + 4) {
+        out.off('data', onData);
+        resolve();
+      }
+    };
+    out.on('data', onData);
+    const head = Buffer.alloc(4);
+    head.writeUInt32LE(frame.byteLength);
+    inp.write(head);
+    inp.write(frame);
+  });
+// Interleaved, so the machine's moods fall on all three alike.
+const floorLat: number[] = [];
+const bigLat: number[] = [];
+const readLat: number[] = [];
+const b64Lat: number[] = [];
+const b64Scratch = Buffer.allocUnsafe(768 * 4 * 1000);
+const timed = async (into: number[], fn: () => Promise<unknown>) => {
+  const t0 = performance.now();
+  await fn();
+  into.push(performance.now() - t0);
+};
+for (let round = 0; round < 60; round++) {
+  await timed(floorLat, async () => {
+    bigDocs(); // the same documents made per request as below
+    await roundTrip();
+  });
+  await timed(bigLat, () => py.process(newRequest({ endpoint: '/index', docs: bigDocs() })));
+  await timed(readLat, () => reader.process(newRequest({ endpoint: '/index', docs: bigDocs() })));
+  // The JSON hop's share: base64 → bytes going in, bytes → base64 coming out, nothing else.
+  await timed(b64Lat, async () => {
+    let at = 0;
+    const views = bigDocs().map((d) => b64Scratch.subarray(at, (at += b64Scratch.write(d.embedding.dense.buffer, at, 'base64'))));
+    for (const v of views) v.toString('base64');
+  });
+}
+for (const l of [floorLat, bigLat, readLat, b64Lat]) l.splice(0, 10); // warm-up rounds
+inp.end();
+await py.close();
+await reader.close();
+
+// 4. Cold start.
+const tsCold = median([await coldStart(TS_FLOW), await coldStart(TS_FLOW), await coldStart(TS_FLOW)]);
+const pyCold = median([await coldStart(PY_FLOW), await coldStart(PY_FLOW), await coldStart(PY_FLOW)]);
+
+const mb = (768 * 4 * 1000) / 1e6;
+console.log(`${N} requests; Python ${process.env.JINAD_PYTHON}\n`);
+console.log(table([
+  ['', 'TypeScript', 'Python', 'ratio (target)'],
+  ['no-op via gateway, docs/s (10 docs/req, 8 in flight)', tsRate.toFixed(0), pyRate.toFixed(0), `${(pyRate / tsRate).toFixed(2)}× (≥ 0.7)`],
+  ['boundary p50 ms at 1 doc/req (in-process handler vs worker)', median(tsLat).toFixed(3), median(pyLat).toFixed(3), `+${(median(pyLat) - median(tsLat)).toFixed(3)} ms (≤ 0.3)`],
+  ['cold start → first answer, ms (median of 3)', tsCold.toFixed(0), pyCold.toFixed(0), `+${(pyCold - tsCold).toFixed(0)} ms (≤ 300)`],
+]));
+console.log('');
+console.log(table([
+  [`1,000 × 768-dim float32 (${mb.toFixed(1)} MB), there and back`, 'p50 ms', 'ratio to the floor (target)'],
+  ['floor: the same frame through the pipe, copied back', median(floorLat).toFixed(2), '1.00'],
+  ['Python no-op (tensors pass through)', median(bigLat).toFixed(2), `${(median(floorLat) / median(bigLat)).toFixed(2)}× (≥ 0.8)`],
+  ['Python reads docs.embeddings (decoded to numpy)', median(readLat).toFixed(2), `${(median(floorLat) / median(readLat)).toFixed(2)}×`],
+  ['of which base64 ↔ bytes (the JSON hops\' share, in Node)', median(b64Lat).toFixed(2), ''],
+  ['Python no-op less that share', (median(bigLat) - median(b64Lat)).toFixed(2), `${(median(floorLat) / (median(bigLat) - median(b64Lat))).toFixed(2)}×`],
+]));
+process.exit(0);
