@@ -81,6 +81,22 @@ describe('remote Executors', () => {
     });
   }
 
+  it('a local TypeScript Flow uses a Python Executor deployed on the daemon (its workspace there gets Python)', async () => {
+    const pyDir = fileURLToPath(new URL('./fixtures/python/', import.meta.url));
+    const spec = parseFlow(
+      `executors:\n  - name: upper\n    uses: Upper\n    py_modules: [upper.ts]\n  - name: encoder\n    uses: CharEncoder\n    py_modules: [executors.py]\n    uses_with: {dim: 4}\n    host: 127.0.0.1:${a.url.split(':').pop()}\n    token: \${{ ENV.TOKEN_A }}\n`,
+      { where: 'remote.yml', dir: pyDir, env },
+    );
+    const flow = await new Flow(spec, { host: '127.0.0.1' }).start();
+    try {
+      const [doc] = await index(flow, 1);
+      assert.equal(doc.text, 'DOC 0');
+      assert.deepEqual([doc.embedding.dense.dtype, doc.embedding.dense.shape], ['<f4', [4]]);
+    } finally {
+      await flow.close();
+    }
+  });
+
   it('a second Flow with the same workspace_id reuses the remote workspace (no upload, no rebuild)', async () => {
     const wsId = randomUUID();
     const client = clientOf(a);

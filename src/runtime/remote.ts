@@ -5,8 +5,9 @@
  * the Flow closes, the Pod is deleted and the workspace kept, so the next Flow reuses its files
  * and image. A daemon that cannot be reached, or fails, stops the Flow's start with its message.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { JinaDClient } from '../client/index.ts';
 import type { ExecutorSpec } from './config.ts';
@@ -16,6 +17,23 @@ import type { DataRequest } from './protocol.ts';
 const HEAD_PORT = '8081/tcp';
 /** Loaded only for a Flow with a remote Executor: the client and its HTTP stack are not part of every start. */
 const loadClient = () => import('../client/index.ts');
+
+/**
+ * A Python Executor's workspace there needs Python: the step's folder's requirements files go
+ * with it, or, where it has none, a `.jinad` that says `python = 3`.
+ */
+function pythonFiles(spec: ExecutorSpec): string[] {
+  if (spec.uses.kind !== 'class' || !spec.uses.python) return [];
+  if (spec.uploadFiles.some((f) => /requirements.*\.txt$|^\.jinad$/.test(path.basename(f)))) return [];
+  const reqs = readdirSync(spec.dir).filter((f) => /requirements.*\.txt$/.test(f)).map((f) => path.join(spec.dir, f));
+  if (reqs.length) return reqs;
+  if (!pythonJinad) {
+    pythonJinad = path.join(mkdtempSync(path.join(tmpdir(), 'jinad-remote-')), '.jinad'); // one per process
+    writeFileSync(pythonJinad, 'python = 3\n');
+  }
+  return [pythonJinad];
+}
+let pythonJinad: string | undefined;
 
 export class RemotePod {
   private client!: JinaDClient;
@@ -47,7 +65,7 @@ export class RemotePod {
     this.client = new (await loadClient()).JinaDClient(this.daemonUrl, { token: spec.token, cacert: spec.cacert });
     if (!(await this.client.alive())) throw new Error(`${spec.name}: the JinaD at ${this.client.url} cannot be reached`);
     const modules = spec.uses.kind === 'class' ? spec.uses.modules : [];
-    const uploads = [...modules, ...spec.uploadFiles.map((f) => path.resolve(spec.dir, f))].filter((f, i, all) => all.indexOf(f) === i);
+    const uploads = [...modules, ...spec.uploadFiles.map((f) => path.resolve(spec.dir, f)), ...pythonFiles(spec)].filter((f, i, all) => all.indexOf(f) === i);
     for (const f of uploads) if (!existsSync(f)) throw new Error(`${spec.name}: upload_files: ${f} does not exist`);
     this.workspaceId = spec.workspaceId ? await this.reuse(spec.workspaceId, uploads) : await this.client.workspaces.create(uploads, { onLog: (l) => this.opts.onLog?.(`${spec.name}@${this.host}: ${l.message}`) });
     const args = {
