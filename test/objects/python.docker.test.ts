@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { callJson, createWorkspace, freePort, makeZip, retryFetch, startDaemon, type TestDaemon } from '../helpers.ts';
+import { callJson, createWorkspace, freePort, makeZip, retryFetch, startDaemon, type TestDaemon, untilItem } from '../helpers.ts';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/python/', import.meta.url));
 
@@ -40,8 +40,8 @@ after(() => d?.cleanup());
 
 const api = (method: string, path: string, body?: unknown) => callJson(d.url, method, path, body);
 const gatewayPort = (item: any) => Object.entries(item.metadata.ports).find(([k]) => k !== '8000/tcp')![1] as number;
-async function flow(filename: string) {
-  const r = await api('POST', `/flows?${new URLSearchParams({ workspace_id: ws, filename })}`);
+async function flow(filename: string, query: Record<string, string> = {}) {
+  const r = await api('POST', `/flows?${new URLSearchParams({ workspace_id: ws, filename, ...query })}`);
   assert.equal(r.status, 201, JSON.stringify(r.body));
   const port = gatewayPort((await api('GET', `/flows/${r.body}`)).body);
   await retryFetch(`http://127.0.0.1:${port}/`, 15_000);
@@ -87,6 +87,16 @@ describe('Python Executors in containers', () => {
     assert.match(raised.status.exception.stacks.join('\n'), /executors\.py", line \d+, in fail/);
     const dict = await call(replies.port, '/dict', { data: ['a'], parameters: { x: 1 } });
     assert.deepEqual(dict.parameters.__results__.replies, { seen: 1, asked: 1 });
+  });
+
+  it('sleeps when idle and wakes (in a warm spare) on the next request, its Python Executors loaded again', async () => {
+    const { id, port } = await flow('mixed.yml', { idle_timeout: '1' });
+    await untilItem(d.url, `/flows/${id}`, (i: any) => i.metadata.status === 'idle', 30_000);
+    const out = await call(port, '/index', { data: ['wake'] });
+    assert.equal(out.status.code, 0, JSON.stringify(out.status));
+    assert.deepEqual([out.data.docs[0].text, out.data.docs[0].embedding.dense.dtype], ['WAKE', '<f4']);
+    assert.equal((await api('GET', `/flows/${id}`)).body.metadata.wakes, 1);
+    assert.equal((await api('DELETE', `/flows/${id}`)).status, 200);
   });
 
   it('an app.py custom project (`.jinad` run = "python app.py"): `from jina import Flow` starts the Flow in its container', async () => {
