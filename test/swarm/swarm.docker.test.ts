@@ -139,6 +139,22 @@ describe('the Swarm backend (single node)', () => {
     assert.equal((await api('DELETE', `/workspaces/${ws.id}?everything=true`)).status, 200);
   });
 
+  it('a Python Flow (a Jina 2 project with requirements.txt) runs as a service: index, then search with cosine matches', async () => {
+    const py = (f: string) => readFileSync(fileURLToPath(new URL(`../fixtures/python/${f}`, import.meta.url)));
+    const ws = await createWorkspace(d.url, { 'executors.py': py('executors.py'), 'encoder.yml': py('encoder.yml'), 'flow.yml': py('flow.yml'), 'requirements.txt': 'jina\nnumpy\n' });
+    assert.equal(ws.item.state, 'ACTIVE', `${ws.item.reason}\n${(ws.item.log_tail ?? []).join('\n')}`);
+    const created = await api('POST', `/flows?workspace_id=${ws.id}&filename=flow.yml`);
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const port = (await api('GET', `/flows/${created.body}`)).body.metadata.ports['8080/tcp'];
+    await index(port, 3);
+    const res = await fetch(`http://127.0.0.1:${port}/search`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ data: [{ text: 'doc 1' }] }) });
+    const matches = ((await res.json()) as any).data.docs[0].matches;
+    assert.equal(matches.length, 3);
+    assert.ok(matches[0].scores.cosine.value < 1e-6, JSON.stringify(matches[0]));
+    assert.equal(matches[0].text, 'doc 1');
+    assert.equal((await api('DELETE', `/workspaces/${ws.id}?everything=true`)).status, 200);
+  });
+
   it('a registry nobody answers at: start-up is refused saying so', async () => {
     const backend = createSwarmBackend({ publishHost: '127.0.0.1', root: d.root, baseImage: { strategy: 'build' }, publishMode: 'host', encrypted: false, registry: `127.0.0.1:${await freePort()}` });
     await assert.rejects(backend.ping(), /cannot reach the registry at 127\.0\.0\.1:\d+[\s\S]*backend\.registry \/ JINAD_REGISTRY/);

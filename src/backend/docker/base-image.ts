@@ -60,9 +60,12 @@ RUN cd /opt/jinad/runtime && node_modules/esbuild/bin/esbuild cli.ts pea-worker.
     --bundle --splitting --format=esm --platform=node --target=node20 --outdir=dist --out-extension:.js=.mjs --log-level=warning \
     --external:@grpc/grpc-js --external:@grpc/proto-loader \
     "--banner:js=import { createRequire as __jinadRequire } from 'node:module'; const require = __jinadRequire(import.meta.url);"
-# Objects run as the unprivileged user ${OBJECT_UID} (named, so tools that look users up work).
+# Objects run as the unprivileged user ${OBJECT_UID} (named, so tools that look users up work), who
+# owns /workspace itself: where no work directory is mounted over it (Swarm tasks run the image's
+# own copy), executors make their folders there (a Python Executor's self.workspace).
 RUN printf 'root:x:0:0:root:/root:/bin/sh\\njinad:x:${OBJECT_UID}:${OBJECT_UID}:jinad:/workspace:/bin/sh\\n' > /etc/passwd \
- && printf 'root:x:0:\\njinad:x:${OBJECT_UID}:\\n' > /etc/group
+ && printf 'root:x:0:\\njinad:x:${OBJECT_UID}:\\n' > /etc/group \
+ && mkdir -p /workspace && chown ${OBJECT_UID}:${OBJECT_UID} /workspace
 ENV PATH=/usr/local/bin:/usr/bin:/bin HOME=/root \\
     NODE_EXTRA_CA_CERTS=${CA_BUNDLE} NPM_CONFIG_CAFILE=${CA_BUNDLE} \\
     NPM_CONFIG_UPDATE_NOTIFIER=false NPM_CONFIG_FUND=false NPM_CONFIG_AUDIT=false
