@@ -7,8 +7,9 @@
  *  3. 1,000 docs with 768-dim float32 embeddings (as they arrive from a JSON hop) crossing the
  *     boundary and back, vs the floor: the same bytes through the same kind of pipe to a Python
  *     process that only copies each frame back;
- *  4. cold start: Flow start → first answer, Python vs TypeScript.
- *   JINAD_PYTHON=/usr/bin/python3 node --import ./src/runtime/bootstrap.mjs bench/python.ts [requests]
+ *  4. cold start: Flow start → first answer, Python vs TypeScript, in the runtime and (with
+ *     `--containers`) as Flows of a daemon on the Docker Engine (POST /flows → first answer).
+ *   JINAD_PYTHON=/usr/bin/python3 node --import ./src/runtime/bootstrap.mjs bench/python.ts [requests] [--containers]
  */
 import { spawn } from 'node:child_process';
 import http from 'node:http';
@@ -21,10 +22,13 @@ import { Flow } from '../src/runtime/flow.ts';
 import { loadExecutor } from '../src/runtime/loader.ts';
 import { newRequest } from '../src/runtime/protocol.ts';
 import { PythonExecutor } from '../src/runtime/python.ts';
-import { median, table } from './lib.ts';
+import { readFileSync } from 'node:fs';
+import { filesForm, waitForState } from '../test/helpers.ts';
+import { benchDaemon, median, table } from './lib.ts';
 
 process.env.JINAD_PYTHON ??= '/usr/bin/python3';
-const N = Number(process.argv[2] ?? 2000);
+const N = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 2000);
+const CONTAINERS = process.argv.includes('--containers');
 const CONCURRENCY = 8;
 const TS_FLOW = fileURLToPath(new URL('../test/fixtures/runtime/noop.yml', import.meta.url));
 const PY_FLOW = fileURLToPath(new URL('../test/fixtures/python/noop.yml', import.meta.url));
@@ -164,6 +168,40 @@ await reader.close();
 const tsCold = median([await coldStart(TS_FLOW), await coldStart(TS_FLOW), await coldStart(TS_FLOW)]);
 const pyCold = median([await coldStart(PY_FLOW), await coldStart(PY_FLOW), await coldStart(PY_FLOW)]);
 
+// 5. In containers: one workspace with both Executors (Python's image), Flows created in turn.
+let inContainers: { ts: number; py: number } | undefined;
+if (CONTAINERS) {
+  const daemon = await benchDaemon();
+  try {
+    const file = (rel: string) => readFileSync(fileURLToPath(new URL(`../test/fixtures/${rel}`, import.meta.url)));
+    const res = await fetch(`${daemon.url}/workspaces`, { method: 'POST', body: filesForm({ 'executors.ts': file('runtime/executors.ts'), 'noop-ts.yml': file('runtime/noop.yml'), 'executors.py': file('python/executors.py'), 'noop.yml': file('python/noop.yml'), 'requirements.txt': 'jina\n' }) });
+    const ws = Object.keys((await res.json()) as object)[0]!;
+    await waitForState(daemon.url, ws, ['ACTIVE'], 600_000);
+    const start = async (filename: string) => {
+      const t0 = performance.now();
+      const r = await fetch(`${daemon.url}/flows?workspace_id=${ws}&filename=${filename}`, { method: 'POST' });
+      const id = (await r.json()) as string;
+      if (r.status !== 201) throw new Error(`POST /flows ${filename}: ${r.status} ${JSON.stringify(id)}`);
+      const item = (await (await fetch(`${daemon.url}/flows/${id}`)).json()) as { metadata: { ports: Record<string, number> } };
+      await postJson(item.metadata.ports['8080/tcp']!, '/index', { data: small(1) });
+      const ms = performance.now() - t0;
+      await fetch(`${daemon.url}/flows/${id}`, { method: 'DELETE' });
+      return ms;
+    };
+    await start('noop-ts.yml'); // warm-up: images and compile caches
+    await start('noop.yml');
+    const ts: number[] = [];
+    const pyMs: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      ts.push(await start('noop-ts.yml'));
+      pyMs.push(await start('noop.yml'));
+    }
+    inContainers = { ts: median(ts), py: median(pyMs) };
+  } finally {
+    await daemon.close();
+  }
+}
+
 const mb = (768 * 4 * 1000) / 1e6;
 console.log(`${N} requests; Python ${process.env.JINAD_PYTHON}\n`);
 console.log(table([
@@ -171,6 +209,7 @@ console.log(table([
   ['no-op via gateway, docs/s (10 docs/req, 8 in flight)', tsRate.toFixed(0), pyRate.toFixed(0), `${(pyRate / tsRate).toFixed(2)}× (≥ 0.7)`],
   ['boundary p50 ms at 1 doc/req (in-process handler vs worker)', median(tsLat).toFixed(3), median(pyLat).toFixed(3), `+${(median(pyLat) - median(tsLat)).toFixed(3)} ms (≤ 0.3)`],
   ['cold start → first answer, ms (median of 3)', tsCold.toFixed(0), pyCold.toFixed(0), `+${(pyCold - tsCold).toFixed(0)} ms (≤ 300)`],
+  ...(inContainers ? [['POST /flows → first answer in a container, ms (median of 5)', inContainers.ts.toFixed(0), inContainers.py.toFixed(0), `+${(inContainers.py - inContainers.ts).toFixed(0)} ms (≤ 300)`]] : []),
 ]));
 console.log('');
 console.log(table([

@@ -8,7 +8,7 @@ import type { ExecutorSpec } from './config.ts';
 import { DocumentArray } from './document.ts';
 import { handlerFor } from './executor.ts';
 import { loadExecutor } from './loader.ts';
-import { PythonError, PythonExecutor, pythonStatus } from './python.ts';
+import { prestartPython, PythonError, PythonExecutor, pythonStatus, releasePython } from './python.ts';
 import { type DataRequest, ERROR, errorStatus, requestServer } from './protocol.ts';
 
 export interface PeaConfig {
@@ -49,9 +49,11 @@ async function blank(): Promise<PeaConfig> {
     process.on('message', onMessage);
   });
   process.send?.({ type: 'blank' });
+  prestartPython(); // in an image with Python: the interpreter and numpy loaded ahead too
   await import(new URL('./index.mjs', import.meta.url).href);
   await import(new URL('../bootstrap-container.mjs', import.meta.url).href);
   const become = await told;
+  if (!(become.config.spec.uses.kind === 'class' && become.config.spec.uses.python)) releasePython();
   for (const key of Object.keys(process.env)) if (!(key in become.env)) delete process.env[key];
   Object.assign(process.env, become.env);
   return { ...become.config, loader: undefined }; // loaded above

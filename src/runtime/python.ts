@@ -79,6 +79,39 @@ function fromWire(d: Record<string, unknown>, blobs: Uint8Array[]): DocumentData
 
 /** The interpreter: JINAD_PYTHON, else `python3` on the PATH. */
 const pythonBinary = () => process.env.JINAD_PYTHON || 'python3';
+const workerEnv = (extra: Record<string, string>) => ({
+  ...process.env,
+  PYTHONPATH: [PYTHON_PACKAGE_DIR, process.env.PYTHONPATH].filter(Boolean).join(':'),
+  PYTHONUNBUFFERED: '1',
+  PYTHONDONTWRITEBYTECODE: '1',
+  ...extra,
+});
+const workerCommand = () => [pythonBinary(), ['-m', 'jina._worker']] as const;
+const STDIO = ['ignore', 'inherit', 'pipe', 'pipe', 'pipe'] as ('ignore' | 'inherit' | 'pipe')[];
+
+/** A worker started ahead by a blank Pea (see prestartPython), until a Python Executor takes it. */
+let ahead: ChildProcess | undefined;
+
+/**
+ * For a blank Pea (a warm spare's): a Python worker with the interpreter, `jina` and numpy loaded
+ * ahead, so a Python Executor that takes the Pea only loads its own modules. Where there is no
+ * Python it fails quietly, and nothing is ahead.
+ */
+export function prestartPython(): void {
+  const child = spawn(...workerCommand(), { cwd: '/', env: workerEnv({ JINAD_PY_BLANK: '1' }), stdio: STDIO });
+  const gone = () => {
+    if (ahead === child) ahead = undefined;
+  };
+  child.once('error', gone);
+  child.once('exit', gone);
+  ahead = child;
+}
+
+/** The blank Pea became a TypeScript one: its Python worker is not needed. */
+export function releasePython(): void {
+  ahead?.kill();
+  ahead = undefined;
+}
 
 export class PythonExecutor {
   private child!: ChildProcess;
@@ -117,12 +150,10 @@ export class PythonExecutor {
       runtime_args: { name: m.name, workspace: m.workspace, replicas: m.replicas, replica_id: m.replicaId, shards: m.shards ?? 1, shard_id: m.shardId ?? 0 },
       requests: this.spec.usesRequests,
     };
-    const pythonPath = [PYTHON_PACKAGE_DIR, process.env.PYTHONPATH].filter(Boolean).join(':');
-    const child = spawn(pythonBinary(), ['-m', 'jina._worker'], {
-      cwd: m.workspace,
-      env: { ...process.env, PYTHONPATH: pythonPath, PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1', JINAD_PY: JSON.stringify(launch) },
-      stdio: ['ignore', 'inherit', 'pipe', 'pipe', 'pipe'],
-    });
+    // The worker started ahead when there is one (once: a restart starts its own).
+    const early = ahead?.exitCode === null && ahead.pid ? ahead : undefined;
+    ahead = undefined;
+    const child = early ?? spawn(...workerCommand(), { cwd: m.workspace, env: workerEnv({ JINAD_PY: JSON.stringify(launch) }), stdio: STDIO });
     this.child = child;
     this.tail = [];
     child.stderr!.setEncoding('utf8');
@@ -159,6 +190,7 @@ export class PythonExecutor {
           this.ready.catch((err: Error) => console.error(`${this.label}: the Python worker did not start again: ${err.message}`));
         }
       });
+      if (early) this.send({ t: 'launch', launch, env: process.env, cwd: m.workspace }, []);
     });
   }
 

@@ -107,9 +107,24 @@ def error_of(exc):
 
 
 def main():
-    launch = json.loads(os.environ.pop('JINAD_PY'))
     inbox = os.fdopen(3, 'rb')
     outbox = os.fdopen(4, 'wb')
+    if os.environ.get('JINAD_PY_BLANK'):
+        # Started ahead by a blank Pea: the interpreter, this package and numpy are loaded now;
+        # the first frame says what to run, in which folder, with which environment.
+        try:
+            import numpy  # noqa: F401
+        except ImportError:
+            pass
+        told, _ = _wire.read(inbox)
+        if told is None:
+            return
+        os.environ.clear()
+        os.environ.update(told['env'])
+        os.chdir(told['cwd'])
+        launch = told['launch']
+    else:
+        launch = json.loads(os.environ.pop('JINAD_PY'))
     name = launch['runtime_args'].get('name') or launch['class']
     try:
         load_modules(launch['modules'])
