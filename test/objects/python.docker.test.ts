@@ -7,6 +7,7 @@
  * lines in the Flow's log. A workspace without Python is told how to add it.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -90,12 +91,15 @@ describe('Python Executors in containers', () => {
   });
 
   it('sleeps when idle and wakes (in a warm spare) on the next request, its Python Executors loaded again', async () => {
-    const { id, port } = await flow('mixed.yml', { idle_timeout: '1' });
+    const { id, port } = await flow('flow.yml', { idle_timeout: '1' });
     await untilItem(d.url, `/flows/${id}`, (i: any) => i.metadata.status === 'idle', 30_000);
     const out = await call(port, '/index', { data: ['wake'] });
     assert.equal(out.status.code, 0, JSON.stringify(out.status));
-    assert.deepEqual([out.data.docs[0].text, out.data.docs[0].embedding.dense.dtype], ['WAKE', '<f4']);
+    assert.deepEqual([out.data.docs[0].text, out.data.docs[0].embedding.dense.dtype, out.data.docs[0].embedding.dense.shape], ['wake', '<f4', [8]]);
     assert.equal((await api('GET', `/flows/${id}`)).body.metadata.wakes, 1);
+    // The spare's blank Pea (one, taken by the first Pea) had its Python worker started ahead, and the encoder took that one.
+    const started = execFileSync('docker', ['exec', id, 'sh', '-c', 'grep -l JINAD_PY_BLANK /proc/[0-9]*/environ || true']).toString();
+    assert.match(started, /\/proc\/\d+\/environ/, 'a Python worker started ahead runs the Executor');
     assert.equal((await api('DELETE', `/flows/${id}`)).status, 200);
   });
 
