@@ -1,5 +1,6 @@
 /** Shared bench helpers: a daemon in its own process (as `npm start` runs it), stats, cleanup. */
 import { type ChildProcess, spawn } from 'node:child_process';
+import http from 'node:http';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -89,4 +90,18 @@ export function rssMiB(pid: number): number {
 export function table(rows: (string | number)[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
   return rows.map((r) => r.map((c, i) => String(c).padEnd(widths[i]!)).join('  ')).join('\n');
+}
+
+/** POST JSON over a keep-alive agent and parse the answer (no fetch: its per-request cost would be measured too). */
+export function postJson(agent: http.Agent, port: number, path: string, body: unknown): Promise<any> {
+  const data = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const r = http.request({ agent, port, host: '127.0.0.1', path, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString())));
+    });
+    r.on('error', reject);
+    r.end(data);
+  });
 }

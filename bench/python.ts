@@ -24,7 +24,7 @@ import { newRequest } from '../src/runtime/protocol.ts';
 import { PythonExecutor } from '../src/runtime/python.ts';
 import { readFileSync } from 'node:fs';
 import { filesForm, waitForState } from '../test/helpers.ts';
-import { benchDaemon, median, table } from './lib.ts';
+import { benchDaemon, median, postJson as postJsonWith, table } from './lib.ts';
 
 process.env.JINAD_PYTHON ??= '/usr/bin/python3';
 const N = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 2000);
@@ -36,18 +36,7 @@ const PY_DIR = fileURLToPath(new URL('../test/fixtures/python', import.meta.url)
 const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
 const small = (n: number) => Array.from({ length: n }, (_, i) => ({ text: `document number ${i}`, tags: { i } }));
 
-function postJson(port: number, path: string, body: unknown): Promise<any> {
-  const data = JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const r = http.request({ agent, port, host: '127.0.0.1', path, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString())));
-    });
-    r.on('error', reject);
-    r.end(data);
-  });
-}
+const postJson = (port: number, path: string, body: unknown) => postJsonWith(agent, port, path, body);
 
 async function throughput(port: number): Promise<number> {
   for (let i = 0; i < 200; i++) await postJson(port, '/index', { data: small(10) });

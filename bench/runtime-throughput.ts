@@ -12,7 +12,7 @@ import { handlerFor } from '../src/runtime/executor.ts';
 import { Flow } from '../src/runtime/flow.ts';
 import { loadExecutor } from '../src/runtime/loader.ts';
 import { newRequest } from '../src/runtime/protocol.ts';
-import { median, percentile, table } from './lib.ts';
+import { median, percentile, postJson as postJsonWith, table } from './lib.ts';
 
 const N = Number(process.argv[2] ?? 1000);
 const CONCURRENCY = Number(process.argv[3] ?? 8);
@@ -21,18 +21,7 @@ const fixture = fileURLToPath(new URL('../test/fixtures/runtime/noop.yml', impor
 const docs = () => Array.from({ length: DOCS }, (_, i) => ({ text: `document number ${i}`, tags: { i } }));
 const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
 
-function postJson(port: number, path: string, body: unknown): Promise<unknown> {
-  const data = JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const r = http.request({ agent, port, host: '127.0.0.1', path, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString())));
-    });
-    r.on('error', reject);
-    r.end(data);
-  });
-}
+const postJson = (port: number, path: string, body: unknown) => postJsonWith(agent, port, path, body);
 
 /** Sequential latencies (ms) and concurrent throughput (docs/s) of one way of calling. */
 async function measure(call: () => Promise<unknown>) {

@@ -256,3 +256,15 @@ export async function launchChromium() {
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
 }
+
+/** A pure-Python wheel made here (PyPI is out of reach): its modules' files, with the metadata pip reads. */
+export function pureWheel(name: string, version: string, files: Record<string, string>): Buffer {
+  const info = `${name}-${version}.dist-info`;
+  const all: Record<string, string> = {
+    ...files,
+    [`${info}/METADATA`]: `Metadata-Version: 2.1\nName: ${name}\nVersion: ${version}\n`,
+    [`${info}/WHEEL`]: 'Wheel-Version: 1.0\nGenerator: jinad-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n',
+  };
+  const record = [...Object.keys(all), `${info}/RECORD`].map((f) => `${f},,`).join('\n');
+  return makeZip([...Object.entries(all).map(([n, data]) => ({ name: n, data })), { name: `${info}/RECORD`, data: `${record}\n` }]);
+}

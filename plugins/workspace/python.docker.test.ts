@@ -7,18 +7,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createWorkspace, freePort, makeZip, retryFetch, startDaemon, type TestDaemon } from '../../test/helpers.ts';
+import { createWorkspace, freePort, pureWheel, retryFetch, startDaemon, type TestDaemon } from '../../test/helpers.ts';
 
 /** A pure-Python wheel of one module, made here: `greet.hello(name)`. */
-function greetWheel(): Buffer {
-  const files: Record<string, string> = {
-    'greet/__init__.py': 'def hello(name):\n    return f"hello {name}, from a wheel"\n',
-    'greet-1.0.dist-info/METADATA': 'Metadata-Version: 2.1\nName: greet\nVersion: 1.0\n',
-    'greet-1.0.dist-info/WHEEL': 'Wheel-Version: 1.0\nGenerator: jinad-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n',
-  };
-  const record = [...Object.keys(files), 'greet-1.0.dist-info/RECORD'].map((f) => `${f},,`).join('\n');
-  return makeZip([...Object.entries(files).map(([name, data]) => ({ name, data })), { name: 'greet-1.0.dist-info/RECORD', data: `${record}\n` }]);
-}
+const greetWheel = () => pureWheel('greet', '1.0', { 'greet/__init__.py': 'def hello(name):\n    return f"hello {name}, from a wheel"\n' });
 
 const APP = `import http.server, sys
 import greet

@@ -11,20 +11,12 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { callJson, createWorkspace, freePort, makeZip, retryFetch, startDaemon, type TestDaemon, untilItem } from '../helpers.ts';
+import { callJson, createWorkspace, freePort, pureWheel, retryFetch, startDaemon, type TestDaemon, untilItem } from '../helpers.ts';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/python/', import.meta.url));
 
 /** A pure-Python wheel the Executors' project requires (PyPI is out of reach: pip finds it in the upload). */
-function helperWheel(): Buffer {
-  const files: Record<string, string> = {
-    'texthelp/__init__.py': 'def clean(text):\n    return " ".join(text.split())\n',
-    'texthelp-1.0.dist-info/METADATA': 'Metadata-Version: 2.1\nName: texthelp\nVersion: 1.0\n',
-    'texthelp-1.0.dist-info/WHEEL': 'Wheel-Version: 1.0\nGenerator: jinad-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n',
-  };
-  const record = [...Object.keys(files), 'texthelp-1.0.dist-info/RECORD'].map((f) => `${f},,`).join('\n');
-  return makeZip([...Object.entries(files).map(([name, data]) => ({ name, data })), { name: 'texthelp-1.0.dist-info/RECORD', data: `${record}\n` }]);
-}
+const helperWheel = () => pureWheel('texthelp', '1.0', { 'texthelp/__init__.py': 'def clean(text):\n    return " ".join(text.split())\n' });
 
 let d: TestDaemon;
 let ws: string;
