@@ -3,8 +3,9 @@
  * (`python3 -m jina._worker`, the runtime's own `jina` package in ./python) and hands it each
  * request over a pipe, fd 3 to Python, fd 4 back: frames of a msgpack header and the raw bytes
  * of the documents' tensors after it (see python/jina/_wire.py). A tensor's base64 from the JSON
- * hop becomes bytes here, and the bytes Python answers become base64 again for the next hop. A worker that dies fails the requests it had with its last lines (the
- * traceback), and is started again; one whose constructor raises fails the start.
+ * hop becomes bytes here, and the bytes Python answers become base64 again for the next hop. A
+ * worker that dies fails the requests it had with its last lines (the traceback), and is started
+ * again; one whose constructor raises fails the start.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -88,6 +89,10 @@ const workerEnv = (extra: Record<string, string>) => ({
 });
 const workerCommand = () => [pythonBinary(), ['-m', 'jina._worker']] as const;
 const STDIO = ['ignore', 'inherit', 'pipe', 'pipe', 'pipe'] as ('ignore' | 'inherit' | 'pipe')[];
+/** A worker's pipes fail (EPIPE) when it dies; its exit says so, not an unhandled error. */
+const quietPipes = (child: ChildProcess) => {
+  for (const s of child.stdio) s?.on('error', () => {});
+};
 
 /** A worker started ahead by a blank Pea (see prestartPython), until a Python Executor takes it. */
 let ahead: ChildProcess | undefined;
@@ -99,6 +104,7 @@ let ahead: ChildProcess | undefined;
  */
 export function prestartPython(): void {
   const child = spawn(...workerCommand(), { cwd: '/', env: workerEnv({ JINAD_PY_BLANK: '1' }), stdio: STDIO });
+  quietPipes(child);
   const gone = () => {
     if (ahead === child) ahead = undefined;
   };
@@ -154,6 +160,7 @@ export class PythonExecutor {
     const early = ahead?.exitCode === null && ahead.pid ? ahead : undefined;
     ahead = undefined;
     const child = early ?? spawn(...workerCommand(), { cwd: m.workspace, env: workerEnv({ JINAD_PY: JSON.stringify(launch) }), stdio: STDIO });
+    if (!early) quietPipes(child);
     this.child = child;
     this.tail = [];
     child.stderr!.setEncoding('utf8');
@@ -194,7 +201,7 @@ export class PythonExecutor {
     });
   }
 
-  /** Frames from fd 4: a length, then that many bytes of msgpack. */
+  /** Frames from fd 4: the length of the rest, the header's length, the msgpack header, the tensors' bytes. */
   private readFrames(child: ChildProcess, onReply: (r: Reply) => void): void {
     const decoder = new Decoder();
     // Chunks are kept as they came and cut into the frame's parts: a large frame is never joined
