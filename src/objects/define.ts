@@ -5,69 +5,28 @@
  * its name, what its create request takes, which updates it allows, and how a request becomes
  * the ports to publish and the partial daemon's body.
  */
-import type * as v from 'valibot';
-import { endpointOf, type PortRequest } from '../backend/types.ts';
+import { endpointOf } from '../backend/types.ts';
 import { definePlugin, type PluginDefinition } from '../plugin/define.ts';
-import { createIdler, type Idler, idleMetrics } from './idle.ts';
+import { createIdler, idleMetrics } from './idle.ts';
 import { keepRunning, recreateMissing, reviveObjects } from './keeper.ts';
-import { type CreateInput, type ObjectDeps, createObject, objectMetrics, mustRow, objectItem, reconcileObjects, removeObject, replicasOf, rollingUpdateObject, scaleObject } from './lifecycle.ts';
+import { type ObjectDeps, createObject, objectMetrics, mustRow, objectItem, reconcileObjects, removeObject, replicasOf, rollingUpdateObject, scaleObject } from './lifecycle.ts';
 import { PARTIAL_PORT } from './partial.ts';
 import { openObjectRepo } from './repo.ts';
+import type { Idler, ObjectKindSpec, ObjectService, StartHooks } from './kind.ts';
 import { objectRoutes } from './routes.ts';
+import { startInSpare, wantSpares } from './spares.ts';
+import { rollingUpdateSpread, scaleSpread, spreadOf, spreads } from './spread.ts';
 
-export interface PreparedObject {
-  /** Ports to publish beside the partial daemon's. */
-  ports: PortRequest[];
-  /** The body of the partial daemon's `POST /<mode>`. */
-  partialBody: Record<string, unknown>;
-  /** What to keep of the request in the item's `arguments` (a Flow's `filename`, a Pod's `args`). */
-  record: Record<string, unknown>;
-  /** Replicas of each executor it runs (name → count): checked against the limits, and kept. */
-  replicas: Record<string, number>;
-  /** The idle timeout its definition gives (a Flow YAML's `with: idle_timeout`), below a create argument's. */
-  idleTimeout?: number;
-  /** Why its ports cannot be held by the daemon while it sleeps (a gRPC gateway: the idle front speaks HTTP/1.1 and WebSocket); it then never idles. */
-  notIdle?: string;
-  /** `false`: its ports serve no Prometheus metrics although its kind's do (a gRPC gateway). */
-  scrape?: false;
-}
+export type { CreateInput, ObjectKindSpec, ObjectService, PreparedObject } from './kind.ts';
 
-export interface ObjectKindSpec {
-  /** `flow` → routes `/flows`, ids `jflow-<uuid>`. Lower-case letters and digits. */
-  kind: string;
-  description: string;
-  /** The runtime mode of the partial daemon in the object (default: the kind). */
-  mode?: 'flow' | 'pod' | 'pea';
-  create: {
-    summary: string;
-    /** Query fields beside `workspace_id` and `envs`. */
-    query?: v.ObjectEntries;
-    /** The JSON body, for kinds created from arguments. */
-    body?: v.GenericSchema<unknown, Record<string, unknown>>;
+/** Warm spares and spread replicas, as the lifecycle asks for them. */
+function startHooks(d: ObjectDeps): StartHooks {
+  return {
+    startWarm: (id, workspaceId, startSpec, imageId, body) => startInSpare(d, id, workspaceId, startSpec, imageId, body),
+    afterStart: (id, workspaceId, startSpec, imageId) => wantSpares(d, id, workspaceId, startSpec, imageId),
+    placement: (body) => spreadOf(d, body),
+    ...(spreads(d) && { scale: (id, replicas) => scaleSpread(d, id, replicas), rollingUpdate: (id, usesWith) => rollingUpdateSpread(d, id, usesWith) }),
   };
-  /** What `GET /<kind>s/arguments` describes. */
-  arguments: v.GenericSchema;
-  /** Its published ports (but the partial daemon's) serve Prometheus metrics at /metrics: listed at GET /metrics/targets. */
-  scrape?: boolean;
-  /** `scale` and `rolling_update`, if the kind allows them; `podName: 'required'` when the kind holds several executors. */
-  updates?: { podName: 'required' | 'optional' };
-  /**
-   * Turn a validated request into what runs. `env` is the object's environment (the request's
-   * envs and JinaD's own): definitions are checked against it, never the daemon's. Throw the
-   * runtime's DefinitionError (bad definition, 400) or a DaemonError (e.g. `file_not_found`).
-   */
-  prepare(input: CreateInput, ctx: { workdir: string; env: Record<string, string>; python?: boolean }): PreparedObject;
-}
-
-/** The operations of one kind, as its routes use them. */
-export interface ObjectService {
-  create(input: CreateInput): Promise<string>;
-  get(id: string): ReturnType<typeof objectItem>;
-  list(): Promise<{ time_created: string; time_updated: string; num_add: number; num_del: number; items: Record<string, Awaited<ReturnType<typeof objectItem>>> }>;
-  remove(id: string): Promise<void>;
-  clear(): Promise<void>;
-  scale(id: string, replicas: number, podName?: string): Promise<string>;
-  rollingUpdate(id: string, usesWith: Record<string, unknown>, podName?: string): Promise<string>;
 }
 
 function service(d: ObjectDeps): ObjectService {
@@ -131,9 +90,12 @@ export function defineObjectKind(spec: ObjectKindSpec): PluginDefinition {
         measure: objectMetrics(api.use('metrics')),
         idleTimeout: api.config.idleTimeout,
         idleSpares: api.config.idleSpares,
-        idler: undefined as unknown as Idler, // made from these deps, just below
+        // The policies over the lifecycle, made from these deps just below.
+        idler: undefined as unknown as Idler,
+        hooks: undefined as unknown as StartHooks,
       };
       d.idler = createIdler(d, api.config.publishHost, idleMetrics(api.use('metrics')));
+      d.hooks = startHooks(d);
       const svc = service(d);
       api.use('objects').set(spec.kind, svc);
       api.ownKind(spec.kind, { workspaceOf: (id) => repo.get(id)?.workspaceId ?? d.starting.get(id) });

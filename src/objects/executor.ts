@@ -4,8 +4,7 @@
  * given, else one the backend picks).
  */
 import { executorSpec } from '../runtime/config.ts';
-import type { PreparedObject } from './define.ts';
-import type { CreateInput } from './lifecycle.ts';
+import type { CreateInput, PreparedObject } from './kind.ts';
 
 const PORT_IN = 8081;
 const PLACEMENT = new Set(['host', 'port_jinad', 'host_in', 'host_out', 'https', 'token', 'cacert', 'constraints']);

@@ -22,9 +22,9 @@ import type { Metrics } from '../metrics/index.ts';
 import { type ObjectDeps, short, start, startInside, withOutput } from './lifecycle.ts';
 import { keepSpares, putAway, savedStart, startInSpare } from './spares.ts';
 import { PARTIAL_PORT } from './partial.ts';
-import type { ObjectRow } from './schema.ts';
+import type { Idler, Phase } from './kind.ts';
+import type { ObjectRow, StartSpec } from './schema.ts';
 
-export type Phase = 'running' | 'stopping' | 'idle' | 'waking' | 'failed';
 
 /** What the idler counts (`jinad_object_wake*`). */
 export function idleMetrics(m: Metrics) {
@@ -50,24 +50,6 @@ interface Sleeper {
   agent: http.Agent;
 }
 
-export interface Idler {
-  /**
-   * Hold a new object's front ports (fixed ones on their number, else free ones) before it
-   * starts: requests wait until `settle(true)` (it runs), or are refused after `settle(false)`.
-   */
-  front(id: string, timeoutSeconds: number, ports: { container: number; host?: number }[]): Promise<{ ports: Record<string, number>; settle(ok: boolean): Promise<void> }>;
-  /** Resume fronting a stored object after a daemon restart (its host ports as recorded). */
-  resume(r: ObjectRow): Promise<void>;
-  /** The object's phase, when it is fronted. */
-  phase(id: string): Phase | undefined;
-  /** Whether the keeper should leave it alone: put to sleep, asleep, or waking. */
-  asleep(id: string): boolean;
-  /** Run `fn` with the object awake (woken first if needed), counted as a request. */
-  whileAwake<T>(id: string, fn: () => Promise<T>): Promise<T>;
-  /** Close its fronts (the object is deleted, or its start failed). */
-  release(id: string): Promise<void>;
-  close(): Promise<void>;
-}
 
 const json = (status: number, body: unknown, extra: Record<string, string> = {}) => ({ status, headers: { 'content-type': 'application/json', ...extra }, body: JSON.stringify(body) });
 /** The `Retry-After` of a 503 for a wake that failed (seconds). */
@@ -80,6 +62,46 @@ function listen(host: string, port: number, server: http.Server): Promise<number
       server.off('error', reject);
       resolve((server.address() as AddressInfo).port);
     });
+  });
+}
+
+/**
+ * Start a sleeping object again where it can be: in a warm spare when one is ready (its stopped
+ * container, if any, replaced), else its stopped container, else (removed while it slept, or put
+ * away) a new one running what it ran.
+ */
+async function startAgain(d: ObjectDeps, r: ObjectRow, startSpec: StartSpec): Promise<{ state: ObjectState; object: Record<string, unknown> }> {
+  // What it ran when it stopped: kept in the store once its container was removed (spares on), else in its container.
+  const saved = startSpec.resume ?? (await savedStart(d, r));
+  const spared = saved && (await startInSpare(d, r.id, r.workspaceId, startSpec, r.metadata.image_id, saved));
+  if (spared) {
+    d.live.set(spared.state);
+    return spared;
+  }
+  const stopped = await d.backend.startObject(r.id);
+  if (stopped) {
+    d.live.set(stopped);
+    const object = await startInside(d, r.id, endpointOf(stopped, PARTIAL_PORT) ?? '', startSpec.partialBody).catch(async (err) => {
+      throw await withOutput(d, r.id, err);
+    });
+    keepSpares(d, r);
+    return { state: stopped, object };
+  }
+  const ws = d.workspaces.requireActive(r.workspaceId);
+  const made = await start(d, r.id, r.workspaceId, { ...startSpec, partialBody: saved ?? startSpec.partialBody }, ws.image);
+  d.live.set(made.state);
+  return made;
+}
+
+/** Keep what a wake changed: its container and address, a start record with nothing to resume, one wake more. */
+async function recordWake(d: ObjectDeps, r: ObjectRow, startSpec: StartSpec, state: ObjectState, object: Record<string, unknown>): Promise<void> {
+  const now = d.repo.get(r.id) ?? r;
+  const idle = now.metadata.idle;
+  const { resume: _, ...awake } = now.start ?? startSpec; // it runs: nothing to resume
+  await d.repo.patch(r.id, {
+    start: awake,
+    metadata: { ...now.metadata, container_id: short(state.ref), uri: endpointOf(state, PARTIAL_PORT) ?? now.metadata.uri, started_at: state.startedAt, ...(idle && { idle: { ...idle, wakes: idle.wakes + 1, last_wake: new Date().toISOString() } }) },
+    arguments: { ...now.arguments, object },
   });
 }
 
@@ -119,43 +141,13 @@ export function createIdler(d: ObjectDeps, publishHost: string, measure: ReturnT
   async function wake(s: Sleeper): Promise<void> {
     const r = d.repo.get(s.id);
     if (!r?.start) throw fail('object_unreachable', `${s.id} cannot be woken: it has no start record`);
-    const startSpec = r.start;
     s.phase = 'waking';
     const t0 = performance.now();
     d.log.info(`${kind} ${s.id} is waking for a request`);
     try {
       await d.starts.run(async () => {
-        // What it ran when it stopped: kept in the store once its container was removed (spares on), else in its container.
-        const saved = startSpec.resume ?? (await savedStart(d, r));
-        // In a spare when one is ready (its stopped container, if any, replaced).
-        const spared = saved && (await startInSpare(d, s.id, r.workspaceId, startSpec, r.metadata.image_id, saved));
-        let state: ObjectState | undefined;
-        let object: Record<string, unknown>;
-        if (spared) {
-          ({ state, object } = spared);
-          d.live.set(state);
-        } else if ((state = await d.backend.startObject(s.id))) {
-          d.live.set(state);
-          object = await startInside(d, s.id, endpointOf(state, PARTIAL_PORT) ?? '', startSpec.partialBody).catch(async (err) => {
-            throw await withOutput(d, s.id, err);
-          });
-          keepSpares(d, r);
-        } else {
-          // No container (removed while it slept, or put away): made again, running what it ran.
-          const ws = d.workspaces.requireActive(r.workspaceId);
-          const made = await start(d, s.id, r.workspaceId, { ...startSpec, partialBody: saved ?? startSpec.partialBody }, ws.image);
-          state = made.state;
-          object = made.object;
-          d.live.set(state);
-        }
-        const now = d.repo.get(s.id) ?? r;
-        const idle = now.metadata.idle;
-        const { resume: _, ...awake } = now.start ?? startSpec; // it runs: nothing to resume
-        await d.repo.patch(s.id, {
-          start: awake,
-          metadata: { ...now.metadata, container_id: short(state.ref), uri: endpointOf(state, PARTIAL_PORT) ?? now.metadata.uri, started_at: state.startedAt, ...(idle && { idle: { ...idle, wakes: idle.wakes + 1, last_wake: new Date().toISOString() } }) },
-          arguments: { ...now.arguments, object },
-        });
+        const { state, object } = await startAgain(d, r, r.start!);
+        await recordWake(d, r, r.start!, state, object);
       });
       s.phase = 'running';
       s.failure = undefined;
@@ -163,18 +155,23 @@ export function createIdler(d: ObjectDeps, publishHost: string, measure: ReturnT
       measure.wakeSeconds.observe({ kind }, (performance.now() - t0) / 1000);
       d.log.info(`${kind} ${s.id} woke in ${Math.round(performance.now() - t0)} ms`);
     } catch (err) {
-      const e = err instanceof DaemonError ? err : fail('object_start_failed', (err as Error).message);
-      const lines = Array.isArray(e.body) ? (e.body as string[]) : [];
-      s.failure = { detail: `${s.id} could not wake: ${e.message}`, lines };
-      s.phase = 'failed';
-      measure.wakes.inc({ kind, outcome: 'failed' });
-      d.log.warn(`${kind} ${s.id} could not wake: ${e.message}`);
-      // Left stopped (a crash loop under its restart policy helps nobody): the next request tries again.
-      await d.backend.stopObject(s.id).catch(() => undefined);
-      const now = d.repo.get(s.id);
-      if (now) await d.repo.patch(s.id, { metadata: { ...now.metadata, last_exit: { time: new Date().toISOString(), exit_code: null, oom_killed: false, reason: `could not wake: ${e.message}` } } });
-      throw fail('object_start_failed', s.failure.detail, lines, err);
+      throw await failedWake(s, err);
     }
+  }
+
+  /** A wake that failed: the object shows failed, is left stopped, and the error says why. */
+  async function failedWake(s: Sleeper, err: unknown): Promise<DaemonError> {
+    const e = err instanceof DaemonError ? err : fail('object_start_failed', (err as Error).message);
+    const lines = Array.isArray(e.body) ? (e.body as string[]) : [];
+    s.failure = { detail: `${s.id} could not wake: ${e.message}`, lines };
+    s.phase = 'failed';
+    measure.wakes.inc({ kind, outcome: 'failed' });
+    d.log.warn(`${kind} ${s.id} could not wake: ${e.message}`);
+    // Left stopped (a crash loop under its restart policy helps nobody): the next request tries again.
+    await d.backend.stopObject(s.id).catch(() => undefined);
+    const now = d.repo.get(s.id);
+    if (now) await d.repo.patch(s.id, { metadata: { ...now.metadata, last_exit: { time: new Date().toISOString(), exit_code: null, oom_killed: false, reason: `could not wake: ${e.message}` } } });
+    return fail('object_start_failed', s.failure.detail, lines, err);
   }
 
   /** Resolve once the object serves: waits for a stop under way, wakes an idle (or failed) one, joins a wake under way. */

@@ -19,11 +19,8 @@ import type { Metrics } from '../metrics/index.ts';
 import type { WorkspaceService } from '../plugin/define.ts';
 import { DefinitionError } from '../runtime/config.ts';
 import type { Store } from '../store/db.ts';
-import type { ObjectKindSpec, PreparedObject } from './define.ts';
-import type { Idler } from './idle.ts';
+import type { CreateInput, Idler, ObjectKindSpec, PreparedObject, StartHooks } from './kind.ts';
 import { PARTIAL_PORT, partialCall, partialError, waitReady } from './partial.ts';
-import { imageNow, startInSpare, wantSpares } from './spares.ts';
-import { rollingUpdateSpread, scaleSpread, spreadOf, spreads, startEnv } from './spread.ts';
 import type { ReplicaLedger, StartSlots } from './ledger.ts';
 import type { LiveStates } from './live.ts';
 import type { ObjectRepo } from './repo.ts';
@@ -55,7 +52,9 @@ export interface ObjectDeps {
   /** Scale to zero: the daemon's default idle timeout (seconds, 0: off), spares kept per kind of object (spares.ts), and the fronts of idle-enabled objects. */
   idleTimeout: number;
   idleSpares: number;
+  /** The policies over the lifecycle (define.ts composes them): scale to zero, and warm spares and spread replicas. */
   idler: Idler;
+  hooks: StartHooks;
 }
 
 /** What the lifecycle counts (`jinad_object_*`). */
@@ -68,16 +67,19 @@ export function objectMetrics(m: Metrics) {
 }
 export type ObjectMetrics = ReturnType<typeof objectMetrics>;
 
-export interface CreateInput {
-  workspaceId: string;
-  envs: Record<string, string>;
-  /** The validated query, beside workspace_id and envs. */
-  query: Record<string, unknown>;
-  /** The validated JSON body, for kinds that take one. */
-  body?: Record<string, unknown>;
-}
 
 export const short = (id: string) => id.replace(/^sha256:/, '').slice(0, 10);
+/** The environment variable an object's partial daemon starts its object from. */
+export const startEnv = (d: Pick<ObjectDeps, 'spec'>, body: Record<string, unknown>) => JSON.stringify({ args: body[modeOf(d.spec)] ?? body, envs: body.envs ?? {} });
+
+/** The image id of a workspace as it is now (undefined while it is not ACTIVE: no spare then). */
+export function imageNow(d: ObjectDeps, workspaceId: string): string | undefined {
+  try {
+    return d.workspaces.requireActive(workspaceId).imageId;
+  } catch {
+    return undefined;
+  }
+}
 export const modeOf = (spec: ObjectKindSpec) => spec.mode ?? spec.kind;
 /** Inside the container's own filesystem (kept across its restarts, never in the shared work directory). */
 export const STATE_FILE = '/tmp/jinad-partial.json';
@@ -205,10 +207,10 @@ function resourcesFor(d: ObjectDeps, input: CreateInput, workspace: Resources): 
 export async function start(d: ObjectDeps, id: string, workspaceId: string, startSpec: StartSpec, image: string) {
   const { kind } = d.spec;
   // A Pod spread over machines: copies of one replica each (spread.ts).
-  const spread = spreadOf(d, startSpec.partialBody);
+  const spread = d.hooks.placement(startSpec.partialBody);
   const partialBody = spread?.body ?? startSpec.partialBody;
   const imageId = imageNow(d, workspaceId);
-  const spared = await startInSpare(d, id, workspaceId, startSpec, imageId, partialBody);
+  const spared = await d.hooks.startWarm(id, workspaceId, startSpec, imageId, partialBody);
   if (spared) return spared;
   let state: ObjectState;
   try {
@@ -237,7 +239,7 @@ export async function start(d: ObjectDeps, id: string, workspaceId: string, star
   const uri = endpointOf(state, PARTIAL_PORT) ?? '';
   try {
     const object = await startInside(d, id, uri, partialBody);
-    wantSpares(d, id, workspaceId, startSpec, imageId);
+    d.hooks.afterStart(id, workspaceId, startSpec, imageId);
     return { state, uri, object };
   } catch (err) {
     const failure = await withOutput(d, id, err);
@@ -356,8 +358,8 @@ const podQuery = (params: Record<string, string>, podName?: string) => new URLSe
 
 /** Replace an object's replicas one by one with new `uses_with` (of one executor, when named). */
 export async function rollingUpdateObject(d: ObjectDeps, id: string, usesWith: Record<string, unknown>, podName?: string): Promise<string> {
-  if (spreads(d)) {
-    const object = await rollingUpdateSpread(d, id, usesWith);
+  if (d.hooks.rollingUpdate) {
+    const object = await d.hooks.rollingUpdate(id, usesWith);
     const r = mustRow(d, id);
     if (object) await d.repo.patch(id, { arguments: { ...r.arguments, object } });
     return id;
@@ -372,7 +374,7 @@ export async function scaleObject(d: ObjectDeps, id: string, replicas: number, p
   const counts = { ...((r.arguments.replicas as Record<string, number> | undefined) ?? {}) };
   const name = podName && podName in counts ? podName : (Object.keys(counts)[0] ?? podName ?? d.spec.kind);
   checkReplicas(d, r.workspaceId, { ...counts, [name]: replicas }, replicasOf(r));
-  if (spreads(d)) await scaleSpread(d, id, replicas);
+  if (d.hooks.scale) await d.hooks.scale(id, replicas);
   else await updateObject(d, id, 'PUT', `/scale?${podQuery({ replicas: String(replicas) }, podName)}`);
   const after = mustRow(d, id);
   await d.repo.patch(id, { arguments: { ...after.arguments, replicas: { ...counts, [name]: replicas } } });

@@ -16,7 +16,7 @@ import { Envs, LegacyUpdateQuery, ObjectItem, ObjectStoreStatus, PodNameQuery, S
 import { fail, invalid } from '../errors.ts';
 import { describe } from '../http/describe.ts';
 import { validate } from '../http/validate.ts';
-import type { ObjectKindSpec, ObjectService } from './define.ts';
+import type { ObjectKindSpec, ObjectService } from './kind.ts';
 
 const json = (schema: Parameters<typeof resolver>[0], description: string) => ({ description, content: { 'application/json': { schema: resolver(schema) } } });
 const errors = {

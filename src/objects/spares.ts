@@ -45,15 +45,6 @@ export function keepSpares(d: ObjectDeps, r: ObjectRow): void {
   if (r.start) wantSpares(d, r.id, r.workspaceId, r.start, r.metadata.image_id);
 }
 
-/** The image id of a workspace as it is now (undefined while it is not ACTIVE: no spare then). */
-export function imageNow(d: ObjectDeps, workspaceId: string): string | undefined {
-  try {
-    return d.workspaces.requireActive(workspaceId).imageId;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * Start the object in a spare (its stopped container, on a wake, replaced): `image` is the image
  * id it runs, `body` what its partial daemon starts (the create request's, or the state it kept).

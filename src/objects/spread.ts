@@ -7,8 +7,7 @@
  */
 import { endpointOf } from '../backend/types.ts';
 import { fail } from '../errors.ts';
-import type { ObjectDeps } from './lifecycle.ts';
-import { modeOf, mustRow } from './lifecycle.ts';
+import { modeOf, mustRow, type ObjectDeps, startEnv } from './lifecycle.ts';
 import { PARTIAL_PORT, partialCall } from './partial.ts';
 
 /** Whether this kind's replicas are spread over machines on this backend. */
@@ -21,8 +20,6 @@ export function spreadOf(d: Pick<ObjectDeps, 'backend' | 'spec'>, partialBody: R
   return { copies: Number(pod.replicas ?? 1) || 1, body: { ...partialBody, pod: { ...pod, replicas: 1 } } };
 }
 
-/** The environment variable a copy starts its object from. */
-export const startEnv = (d: Pick<ObjectDeps, 'spec'>, body: Record<string, unknown>) => JSON.stringify({ args: body[modeOf(d.spec)] ?? body, envs: body.envs ?? {} });
 
 /** Scale a spread Pod: the backend runs `replicas` copies (and a later re-creation as many). */
 export async function scaleSpread(d: ObjectDeps, id: string, replicas: number): Promise<void> {

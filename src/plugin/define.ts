@@ -16,7 +16,7 @@ import type { LogFiles } from '../logfiles.ts';
 import type { Logger } from '../logger.ts';
 import type { ReplicaLedger, StartSlots } from '../objects/ledger.ts';
 import type { Metrics } from '../metrics/index.ts';
-import type { ObjectService } from '../objects/define.ts';
+import type { ObjectService } from '../objects/kind.ts';
 import type { LiveStates } from '../objects/live.ts';
 import type { Store } from '../store/db.ts';
 

@@ -31,8 +31,7 @@ export { type JobContext, type JobRunner, RetryLater } from '../jobs.ts';
 export { type LogFiles, FellBehindError, msIso, nanoIso, normalizeTime } from '../logfiles.ts';
 export type { Logger } from '../logger.ts';
 export type { Metrics, TargetGroup } from '../metrics/index.ts';
-export { type CreateInput } from '../objects/lifecycle.ts';
-export { defineObjectKind, type ObjectKindSpec, type ObjectService, type PreparedObject } from '../objects/define.ts';
+export { type CreateInput, defineObjectKind, type ObjectKindSpec, type ObjectService, type PreparedObject } from '../objects/define.ts';
 /** Deployments files: read one, resolve a deployment's folder into file hashes. */
 export { DeploymentFileError, loadDeploymentsFile, resolveDeployment, type ResolvedDeployment } from '../deploy/source.ts';
 export { deploymentsJsonSchema } from '../deploy/schema.ts';
