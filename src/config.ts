@@ -149,6 +149,8 @@ const ConfigSchema = v.strictObject({
     v.strictObject({
       /** Total bytes of one upload request. */
       uploadBytes: v.optional(Positive, 256 * 1024 * 1024),
+      /** Bytes of any other request body (JSON): refused with a 413 as it streams in, never read whole. */
+      jsonBytes: v.optional(Positive, 1024 * 1024),
       /** Files in one upload request, and entries in one zip. */
       uploadFiles: v.optional(Positive, 2000),
       /** Bytes a zip may expand to. */

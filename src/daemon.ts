@@ -23,6 +23,7 @@ import { ConfigError, isLoopback, type JinadConfig } from './config.ts';
 import { parseDaemonId } from './contract/ids.ts';
 import { SECRET_NAME } from './contract/kv.ts';
 import { describe } from './http/describe.ts';
+import { boundedBodies } from './http/body-limit.ts';
 import { errorResponse } from './http/errors.ts';
 import { mountOpenApi } from './http/openapi.ts';
 import { originGuard } from './http/origin.ts';
@@ -209,6 +210,7 @@ export async function createDaemon(config: JinadConfig, opts: DaemonOptions = {}
   });
   app.use(hostGuard(config.publicNames));
   app.use(originGuard(config.corsOrigins));
+  app.use(boundedBodies(config.limits.jsonBytes));
   app.onError((err, c) => errorResponse(c, err, (m, e) => log.error(`${c.req.method} ${c.req.path}: ${m}`, e)));
   app.notFound((c) => c.json({ detail: `${c.req.method} ${c.req.path} not found` }, 404));
   // Before every route: a route registered earlier would answer without passing the gate.

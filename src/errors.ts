@@ -25,6 +25,7 @@ export const ERROR_STATUS = {
   workspace_busy: 409,
   invalid_upload: 400,
   upload_too_large: 413,
+  body_too_large: 413,
   // objects (flows, pods, peas, and kinds added by plugins)
   object_not_found: 404,
   file_not_found: 404,

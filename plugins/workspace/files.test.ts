@@ -29,9 +29,13 @@ describe('upload names', () => {
   });
   const long = 'x'.repeat(5000);
   const deep = Array.from({ length: 25 }, () => 'y'.repeat(200)).join('/');
-  for (const bad of ['../x', 'a/../../x', '/etc/passwd', 'C:/x', 'a\\..\\x', '', '.', 'logging.log', 'logs/jflow-1/logging.log', 'a\0b', long, deep, 'bad\uFFFDname']) {
+  for (const bad of ['../x', 'a/../../x', '/etc/passwd', 'C:/x', 'a\\..\\x', '', '.', 'logging.log', 'logs/jflow-1/logging.log', 'a\0b', long, deep, 'bad\uFFFDname', 'two\r\nlines.txt', 'tab\there', 'bell\u0007']) {
     it(`refuses '${bad.slice(0, 40)}' with 400`, () => assert.equal(status(() => safeRelative(bad)), 400));
   }
+});
+
+it('a control character in a name is named in the refusal', () => {
+  assert.throws(() => safeRelative('two\r\nlines.txt'), /contains a control character \(U\+000D\)/);
 });
 
 describe('zip archives', () => {

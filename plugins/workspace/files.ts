@@ -28,6 +28,9 @@ export function safeRelative(name: string, what = 'file name'): string {
   const shown = name.length > 80 ? `${name.slice(0, 60)}…(${name.length} characters)` : name;
   if (!name || name.includes('\0')) throw badRequest(`invalid ${what} '${shown}'`);
   if (name.includes('\uFFFD')) throw badRequest(`${what} '${shown}' is not valid UTF-8`);
+  // A line break in a name splits the lines it is shown in (build logs, audit, listings).
+  const control = /[\u0001-\u001f\u007f]/.exec(name);
+  if (control) throw badRequest(`${what} ${JSON.stringify(name.length > 80 ? shown : name)} contains a control character (U+${control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')})`);
   if (name.includes('\\')) throw badRequest(`${what} '${shown}' contains a backslash; use '/'`);
   if (name.startsWith('/') || /^[a-zA-Z]:/.test(name)) throw badRequest(`${what} '${shown}' is absolute; it must stay inside the workspace`);
   const parts = name.split('/').filter((p) => p !== '' && p !== '.');

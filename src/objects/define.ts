@@ -31,6 +31,7 @@ function startHooks(d: ObjectDeps): StartHooks {
 
 function service(d: ObjectDeps): ObjectService {
   return {
+    checkWorkspace: (workspaceId) => void d.workspaces.requireActive(workspaceId),
     create: (input) => createObject(d, input),
     get: (id) => objectItem(d, mustRow(d, id)),
     async list() {

@@ -66,6 +66,8 @@ export interface ObjectKindSpec {
 
 /** The operations of one kind, as its routes use them. */
 export interface ObjectService {
+  /** Throws (404, or 400 not ACTIVE) unless objects can be made in this workspace: asked before a create's body is read. */
+  checkWorkspace(workspaceId: string): void;
   create(input: CreateInput): Promise<string>;
   get(id: string): Promise<ObjectItem>;
   list(): Promise<{ time_created: string; time_updated: string; num_add: number; num_del: number; items: Record<string, ObjectItem> }>;

@@ -60,7 +60,12 @@ export function objectRoutes(router: Hono, svc: ObjectService, spec: ObjectKindS
     return c.json(await svc.create({ workspaceId: workspace_id, envs, query, body }), 201);
   };
   if (spec.create.body) {
-    router.post('/', createDoc, validate('query', Query), validate('json', spec.create.body), (c) => create(c, c.req.valid('json')));
+    // What the query tells (the workspace) is checked before the body is read.
+    const workspaceFirst = (c: Context, next: () => Promise<void>) => {
+      svc.checkWorkspace((c.req as unknown as { valid(t: 'query'): { workspace_id: string } }).valid('query').workspace_id);
+      return next();
+    };
+    router.post('/', createDoc, validate('query', Query), workspaceFirst, validate('json', spec.create.body), (c) => create(c, c.req.valid('json')));
   } else {
     router.post('/', createDoc, validate('query', Query), (c) => create(c));
   }
