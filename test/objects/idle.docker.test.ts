@@ -7,6 +7,7 @@
  * container; with spares off, the object's own stopped container starts again.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -79,6 +80,11 @@ describe('scale to zero on the engine', () => {
     assert.equal(await containerRunning(id), false, 'no container running while idle');
     // Made with the Flow: one spare for objects like it, not running any object.
     const spares = await untilSpares(1);
+    // Each spare's own start is over (its partial daemon said so) before one becomes the Flow: on a
+    // busy machine a line it printed before could otherwise still be on its way, and be taken as the Flow's.
+    for (const c of spares.filter((s) => s.name === s.labels[LABEL.object])) {
+      for (let i = 0; i < 300 && !execFileSync('docker', ['logs', c.id], { stdio: ['ignore', 'pipe', 'pipe'] }).toString().includes('listening'); i++) await new Promise((r) => setTimeout(r, 100));
+    }
     const res = await index(port);
     assert.equal(res.status, 200);
     const out = (await res.json()) as { data: { docs: { tags: Record<string, unknown> }[] } };
