@@ -60,8 +60,7 @@ export function toStruct(o: Record<string, unknown>): Obj {
 function fromNdArray(a: Obj | undefined): DenseTensor | undefined {
   const dense = a?.dense as Obj | undefined;
   if (!dense?.buffer) return undefined;
-  const buf = dense.buffer as Buffer;
-  return { dense: { buffer: Buffer.from(buf).toString('base64'), shape: dense.shape?.length ? (dense.shape as number[]) : [], dtype: String(dense.dtype || 'float32') } };
+  return { dense: { buffer: (dense.buffer as Buffer).toString('base64'), shape: dense.shape?.length ? (dense.shape as number[]) : [], dtype: String(dense.dtype || 'float32') } };
 }
 function toNdArray(t: number[] | DenseTensor): Obj {
   if (isDense(t)) return { dense: { buffer: bytesOf(t), shape: t.dense.shape ?? [], dtype: t.dense.dtype } };

@@ -26,7 +26,7 @@ interface Pending {
 }
 interface Reply {
   t: 'res' | 'ready' | 'error';
-  /** Sizes of the tensor bytes after the header; `blobs` here once read. */
+  /** Sizes of the tensor bytes after the header, and the bytes themselves once the frame is read. */
   blobs?: number[];
   tensors?: Uint8Array[];
   id?: number;
@@ -162,6 +162,7 @@ export class PythonExecutor {
     const child = early ?? spawn(...workerCommand(), { cwd: m.workspace, env: workerEnv({ JINAD_PY: JSON.stringify(launch) }), stdio: STDIO });
     if (!early) quietPipes(child);
     this.child = child;
+    this.scratchBusy = false; // a frame the last worker never took is not being written any more
     this.tail = [];
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (chunk: string) => {

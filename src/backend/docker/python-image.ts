@@ -34,6 +34,8 @@ interface HostPython {
   purelib: string;
   /** The suffix of its C modules, e.g. `.cpython-311-x86_64-linux-gnu.so`. */
   extSuffix: string;
+  /** Where it imports each of EXTRAS from ('' where it has none). */
+  packages: Record<string, string>;
 }
 
 /** Packages Python Executors use that the image brings (see extraPackages). */
@@ -45,7 +47,7 @@ const JINA_IN_IMAGE = '/opt/jinad/runtime/python';
 /** This machine's Python 3 (`python3` on the PATH), as it describes itself; undefined when there is none. */
 async function hostPython(): Promise<HostPython | undefined> {
   try {
-    const { stdout } = await run('python3', ['-c', 'import json, sys, sysconfig; p = sysconfig.get_paths(); print(json.dumps({"executable": sys.executable, "version": "%d.%d.%d" % sys.version_info[:3], "stdlib": p["stdlib"], "purelib": p["purelib"], "extSuffix": sysconfig.get_config_var("EXT_SUFFIX") or ""}))']);
+    const { stdout } = await run('python3', ['-c', `import importlib.util as u, json, sys, sysconfig; p = sysconfig.get_paths(); s = {n: u.find_spec(n) for n in ${JSON.stringify(EXTRAS)}}; print(json.dumps({"executable": sys.executable, "version": "%d.%d.%d" % sys.version_info[:3], "stdlib": p["stdlib"], "purelib": p["purelib"], "extSuffix": sysconfig.get_config_var("EXT_SUFFIX") or "", "packages": {n: (x.submodule_search_locations[0] if x and x.submodule_search_locations else "") for n, x in s.items()}}))`]);
     const found = JSON.parse(stdout) as HostPython;
     return { ...found, executable: realpathSync(found.executable) };
   } catch {
@@ -63,16 +65,10 @@ function filesEnding(dir: string, suffix: string): string[] {
  * Debian's when every C module there is built for this interpreter (same EXT_SUFFIX); missing
  * ones are left out (text-only Executors need no numpy; the worker names what is missing).
  */
-async function extraPackages(py: HostPython): Promise<{ name: string; dir: string }[]> {
+function extraPackages(py: HostPython): { name: string; dir: string }[] {
   const found: { name: string; dir: string }[] = [];
   for (const name of EXTRAS) {
-    let dir: string | undefined;
-    try {
-      const { stdout } = await run(py.executable, ['-c', `import importlib.util as u; s = u.find_spec(${JSON.stringify(name)}); print(s.submodule_search_locations[0] if s and s.submodule_search_locations else '')`]);
-      dir = stdout.trim() || undefined;
-    } catch {
-      dir = undefined;
-    }
+    let dir = py.packages[name] || undefined;
     const debian = path.join(DEBIAN_PACKAGES, name);
     if (!dir && existsSync(debian)) {
       const modules = filesEnding(debian, '.so');
@@ -164,7 +160,7 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1
     async ensure(baseTag, onLine) {
       const py = await hostPython();
       if (!py) throw fail('base_image_missing', 'this workspace needs Python (a requirements file, or .jinad python), and this machine has no python3 to put in its image; install Python 3, or use a custom Dockerfile (.jinad: dockerfile = …)');
-      const extras = await extraPackages(py);
+      const extras = extraPackages(py);
       const tag = `jinad-runtime-python:${createHash('sha256').update(baseTag).update(py.executable).update(py.version).update(JSON.stringify(extras)).digest('hex').slice(0, 12)}`;
       if (await imageId(opts.docker, tag)) return tag;
       let b = building.get(tag);

@@ -76,6 +76,33 @@ def _scores(value):
     return s
 
 
+def _tensor_field(name):
+    """A tensor attribute: decoded from its wire bytes on first read, any array-like accepted when set."""
+    attr = '_' + name
+
+    def get(self):
+        value = getattr(self, attr)
+        if isinstance(value, tensor.Raw):
+            value = tensor.decode(value)
+            setattr(self, attr, value)
+        return value
+
+    def set(self, value):
+        setattr(self, attr, tensor.to_array(value))
+
+    return property(get, set)
+
+
+def _child_field(kind):
+    """`chunks` or `matches`: a DocumentArray that marks what is added as this Document's."""
+    attr = f'_{kind}es' if kind == 'match' else f'_{kind}s'
+    return property(lambda self: getattr(self, attr), lambda self, docs: setattr(self, attr, _ChildArray(self, kind, docs)))
+
+
+def _scores_field(attr):
+    return property(lambda self: getattr(self, attr), lambda self, value: setattr(self, attr, _scores(value)))
+
+
 class Document:
     def __init__(self, document=None, copy=False, **kwargs):
         self.id = None
@@ -104,8 +131,12 @@ class Document:
             self._from_wire(document)
         elif isinstance(document, str):
             try:
-                self._from_wire(json.loads(document))
+                parsed = json.loads(document)
             except ValueError:
+                parsed = None
+            if isinstance(parsed, dict):
+                self._from_wire(parsed)  # a Document's JSON
+            else:
                 self.text = document
         elif isinstance(document, bytes):
             self.buffer = document
@@ -116,58 +147,13 @@ class Document:
         if not self.id:
             self.id = _new_id()
 
-    # -- tensors: numpy arrays to the Executor, raw bytes on the wire
-    @property
-    def embedding(self):
-        if isinstance(self._embedding, tensor.Raw):
-            self._embedding = tensor.decode(self._embedding)
-        return self._embedding
-
-    @embedding.setter
-    def embedding(self, value):
-        self._embedding = tensor.to_array(value)
-
-    @property
-    def blob(self):
-        if isinstance(self._blob, tensor.Raw):
-            self._blob = tensor.decode(self._blob)
-        return self._blob
-
-    @blob.setter
-    def blob(self, value):
-        self._blob = tensor.to_array(value)
-
-    @property
-    def chunks(self):
-        return self._chunks
-
-    @chunks.setter
-    def chunks(self, docs):
-        self._chunks = _ChildArray(self, 'chunk', docs)
-
-    @property
-    def matches(self):
-        return self._matches
-
-    @matches.setter
-    def matches(self, docs):
-        self._matches = _ChildArray(self, 'match', docs)
-
-    @property
-    def scores(self):
-        return self._scores
-
-    @scores.setter
-    def scores(self, value):
-        self._scores = _scores(value)
-
-    @property
-    def evaluations(self):
-        return self._evaluations
-
-    @evaluations.setter
-    def evaluations(self, value):
-        self._evaluations = _scores(value)
+    # Tensors (numpy arrays to the Executor, raw bytes on the wire), chunks and matches, scores.
+    embedding = _tensor_field('embedding')
+    blob = _tensor_field('blob')
+    chunks = _child_field('chunk')
+    matches = _child_field('match')
+    scores = _scores_field('_scores')
+    evaluations = _scores_field('_evaluations')
 
     @property
     def content(self):
