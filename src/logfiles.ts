@@ -85,16 +85,18 @@ interface OpenFile {
   size: number;
   /** Arrival time of the last line appended. */
   lastTime?: string;
-  /** Keys of the last RECENT lines that carry a source time (a ring): a line delivered twice is written once. */
-  recent: Set<string>;
+  /** Keys of the last RECENT lines that carry a source time, oldest first (a ring from `next`). */
   ring: (string | undefined)[];
   next: number;
 }
 
-/** How many recent lines a file remembers to drop a line delivered twice (live and backfilled). */
+/** How many recent lines a file remembers, to find where the backend's own copy of a log goes past it. */
 const RECENT = 4096;
-/** A line delivered twice has the same source time, stream and message; the key is a short hash of them (memory stays small whatever the lines). */
-const keyOf = (r: { source_time?: string; stream?: string; message?: string }) =>
+/**
+ * A line as the backend keeps it: its source time (the engine's, stamped as it read the line),
+ * stream and message, hashed short so memory stays small whatever the lines.
+ */
+export const lineKey = (r: { source_time?: string; stream?: string; message?: string }) =>
   r.source_time ? createHash('sha1').update(`${r.source_time}\u0000${r.stream}\u0000${r.message}`).digest('base64').slice(0, 16) : undefined;
 
 export class LogFiles {
@@ -112,10 +114,10 @@ export class LogFiles {
       const fd = openSync(file, 'a');
       const size = fstatSync(fd).size;
       const tail = size ? readTail(file, size, RECENT) : [];
-      f = { fd, size, lastTime: timeOf(tail.at(-1) ?? ''), recent: new Set(), ring: new Array(RECENT), next: 0 };
+      f = { fd, size, lastTime: timeOf(tail.at(-1) ?? ''), ring: new Array(RECENT), next: 0 };
       for (const line of tail) {
         try {
-          this.remember(f, keyOf(JSON.parse(line) as LogRecord));
+          this.remember(f, lineKey(JSON.parse(line) as LogRecord));
         } catch {
           // a line cut by a crash: nothing to remember
         }
@@ -127,11 +129,8 @@ export class LogFiles {
 
   private remember(f: OpenFile, key: string | undefined): void {
     if (!key) return;
-    const old = f.ring[f.next];
-    if (old !== undefined) f.recent.delete(old);
     f.ring[f.next] = key;
     f.next = (f.next + 1) % RECENT;
-    f.recent.add(key);
   }
 
   /** Arrival time of the last line in a file (undefined when empty or missing). */
@@ -141,16 +140,12 @@ export class LogFiles {
   }
 
   /**
-   * Append one record, in the order records arrive (`time` is the arrival; a source's own time,
-   * which a sender may forge or a clock may skew, is kept in `source_time` and never used to drop
-   * a line). With `once`, a record whose source time, stream and message are among the file's
-   * recent lines is dropped: a line delivered twice (live, and backfilled after a restart).
+   * Append one record, in the order records arrive: `time` is the arrival; a source's own time,
+   * which a clock may skew, is kept in `source_time` and never used to order or drop a line.
    */
-  append(file: string, record: LogRecord, opts: { once?: boolean } = {}): boolean {
+  append(file: string, record: LogRecord): void {
     const f = this.open(file);
-    const key = keyOf(record);
-    if (opts.once && key && f.recent.has(key)) return false;
-    this.remember(f, key);
+    this.remember(f, lineKey(record));
     const line = `${JSON.stringify(record)}\n`;
     const buf = Buffer.from(line);
     if (f.size + buf.length > this.opts.maxBytes && f.size > 0) this.rotate(file, f);
@@ -158,7 +153,33 @@ export class LogFiles {
     f.size += buf.length;
     f.lastTime = record.time;
     this.events.emit(file, line.slice(0, -1));
-    return true;
+  }
+
+  /**
+   * Append the records of `batch` (a stretch of the backend's own copy of a log, in its order)
+   * that come after the newest line the file already has, matched by position: the newest of
+   * the file's recent lines found in the batch marks where the file stops; none found, the whole
+   * batch is new. Lines the daemon wrote itself are in no batch and are passed over. Returns the
+   * records written.
+   */
+  appendAfterLast(file: string, batch: LogRecord[]): LogRecord[] {
+    const f = this.open(file);
+    const keys = batch.map(lineKey);
+    const at = new Map<string, number>();
+    keys.forEach((k, i) => k && at.set(k, i)); // the last position of each key
+    let from = 0;
+    for (let i = 1; i <= RECENT; i++) {
+      const k = f.ring[(f.next - i + RECENT) % RECENT];
+      if (k === undefined) break;
+      const pos = at.get(k);
+      if (pos !== undefined) {
+        from = pos + 1;
+        break;
+      }
+    }
+    const fresh = batch.slice(from);
+    for (const r of fresh) this.append(file, r);
+    return fresh;
   }
 
   private rotate(file: string, f: OpenFile): void {

@@ -32,18 +32,14 @@ describe('the daemon image', () => {
     execFileSync(process.execPath, ['--import', 'tsx', 'src/image.ts'], { cwd: repo, env: { ...process.env, JINAD_IMAGE_TAG: tag }, stdio: ['ignore', 'pipe', 'pipe'] });
     const apiPort = await freePort();
     const appPort = await freePort();
-    const logsPort = await freePort();
-    // As the Dockerfile says to run it: the socket and root mounted, the log receiver published
-    // for the Docker Engine (host.docker.internal is added to every container by the runtime).
+    // As the Dockerfile says to run it: the Docker socket and the root mounted (the engine reaches
+    // the log receiver's socket in the root; host.docker.internal is added to every container).
     await docker.runContainer({
       name,
       image: tag,
-      env: { JINAD_INSTANCE: instance, JINAD_LOGS_PORT: String(logsPort) },
+      env: { JINAD_INSTANCE: instance },
       binds: ['/var/run/docker.sock:/var/run/docker.sock', `${hostRoot}:/tmp/jinad`],
-      ports: [
-        { container: 8000, host: apiPort },
-        { container: logsPort, host: logsPort },
-      ],
+      ports: [{ container: 8000, host: apiPort }],
       publishHost: '127.0.0.1',
       labels: { [LABEL.instance]: instance, [LABEL.kind]: 'test-daemon' },
     });

@@ -23,8 +23,10 @@ export interface TestDaemon {
   instance: string;
   /** The admin token the daemon made (authentication on), else undefined. */
   adminToken?: string;
-  /** The log receiver's port: give it again to a daemon restarted on the same root. */
+  /** The log receiver's TCP port (a Swarm's nodes send there): give it again to a daemon restarted on the same root. */
   logsPort: number;
+  /** The log receiver's Unix socket, where the engine sends objects' output. */
+  logsSocket: string;
   /** Stop the daemon (jobs stop and resume at the next start on the same root). */
   stop(): Promise<void>;
   /** Stop, remove every Docker object labelled with this instance, and the root. */
@@ -102,6 +104,7 @@ export async function startDaemon(
     root,
     instance,
     logsPort,
+    logsSocket: path.join(root, '.run', 'logs.sock'),
     stop,
     async cleanup() {
       await stop();

@@ -53,21 +53,35 @@ describe('log files', () => {
     assert.equal((await idle.next()).done, true);
     assert.equal(logs.followers(f), 0);
   });
-  it('lines keep their arrival order; one delivered twice is written once; a future source time silences nothing', () => {
+  it('lines keep their arrival order whatever their source time; a far-future one hides nothing', () => {
     const logs = new LogFiles({ maxBytes: 1 << 20, keep: 2 });
     const f = file();
     const src = (i: number, sourceMs: number): LogRecord => ({ ...rec(i), source_time: rec(0, sourceMs).time });
-    assert.equal(logs.append(f, src(1, 5), { once: true }), true);
-    assert.equal(logs.append(f, src(1, 5), { once: true }), false, 'the same line again (live and backfilled)');
-    // A forged record from far in the future, then ordinary lines: every one is kept.
-    assert.equal(logs.append(f, src(2, 9_999_999_999), { once: true }), true);
-    assert.equal(logs.append(f, src(3, 6), { once: true }), true);
-    assert.equal(logs.append(f, src(4, 4), { once: true }), true);
+    logs.append(f, src(1, 5));
+    logs.append(f, src(2, 9_999_999_999)); // dated 2286
+    logs.append(f, src(3, 6));
+    logs.append(f, src(3, 6)); // the same text at the same source time, sent twice: both kept, in order
+    logs.append(f, src(4, 4));
     const lines = readFileSync(f, 'utf8').trim().split('\n').map((l) => JSON.parse(l).message);
-    assert.deepEqual(lines, ['line 1', 'line 2', 'line 3', 'line 4']);
+    assert.deepEqual(lines, ['line 1', 'line 2', 'line 3', 'line 3', 'line 4']);
+    assert.equal(new LogFiles({ maxBytes: 1 << 20, keep: 2 }).lastTime(f), rec(4).time);
+  });
+  it('a backfill writes what comes after the newest line the file has, found by position in the backend\'s copy', () => {
+    const f = file();
+    const src = (i: number, sourceMs: number): LogRecord => ({ ...rec(i), source_time: rec(0, sourceMs).time });
+    const logs = new LogFiles({ maxBytes: 1 << 20, keep: 2 });
+    logs.append(f, src(1, 1));
+    logs.append(f, src(2, 2));
+    logs.append(f, { ...rec(99), message: 'the daemon wrote this itself' }); // in no backend copy
+    // After a restart (read back from the file): the backend kept lines 1..5; 3..5 are missing.
     const reopened = new LogFiles({ maxBytes: 1 << 20, keep: 2 });
-    assert.equal(reopened.lastTime(f), rec(4).time);
-    assert.equal(reopened.append(f, src(3, 6), { once: true }), false, 'remembered across a restart');
+    const batch = [src(1, 1), src(2, 2), src(3, 3), src(4, 4), src(5, 5)];
+    assert.deepEqual(reopened.appendAfterLast(f, batch).map((r) => r.message), ['line 3', 'line 4', 'line 5']);
+    assert.deepEqual(reopened.appendAfterLast(f, batch), [], 'read again, nothing is new');
+    // A stretch that starts after everything the file has is new as a whole.
+    assert.deepEqual(reopened.appendAfterLast(f, [src(6, 6), src(6, 6)]).length, 2);
+    const lines = readFileSync(f, 'utf8').trim().split('\n').map((l) => JSON.parse(l).message);
+    assert.deepEqual(lines, ['line 1', 'line 2', 'the daemon wrote this itself', 'line 3', 'line 4', 'line 5', 'line 6', 'line 6']);
   });
   it('rotates at the size cap, keeping `keep` old files', () => {
     const logs = new LogFiles({ maxBytes: 1000, keep: 2 });

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -91,14 +90,15 @@ describe('plugin options and lifecycle', () => {
   });
 
   it('a start step that fails stops start-up, naming the plugin: the log receiver cannot listen', async () => {
-    const taken = net.createServer();
-    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
-    const port = (taken.address() as net.AddressInfo).port;
+    // The socket's folder cannot be made: a file is in its place.
+    const blocker = `/tmp/jinad-plugins-${process.pid}-blocker`;
+    writeFileSync(blocker, '');
     try {
-      const d = await createDaemon(resolveConfig({ root: `/tmp/jinad-plugins-${process.pid}`, databaseUrl: ':memory:', backend: { kind: 'fake' }, logLevel: 'silent', port: 0, logs: { port } }));
-      await assert.rejects(d.start(), new RegExp(`plugin 'logs' failed to start: the log receiver cannot listen on 127\\.0\\.0\\.1:${port}`));
+      const d = await createDaemon(resolveConfig({ root: `/tmp/jinad-plugins-${process.pid}`, databaseUrl: ':memory:', backend: { kind: 'fake' }, logLevel: 'silent', port: 0, logs: { socket: `${blocker}/logs.sock` } }));
+      await assert.rejects(d.start(), new RegExp(`plugin 'logs' failed to start: the log receiver cannot listen on ${blocker}/logs\\.sock`));
+      await d.close();
     } finally {
-      taken.close();
+      rmSync(blocker, { force: true });
     }
   });
 });

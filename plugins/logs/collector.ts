@@ -2,14 +2,19 @@
  * Collecting objects' output into files. The backend routes every object's output to a
  * forward-protocol (Fluentd) address, tagged `jinad.<workspace>.<object>` (on Docker: the
  * `fluentd` log driver, asynchronous so a receiver that is down never stops a container).
- * Lines go to `logs/<object>/logging.log` in the daemon's folder of the workspace, in order,
- * each once:
- *  - the forward-protocol receiver here writes what the backend sends;
- *  - at start, what the backend kept but the file misses is backfilled;
+ * Lines go to `logs/<object>/logging.log` in the daemon's folder of the workspace, in the order
+ * they arrive, each once:
+ *  - the forward-protocol receiver here writes what the engine sends: on a Unix socket only the
+ *    daemon's user (and root, the engine) can open, or from a Swarm's nodes over TCP;
+ *  - at start, what the backend kept but the file misses is backfilled, found by position in
+ *    the backend's own copy; the same lines still buffered in the driver are then passed over;
  *  - with an external Fluentd, the daemon reads the lines back through the backend instead.
  */
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { jinaType, type LogRecord, msIso, nanoIso, normalizeTime, type ObjectState, type PluginApi } from 'jinad/plugin';
+import { jinaType, lineKey, type LogRecord, msIso, nanoIso, normalizeTime, type ObjectState, type PluginApi } from 'jinad/plugin';
+import { cutLine, RateLimit } from './limits.ts';
 import type { LogsOptions } from './options.ts';
 import { type Entry, ForwardReceiver } from './receiver.ts';
 
@@ -18,31 +23,64 @@ const SYNC_MS = 1000;
 const BACKFILL_MARGIN_S = 10;
 /** Objects whose logs are read back at once (a restart with hundreds of objects waits for all of them). */
 const SYNC_CONCURRENCY = 16;
+/** A Swarm's node list is read again for an unknown sender at most this often. */
+const SENDERS_MS = 2000;
+/** The longest a Unix socket's path may be (108 bytes with its terminating zero on Linux). */
+const MAX_SOCKET_PATH = 100;
+
+/** The receiver's socket: under the daemon's root, or, where that path is too long for a socket, a folder of this user under /tmp. */
+export function socketPathFor(root: string): string {
+  const file = path.join(path.resolve(root), '.run', 'logs.sock');
+  if (Buffer.byteLength(file) <= MAX_SOCKET_PATH) return file;
+  const uid = process.getuid?.() ?? 0;
+  return path.join(tmpdir(), `jinad-${uid}-${createHash('sha1').update(path.resolve(root)).digest('hex').slice(0, 12)}`, 'logs.sock');
+}
 
 export function createCollector(api: PluginApi<LogsOptions>) {
   const { options, backend, logFiles, log } = api;
   const workspaces = api.use('workspaces');
   const external = options.fluentd;
-  const address = external ?? `tcp://${options.host}:${options.port}`;
+  const socket = options.socket ?? socketPathFor(api.config.root);
+  const address = external ?? `unix://${socket}`;
   const fileFor = (workspaceId: string, objectId: string) => path.join(api.daemonDir(workspaceId), 'logs', objectId, 'logging.log');
-  const partials = new Map<string, string>();
+  /** Parts of a line Docker split (16 KiB each), joined until the last: what is kept, and the whole length. */
+  const partials = new Map<string, { text: string; bytes: number }>();
+  /** Per object, the lines backfilled at start, in order: the driver may still deliver them from its buffer, and then they are passed over. */
+  const buffered = new Map<string, string[]>();
 
   const metrics = api.use('metrics');
   const lines = metrics.counter('jinad_log_lines_total', 'Log lines received from objects, by kind', ['kind']);
   const bytes = metrics.counter('jinad_log_bytes_total', 'Bytes of log lines received from objects, by kind', ['kind']);
+  const dropped = metrics.counter('jinad_log_lines_dropped_total', 'Log lines not kept: over logs.linesPerSecond, by kind', ['kind']);
   let server: ForwardReceiver | undefined;
   let syncTimer: NodeJS.Timeout | undefined;
 
-  /** Append in arrival order, the source's time kept beside; a line already written (same source time and text) is not written again (false). */
-  function write(workspaceId: string, objectId: string, kind: string, rec: { source_time: string; stream: string; message: string }): boolean {
-    const record: LogRecord = { time: msIso(), ...rec, workspace_id: workspaceId, object_id: objectId, host: objectId, name: kind, type: jinaType(rec.stream) };
-    const written = logFiles.append(fileFor(workspaceId, objectId), record, { once: true });
-    if (written) {
-      lines.inc({ kind });
-      bytes.inc({ kind }, Buffer.byteLength(rec.message));
-    }
-    return written;
+  const recordOf = (workspaceId: string, objectId: string, kind: string, rec: { source_time: string; stream: string; message: string }): LogRecord => ({
+    time: msIso(),
+    ...rec,
+    workspace_id: workspaceId,
+    object_id: objectId,
+    host: objectId,
+    name: kind,
+    type: jinaType(rec.stream),
+  });
+  const counted = (kind: string, rec: { message: string }) => {
+    lines.inc({ kind });
+    bytes.inc({ kind }, Buffer.byteLength(rec.message));
+  };
+  /** Append in arrival order, the source's time kept beside. */
+  function write(workspaceId: string, objectId: string, kind: string, rec: { source_time: string; stream: string; message: string }): void {
+    logFiles.append(fileFor(workspaceId, objectId), recordOf(workspaceId, objectId, kind, rec));
+    counted(kind, rec);
   }
+
+  const rate = new RateLimit(options.linesPerSecond, (key, n) => {
+    const [workspaceId, objectId] = key.split('/') as [string, string];
+    const kind = kindOf(workspaceId, objectId);
+    if (!kind) return;
+    dropped.inc({ kind }, n);
+    write(workspaceId, objectId, kind, { source_time: msIso(), stream: 'stderr', message: `jinad: ${n} line(s) over logs.linesPerSecond (${options.linesPerSecond}) were not kept` });
+  });
 
   /**
    * The object's kind when the workspace exists and the object is one this daemon runs in it
@@ -55,44 +93,67 @@ export function createCollector(api: PluginApi<LogsOptions>) {
     return owner?.workspaceId === workspaceId ? owner.kind : undefined;
   };
 
+  /** Whether a live line is one backfilled at start that the driver delivers now: matched by position, each once. */
+  function wasBackfilled(objectId: string, rec: { source_time: string; stream: string; message: string }): boolean {
+    const queue = buffered.get(objectId);
+    if (!queue) return false;
+    const at = queue.indexOf(lineKey(rec)!);
+    if (at < 0) {
+      buffered.delete(objectId); // the driver is past its buffer: every later line is new
+      return false;
+    }
+    queue.splice(0, at + 1); // lines before it the driver lost; they were backfilled
+    if (!queue.length) buffered.delete(objectId);
+    return true;
+  }
+
   /** One entry from the log driver: tag `jinad.<ws>.<obj>`, record `{log, source, container_id, partial_*}`. */
   function onEntry({ tag, epoch, nano, record }: Entry): void {
     const [prefix, workspaceId, tagged, ...rest] = tag.split('.');
     // A warm spare that became an object keeps the tag it was made with, naming the spare.
     const objectId = tagged && (backend.spares?.objectOf(tagged) ?? tagged);
     // Only a tag naming an object this daemon runs in that workspace (or the workspace's own run
-    // container) is written: anyone on the machine can send records, and a forged tag must not
-    // make a file. A line that arrives after its workspace was deleted must not recreate its folder.
+    // container) is written: a line that arrives after its workspace was deleted must not
+    // recreate its folder, and a sender that got past the socket still cannot make a file.
     const kind = prefix === 'jinad' && workspaceId && objectId && !rest.length ? kindOf(workspaceId, objectId) : undefined;
     if (!kind) return;
-    const iso = nanoIso(epoch, nano);
     let message = String(record.log ?? '');
+    let length = Buffer.byteLength(message);
     // Docker splits long lines (and output without a final newline) into partial messages.
     if (record.partial_message === 'true') {
-      const key = String(record.partial_id ?? record.container_id);
-      const sofar = (partials.get(key) ?? '') + message;
+      const key = `${objectId}/${String(record.partial_id ?? record.container_id)}`;
+      const sofar = partials.get(key) ?? { text: '', bytes: 0 };
+      // What is past the line limit is counted, not kept: a line without end cannot fill memory.
+      if (sofar.bytes < options.maxLineBytes) sofar.text += message;
+      sofar.bytes += length;
       if (record.partial_last !== 'true') {
         partials.set(key, sofar);
         return;
       }
       partials.delete(key);
-      message = sofar;
+      [message, length] = [sofar.text, sofar.bytes];
     }
-    write(workspaceId!, objectId!, kind, { source_time: iso, stream: String(record.source ?? 'stdout'), message });
+    const rec = { source_time: nanoIso(epoch, nano), stream: String(record.source ?? 'stdout'), message: cutLine(message, options.maxLineBytes, length) };
+    if (wasBackfilled(objectId!, rec)) return;
+    if (!rate.admit(`${workspaceId}/${objectId}`)) return;
+    write(workspaceId!, objectId!, kind, rec);
   }
 
   /**
-   * What the backend kept for an object but its file misses: lines since a little before the last
-   * one received (the backend's clock is this machine's), less those already written.
+   * What the backend kept for an object but its file misses: from a little before the last line
+   * received, the lines of the backend's own copy after the newest one the file has.
    */
-  async function syncFromBackend(workspaceId: string, objectId: string, kind: string): Promise<number> {
-    const last = logFiles.lastTime(fileFor(workspaceId, objectId));
+  async function syncFromBackend(workspaceId: string, objectId: string, kind: string, expectDriver: boolean): Promise<number> {
+    const file = fileFor(workspaceId, objectId);
+    const last = logFiles.lastTime(file);
     const since = last ? Date.parse(`${last.slice(0, 23)}Z`) / 1000 - BACKFILL_MARGIN_S : 0;
-    let n = 0;
-    for (const line of await backend.objectLogLines(objectId, Math.max(0, since))) {
-      if (write(workspaceId, objectId, kind, { source_time: normalizeTime(line.time), stream: line.stream, message: line.message })) n++;
-    }
-    return n;
+    const batch = (await backend.objectLogLines(objectId, Math.max(0, since))).map((line) =>
+      recordOf(workspaceId, objectId, kind, { source_time: normalizeTime(line.time), stream: line.stream, message: cutLine(line.message, options.maxLineBytes) }),
+    );
+    const fresh = logFiles.appendAfterLast(file, batch);
+    for (const rec of fresh) counted(kind, rec);
+    if (expectDriver && fresh.length) buffered.set(objectId, fresh.map((r) => lineKey(r)!));
+    return fresh.length;
   }
 
   /** An object killed over its memory limit says so in its own log, where its last lines are. */
@@ -103,8 +164,9 @@ export function createCollector(api: PluginApi<LogsOptions>) {
     write(state.workspaceId, state.id, kind, { source_time: msIso(), stream: 'stderr', message });
   }
 
-  async function backfill(): Promise<void> {
-    const n = await syncAll().catch((err) => {
+  /** `expectDriver`: the receiver is about to take what the driver buffered meanwhile, which the backfill then holds. */
+  async function backfill(expectDriver: boolean): Promise<void> {
+    const n = await syncAll(expectDriver).catch((err) => {
       log.warn('could not backfill logs from the backend', err);
       return 0;
     });
@@ -112,7 +174,7 @@ export function createCollector(api: PluginApi<LogsOptions>) {
   }
 
   /** Every object's missed lines, a few objects at a time (each its own file: order within a file is kept). */
-  async function syncAll(): Promise<number> {
+  async function syncAll(expectDriver = false): Promise<number> {
     const objects = (await backend.listOwned({ images: false })).objects.filter((o) => o.workspaceId && workspaces.has(o.workspaceId));
     let n = 0;
     let next = 0;
@@ -120,11 +182,39 @@ export function createCollector(api: PluginApi<LogsOptions>) {
       Array.from({ length: SYNC_CONCURRENCY }, async () => {
         while (next < objects.length) {
           const o = objects[next++]!;
-          n += await syncFromBackend(o.workspaceId, o.id, kindOf(o.workspaceId, o.id) ?? 'unknown').catch(() => 0);
+          n += await syncFromBackend(o.workspaceId, o.id, kindOf(o.workspaceId, o.id) ?? 'unknown', expectDriver).catch(() => 0);
         }
       }),
     );
     return n;
+  }
+
+  /** Senders over TCP: a Swarm's nodes, read again (at most every SENDERS_MS) when an address is not among them. */
+  let senders = new Set<string>();
+  let sendersRead = 0;
+  const allowSender = async (address: string): Promise<boolean> => {
+    const addr = address.replace(/^::ffff:/, '');
+    if (!senders.has(addr) && Date.now() - sendersRead > SENDERS_MS) {
+      sendersRead = Date.now();
+      senders = new Set(await backend.logSenders!().catch(() => [...senders]));
+    }
+    return senders.has(addr);
+  };
+  const refused = (reason: string, from: string) => log.warn(`the log receiver closed a connection from ${from}: ${reason}`);
+
+  async function listen(): Promise<void> {
+    server = new ForwardReceiver(onEntry, { idleMs: options.idleMs, maxConnections: options.maxConnections, maxMessageBytes: options.maxMessageBytes }, refused);
+    try {
+      await server.listenSocket(socket);
+    } catch (err) {
+      throw new Error(`the log receiver cannot listen on ${socket} (logs.socket in jinad.config.ts, JINAD_LOGS_SOCKET): ${(err as Error).message}`);
+    }
+    if (!backend.logSenders) return;
+    try {
+      await server.listen(options.port, options.host, allowSender);
+    } catch (err) {
+      throw new Error(`the log receiver cannot listen on ${options.host}:${options.port} (logs.host and logs.port in jinad.config.ts, JINAD_LOGS_PORT): ${(err as Error).message}`);
+    }
   }
 
   return {
@@ -137,22 +227,19 @@ export function createCollector(api: PluginApi<LogsOptions>) {
       // receiver takes the lines the driver buffered: files stay in order, and a line the driver
       // lost when the receiver went away is found (the buffered ones are then known, not doubled).
       if (!external) {
-        await backfill();
-        server = new ForwardReceiver(onEntry, { idleMs: options.idleMs, maxConnections: options.maxConnections });
-        try {
-          await server.listen(options.port, options.host);
-        } catch (err) {
-          throw new Error(`the log receiver cannot listen on ${options.host}:${options.port} (logs.port in jinad.config.ts, JINAD_LOGS_PORT): ${(err as Error).message}`);
-        }
+        await backfill(true);
+        // Whatever the driver still holds comes within seconds of the receiver listening.
+        setTimeout(() => buffered.clear(), 60_000).unref();
+        await listen();
       }
-      backend.routeLogs({ address });
+      backend.routeLogs({ address, ...(!external && backend.logSenders && { network: `tcp://${options.host}:${options.port}` }) });
       api.use('live').onStop(onStop);
     },
 
     /** With an external Fluentd: backfill, then keep reading the backend's logs back. */
     async reconcile(): Promise<void> {
       if (external) {
-        await backfill();
+        await backfill(false);
         const tick = async () => {
           await syncAll().catch((err) => log.warn('reading logs through the backend failed', err));
           syncTimer = setTimeout(tick, SYNC_MS);
@@ -163,10 +250,13 @@ export function createCollector(api: PluginApi<LogsOptions>) {
 
     async stop(): Promise<void> {
       clearTimeout(syncTimer);
+      rate.close();
       await server?.close();
     },
 
     fileFor,
+    /** Where the receiver listens for the engine: `unix:///…` (or the external Fluentd's address). */
+    address,
   };
 }
 export type Collector = ReturnType<typeof createCollector>;

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { decode, encode, ExtensionCodec } from '@msgpack/msgpack';
@@ -51,6 +54,55 @@ describe('forward-protocol receiver', () => {
     sock.write(Buffer.from([0xc1, 0xc1, 0xc1])); // 0xc1 is never used in msgpack
     await closed;
     await rx.close();
+  });
+});
+
+describe('where the receiver listens', () => {
+  it('on a Unix socket in a folder it makes 0700, and removes the socket when it closes', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'jinad-rx-'));
+    try {
+      const got: Entry[] = [];
+      const rx = new ForwardReceiver((e) => got.push(e));
+      const file = path.join(dir, 'run', 'logs.sock');
+      await rx.listenSocket(file);
+      assert.equal(statSync(path.dirname(file)).mode & 0o777, 0o700);
+      const sock = net.connect(file);
+      await new Promise((r) => sock.once('connect', r));
+      sock.end(encode(['t', 1, { log: 'over the socket' }]));
+      for (let i = 0; i < 100 && !got.length; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(got[0]?.record.log, 'over the socket');
+      await rx.close();
+      assert.equal(existsSync(file), false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('on TCP, takes records only from addresses it allows, and reads nothing from the others', async () => {
+    const got: Entry[] = [];
+    const refused: string[] = [];
+    const rx = new ForwardReceiver((e) => got.push(e), {}, (reason, from) => refused.push(`${from}: ${reason}`));
+    const port = await freePort();
+    await rx.listen(port, '127.0.0.1', async (address) => address === '127.0.0.1');
+    try {
+      // 127.0.0.2 is loopback too, but not on the list (as a machine that is not a Swarm node).
+      const other = net.connect({ port, host: '127.0.0.1', localAddress: '127.0.0.2' });
+      const closed = new Promise((r) => other.once('close', r));
+      other.on('error', () => {});
+      other.write(encode(['t', 1, { log: 'from a stranger' }]));
+      await closed;
+      const node = net.connect(port, '127.0.0.1');
+      await new Promise((r) => node.once('connect', r));
+      node.end(encode(['t', 1, { log: 'from a node' }]));
+      for (let i = 0; i < 100 && !got.length; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.deepEqual(
+        got.map((e) => e.record.log),
+        ['from a node'],
+      );
+      assert.deepEqual(refused, ['127.0.0.2: it is not one of the nodes that may send logs']);
+    } finally {
+      await rx.close();
+    }
   });
 });
 

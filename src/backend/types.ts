@@ -156,7 +156,10 @@ export interface ObjectEvent {
 
 /** Where objects' output goes: a forward-protocol (Fluentd) receiver, tagged `jinad.<workspace>.<object>`. */
 export interface LogRoute {
+  /** `unix:///path/to/socket` (one host) or `tcp://host:port`. */
   address: string;
+  /** Where senders on other machines reach the receiver (`tcp://host:port`), when it listens there for a backend with `logSenders`. */
+  network?: string;
 }
 
 export interface BackendInfo {
@@ -263,4 +266,9 @@ export interface Backend {
   watch(fn: (event: ObjectEvent) => void, onEnd?: () => void): Promise<() => void>;
   /** Send every object started from now on to this log receiver (undefined: the backend's default). */
   routeLogs(route: LogRoute | undefined): void;
+  /**
+   * Only where objects' output comes over the network (a Swarm's nodes): the addresses that may
+   * send it, read fresh. The receiver then also listens on TCP, for them alone.
+   */
+  logSenders?(): Promise<string[]>;
 }

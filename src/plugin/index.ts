@@ -28,7 +28,7 @@ export { DaemonError, type ErrorCode, fail, invalid, isUnreachable, backendUnava
 export { describe } from '../http/describe.ts';
 export { validate } from '../http/validate.ts';
 export { type JobContext, type JobRunner, RetryLater } from '../jobs.ts';
-export { type LogFiles, FellBehindError, msIso, nanoIso, normalizeTime } from '../logfiles.ts';
+export { type LogFiles, FellBehindError, lineKey, msIso, nanoIso, normalizeTime } from '../logfiles.ts';
 export type { Logger } from '../logger.ts';
 export type { Metrics, TargetGroup } from '../metrics/index.ts';
 export { type CreateInput, defineObjectKind, type ObjectKindSpec, type ObjectService, type PreparedObject } from '../objects/define.ts';

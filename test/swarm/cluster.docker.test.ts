@@ -8,8 +8,10 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { encode } from '@msgpack/msgpack';
 import Docker from 'dockerode';
 import { createSwarmBackend } from '../../src/backend/swarm/index.ts';
 import { LABEL } from '../docker.ts';
@@ -107,6 +109,16 @@ describe('the Swarm backend on a three-node cluster', () => {
       await new Promise((res) => setTimeout(res, 200));
     }
     assert.equal((log.match(/partial daemon \(pod\) listening/g) ?? []).length, 3, log.slice(0, 2000));
+    // A sender that is not a node (this machine, from the bridge's own address) is refused and writes nothing.
+    const tag = `jinad.${ws.id}.${id}`;
+    const forged = await new Promise<string>((res) => {
+      const s = net.connect({ host: env.JINAD_CLUSTER_HOST_IP!, port: d.logsPort, localAddress: env.JINAD_CLUSTER_HOST_IP! });
+      s.on('connect', () => s.write(encode([tag, Date.now() / 1000, { log: 'forged from a non-node', source: 'stdout' }, {}])));
+      s.on('close', () => res('closed'));
+      s.on('error', (e: NodeJS.ErrnoException) => res(e.code ?? e.message));
+    });
+    assert.ok(['closed', 'ECONNRESET'].includes(forged), forged);
+    assert.doesNotMatch(await (await fetch(`${d.url}/logs/${id}`)).text(), /forged from a non-node/);
 
     // Scale: the number of copies.
     assert.equal((await api('PUT', `/pods/scale/${id}?replicas=2`)).status, 200);

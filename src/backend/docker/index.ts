@@ -98,7 +98,7 @@ export function createDockerBackend(opts: DockerBackendOptions): Backend {
     publishHost: opts.publishHost,
     labels: labels({ [LABEL.kind]: spec.kind, [LABEL.workspace]: spec.workspaceId, [LABEL.object]: spec.id }),
     gpus: spec.gpus,
-    logConfig: logConfigFor(logRoute, spec.workspaceId, spec.id),
+    logConfig: logConfigFor(logRoute, spec.workspaceId, spec.id, onHost),
     user: `${user.uid}:${user.gid}`,
     hardened: true,
     resources: spec.resources,

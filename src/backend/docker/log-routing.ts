@@ -5,10 +5,17 @@
  */
 import type { LogRoute } from '../types.ts';
 
-export function logConfigFor(route: LogRoute | undefined, workspaceId: string, objectId: string): { type: string; config: Record<string, string> } | undefined {
+/** `onHost` gives a daemon-side path as the engine's host sees it (a daemon in a container). */
+export function logConfigFor(
+  route: LogRoute | undefined,
+  workspaceId: string,
+  objectId: string,
+  onHost: (file: string) => string = (file) => file,
+): { type: string; config: Record<string, string> } | undefined {
   if (!route) return undefined;
+  const address = route.address.startsWith('unix://') ? `unix://${onHost(route.address.slice('unix://'.length))}` : route.address;
   return {
     type: 'fluentd',
-    config: { 'fluentd-address': route.address, 'fluentd-async': 'true', 'fluentd-sub-second-precision': 'true', tag: `jinad.${workspaceId}.${objectId}` },
+    config: { 'fluentd-address': address, 'fluentd-async': 'true', 'fluentd-sub-second-precision': 'true', tag: `jinad.${workspaceId}.${objectId}` },
   };
 }

@@ -93,9 +93,9 @@ export function createFakeBackend(opts: { program?: FakeProgram } = {}): FakeBac
     const now = Date.now();
     o.lines.push({ time: new Date(now).toISOString(), stream, message });
     if (!route) return;
-    const [host, port] = route.address.replace(/^tcp:\/\//, '').split(':');
     if (!sink || sink.destroyed) {
-      sink = net.connect(Number(port), host);
+      const [host, port] = route.address.replace(/^tcp:\/\//, '').split(':');
+      sink = route.address.startsWith('unix://') ? net.connect(route.address.slice('unix://'.length)) : net.connect(Number(port), host);
       sink.on('error', () => sink?.destroy()); // async driver: a receiver that is down loses the line
     }
     sink.write(encode([`jinad.${o.spec.workspaceId}.${o.spec.id}`, now / 1000, { log: message, source: stream, container_id: o.spec.id }, {}]));

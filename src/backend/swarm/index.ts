@@ -41,7 +41,7 @@ export interface SwarmBackendOptions extends DockerBackendOptions {
   publishMode: PublishMode;
   /** Encrypt the workspaces' overlay networks (IPsec between nodes). */
   encrypted: boolean;
-  /** The log receiver's address as the nodes see it (`tcp://10.0.0.1:24224`); default: the daemon's own. */
+  /** The log receiver's address as the nodes see it (`tcp://10.0.0.1:24224`); default: where it listens (`logs.host`:`logs.port`). */
   logAddress?: string;
 }
 
@@ -360,7 +360,10 @@ export function createSwarmBackend(opts: SwarmBackendOptions): Backend {
       };
     },
     routeLogs(route) {
-      logRoute = route && opts.logAddress ? { address: opts.logAddress } : route;
+      // Nodes send over the network: to the address they see the receiver at.
+      logRoute = route && { address: opts.logAddress ?? route.network ?? route.address };
     },
+    // Every node's engine sends its tasks' output from its own address.
+    logSenders: async () => (await docker.listNodes()).map((n) => n.Status?.Addr ?? '').filter(Boolean),
   };
 }
