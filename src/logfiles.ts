@@ -2,9 +2,11 @@
  * Log files: JSON lines appended by the daemon (build output, containers' logs) and followed
  * by any number of readers. Written once here; plugins supply the lines and the file names.
  *
- * Appends are synchronous writes on a kept-open descriptor, so a file's size on disk always
- * equals what was appended: a follower reads the tail up to the size it sees, then takes every
- * later line from in-process events, with no gap and no duplicate. Files rotate at `maxBytes`
+ * Appended lines are written together once per event-loop turn (one write for a burst of lines,
+ * not one per line), on a kept-open descriptor, and only then announced to followers: a line is
+ * either on disk within the size a follower sees or still to come as an event, never both,
+ * never neither. A follower reads the tail up to that size, then takes every later line from
+ * in-process events, with no gap and no duplicate. Files rotate at `maxBytes`
  * (`logging.log` → `logging.log.1` …, `keep` of them).
  */
 import { createHash } from 'node:crypto';
@@ -32,9 +34,12 @@ export interface FollowOptions {
 
 /** `time` fields with 9 fractional digits compare correctly as strings. */
 export function nanoIso(epochSeconds: number, nanos = 0): string {
-  const base = new Date(epochSeconds * 1000).toISOString().slice(0, 19);
-  return `${base}.${String(nanos).padStart(9, '0')}Z`;
+  // Every line is stamped: the date and time to the second are made once per second.
+  if (epochSeconds !== lastSecond) [lastSecond, lastBase] = [epochSeconds, new Date(epochSeconds * 1000).toISOString().slice(0, 19)];
+  return `${lastBase}.${String(nanos).padStart(9, '0')}Z`;
 }
+let lastSecond = Number.NaN;
+let lastBase = '';
 /** A time in milliseconds (now by default) as a log line's `time`. */
 export const msIso = (ms = Date.now()) => nanoIso(Math.floor(ms / 1000), (ms % 1000) * 1e6);
 
@@ -82,7 +87,10 @@ function readTail(file: string, end: number, n: number, since?: string): string[
 
 interface OpenFile {
   fd: number;
+  /** Bytes written (and announced); lines still pending are not counted. */
   size: number;
+  /** Lines appended this turn, not written yet. */
+  pending: string[];
   /** Arrival time of the last line appended. */
   lastTime?: string;
   /** Keys of the last RECENT lines that carry a source time, oldest first (a ring from `next`). */
@@ -102,6 +110,9 @@ export const lineKey = (r: { source_time?: string; stream?: string; message?: st
 export class LogFiles {
   private files = new Map<string, OpenFile>();
   private events = new EventEmitter();
+  /** Files with pending lines, and whether a flush is scheduled for the end of this turn. */
+  private dirty = new Map<string, OpenFile>();
+  private flushing: NodeJS.Immediate | undefined;
 
   constructor(private opts: { maxBytes: number; keep: number }) {
     this.events.setMaxListeners(0);
@@ -114,7 +125,7 @@ export class LogFiles {
       const fd = openSync(file, 'a');
       const size = fstatSync(fd).size;
       const tail = size ? readTail(file, size, RECENT) : [];
-      f = { fd, size, lastTime: timeOf(tail.at(-1) ?? ''), ring: new Array(RECENT), next: 0 };
+      f = { fd, size, pending: [], lastTime: timeOf(tail.at(-1) ?? ''), ring: new Array(RECENT), next: 0 };
       for (const line of tail) {
         try {
           this.remember(f, lineKey(JSON.parse(line) as LogRecord));
@@ -146,13 +157,40 @@ export class LogFiles {
   append(file: string, record: LogRecord): void {
     const f = this.open(file);
     this.remember(f, lineKey(record));
-    const line = `${JSON.stringify(record)}\n`;
-    const buf = Buffer.from(line);
-    if (f.size + buf.length > this.opts.maxBytes && f.size > 0) this.rotate(file, f);
-    writeSync(f.fd, buf);
-    f.size += buf.length;
+    f.pending.push(JSON.stringify(record));
     f.lastTime = record.time;
-    this.events.emit(file, line.slice(0, -1));
+    this.dirty.set(file, f);
+    this.flushing ??= setImmediate(() => this.flush());
+  }
+
+  /** Write every pending line (of one file, or all), one write per file (split only where it rotates), then announce them. */
+  flush(only?: string): void {
+    const dirty = only ? (this.dirty.has(only) ? [[only, this.dirty.get(only)!] as const] : []) : [...this.dirty];
+    for (const [file] of dirty) this.dirty.delete(file);
+    if (!this.dirty.size && this.flushing) {
+      clearImmediate(this.flushing);
+      this.flushing = undefined;
+    }
+    for (const [file, f] of dirty) {
+      const lines = f.pending;
+      f.pending = [];
+      let from = 0;
+      let bytes = 0;
+      for (let i = 0; i <= lines.length; i++) {
+        const len = i < lines.length ? Buffer.byteLength(lines[i]!) + 1 : 0;
+        const rotate = i < lines.length && f.size + bytes + len > this.opts.maxBytes && f.size + bytes > 0;
+        if (i === lines.length || rotate) {
+          if (i > from) {
+            writeSync(f.fd, `${lines.slice(from, i).join('\n')}\n`);
+            f.size += bytes;
+            for (let j = from; j < i; j++) this.events.emit(file, lines[j]);
+          }
+          if (rotate) this.rotate(file, f);
+          [from, bytes] = [i, 0];
+        }
+        bytes += len;
+      }
+    }
   }
 
   /**
@@ -214,6 +252,8 @@ export class LogFiles {
       wake?.();
     };
     const onAbort = () => wake?.();
+    // Lines appended before this follower came are in its tail: written now, before it listens.
+    this.flush(file);
     if (opts.follow !== false) this.events.on(file, onLine);
     opts.signal.addEventListener('abort', onAbort);
     try {
@@ -242,6 +282,7 @@ export class LogFiles {
 
   /** Close the files under a folder that is about to be removed (a deleted workspace). */
   closeUnder(dir: string): void {
+    this.flush();
     const prefix = dir.endsWith(path.sep) ? dir : `${dir}${path.sep}`;
     for (const [file, f] of this.files) {
       if (!file.startsWith(prefix)) continue;
@@ -251,6 +292,7 @@ export class LogFiles {
   }
 
   close(): void {
+    this.flush();
     for (const f of this.files.values()) closeSync(f.fd);
     this.files.clear();
   }

@@ -62,6 +62,7 @@ describe('log files', () => {
     logs.append(f, src(3, 6));
     logs.append(f, src(3, 6)); // the same text at the same source time, sent twice: both kept, in order
     logs.append(f, src(4, 4));
+    logs.flush();
     const lines = readFileSync(f, 'utf8').trim().split('\n').map((l) => JSON.parse(l).message);
     assert.deepEqual(lines, ['line 1', 'line 2', 'line 3', 'line 3', 'line 4']);
     assert.equal(new LogFiles({ maxBytes: 1 << 20, keep: 2 }).lastTime(f), rec(4).time);
@@ -73,6 +74,7 @@ describe('log files', () => {
     logs.append(f, src(1, 1));
     logs.append(f, src(2, 2));
     logs.append(f, { ...rec(99), message: 'the daemon wrote this itself' }); // in no backend copy
+    logs.close();
     // After a restart (read back from the file): the backend kept lines 1..5; 3..5 are missing.
     const reopened = new LogFiles({ maxBytes: 1 << 20, keep: 2 });
     const batch = [src(1, 1), src(2, 2), src(3, 3), src(4, 4), src(5, 5)];
@@ -80,13 +82,33 @@ describe('log files', () => {
     assert.deepEqual(reopened.appendAfterLast(f, batch), [], 'read again, nothing is new');
     // A stretch that starts after everything the file has is new as a whole.
     assert.deepEqual(reopened.appendAfterLast(f, [src(6, 6), src(6, 6)]).length, 2);
+    reopened.flush();
     const lines = readFileSync(f, 'utf8').trim().split('\n').map((l) => JSON.parse(l).message);
     assert.deepEqual(lines, ['line 1', 'line 2', 'the daemon wrote this itself', 'line 3', 'line 4', 'line 5', 'line 6', 'line 6']);
+  });
+  it('a burst of 100,000 lines, written a turn at a time: a follower attached mid-burst gets every line once, in order, and the file has them all', async () => {
+    const logs = new LogFiles({ maxBytes: 1 << 30, keep: 2 });
+    const f = file();
+    const N = 100_000;
+    const ac = new AbortController();
+    let follower: Promise<string[]> | undefined;
+    for (let i = 0; i < N; i++) {
+      logs.append(f, rec(i));
+      if (i % 1000 === 999) await new Promise((r) => setImmediate(r)); // bursts of 1,000 lines per turn
+      if (i === N / 2 + 17) follower = take(logs.follow(f, { signal: ac.signal }), N);
+    }
+    const got = await follower!;
+    ac.abort();
+    assert.equal(got.length, N);
+    for (let i = 0; i < N; i++) if (got[i] !== `line ${i}`) assert.fail(`line ${i} was ${got[i]}`);
+    logs.flush();
+    assert.equal(readFileSync(f, 'utf8').trim().split('\n').length, N);
   });
   it('rotates at the size cap, keeping `keep` old files', () => {
     const logs = new LogFiles({ maxBytes: 1000, keep: 2 });
     const f = file();
     for (let i = 0; i < 60; i++) logs.append(f, rec(i));
+    logs.flush();
     assert.ok(existsSync(`${f}.1`) && existsSync(`${f}.2`) && !existsSync(`${f}.3`));
     assert.ok(readFileSync(f).length <= 1000);
     assert.match(readFileSync(f, 'utf8').trim().split('\n').at(-1)!, /line 59/);

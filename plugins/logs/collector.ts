@@ -42,7 +42,17 @@ export function createCollector(api: PluginApi<LogsOptions>) {
   const external = options.fluentd;
   const socket = options.socket ?? socketPathFor(api.config.root);
   const address = external ?? `unix://${socket}`;
-  const fileFor = (workspaceId: string, objectId: string) => path.join(api.daemonDir(workspaceId), 'logs', objectId, 'logging.log');
+  /** An object's log file (kept per object: it is asked for at every line). */
+  const files = new Map<string, string>();
+  const fileFor = (workspaceId: string, objectId: string) => {
+    const key = `${workspaceId}/${objectId}`;
+    let file = files.get(key);
+    if (!file) {
+      if (files.size >= 4096) files.clear();
+      files.set(key, (file = path.join(api.daemonDir(workspaceId), 'logs', objectId, 'logging.log')));
+    }
+    return file;
+  };
   /** Parts of a line Docker split (16 KiB each), joined until the last: what is kept, and the whole length. */
   const partials = new Map<string, { text: string; bytes: number }>();
   /** Per object, the lines backfilled at start, in order: the driver may still deliver them from its buffer, and then they are passed over. */

@@ -49,6 +49,24 @@ const Since = v.optional(
 const LogsQuery = v.object({ follow: v.optional(v.picklist(['true', 'false', '1', '0'])), tail: Tail, since: Since });
 const StreamQuery = v.object({ timeout: v.optional(v.pipe(v.string(), v.regex(/^\d+$/, 'timeout must be seconds'), v.transform(Number))), tail: Tail });
 
+/**
+ * Frames sent within one event-loop turn leave in one write: the connection is corked at the
+ * first and uncorked when the turn ends (a burst of lines, not a system call per line).
+ */
+function batchTurn(raw: unknown): () => void {
+  const socket = (raw as { _socket?: { cork(): void; uncork(): void } } | undefined)?._socket;
+  let corked = false;
+  return () => {
+    if (!socket || corked) return;
+    corked = true;
+    socket.cork();
+    setImmediate(() => {
+      corked = false;
+      socket.uncork();
+    });
+  };
+}
+
 export function logRoutes(api: PluginApi<LogsOptions>, collector: Collector): void {
   const { router, logFiles, options } = api;
   const metrics = api.use('metrics');
@@ -132,9 +150,11 @@ export function logRoutes(api: PluginApi<LogsOptions>, collector: Collector): vo
           off = onGone(id, close);
           heartbeat = setInterval(() => (ws.raw as { ping?: () => void } | undefined)?.ping?.(), options.heartbeatMs);
           arm();
+          const batch = batchTurn(ws.raw);
           void (async () => {
             try {
               for await (const line of logFiles.follow(target.file, { tail, signal: ac.signal })) {
+                batch();
                 ws.send(line);
                 arm();
               }
