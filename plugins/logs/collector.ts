@@ -265,8 +265,6 @@ export function createCollector(api: PluginApi<LogsOptions>) {
     },
 
     fileFor,
-    /** Where the receiver listens for the engine: `unix:///…` (or the external Fluentd's address). */
-    address,
   };
 }
 export type Collector = ReturnType<typeof createCollector>;

@@ -40,7 +40,7 @@ function timeOf(t: unknown): { epoch: number; nano: number } {
   return { epoch: Math.floor(Date.now() / 1000), nano: 0 };
 }
 
-/** The entries of one forward-protocol message; `limits` bound what a compressed or packed body may hold. */
+/** The entries of one forward-protocol message; a gzip-compressed body may unpack to `maxBytes` at most. */
 export function entriesOf(message: unknown, maxBytes = Number.POSITIVE_INFINITY): Entry[] {
   if (!Array.isArray(message) || typeof message[0] !== 'string') return [];
   const [tag, second, third] = message as [string, unknown, unknown];
