@@ -45,8 +45,7 @@ try {
   await docker.runContainer({
     name,
     image: tag,
-    entrypoint: ['/bin/busybox', 'sh', '-c', `/bin/busybox mkdir -p /tmp; ${script.replaceAll('sleep', '/bin/busybox sleep')}`],
-    env: { PATH: '/bin' },
+    entrypoint: ['/bin/busybox', 'sh', '-c', `mkdir -p /tmp; ${script}`], // busybox's shell runs its own applets
     labels: { [LABEL.instance]: instance },
     publishHost: '127.0.0.1',
     logConfig: { type: 'fluentd', config: { 'fluentd-address': `unix://${socket}`, 'fluentd-async': 'true', 'fluentd-sub-second-precision': 'true', tag: 'bench' } },

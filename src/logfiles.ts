@@ -172,24 +172,26 @@ export class LogFiles {
       this.flushing = undefined;
     }
     for (const [file, f] of dirty) {
-      const lines = f.pending;
-      f.pending = [];
-      let from = 0;
+      let chunk: string[] = [];
       let bytes = 0;
-      for (let i = 0; i <= lines.length; i++) {
-        const len = i < lines.length ? Buffer.byteLength(lines[i]!) + 1 : 0;
-        const rotate = i < lines.length && f.size + bytes + len > this.opts.maxBytes && f.size + bytes > 0;
-        if (i === lines.length || rotate) {
-          if (i > from) {
-            writeSync(f.fd, `${lines.slice(from, i).join('\n')}\n`);
-            f.size += bytes;
-            for (let j = from; j < i; j++) this.events.emit(file, lines[j]);
-          }
-          if (rotate) this.rotate(file, f);
-          [from, bytes] = [i, 0];
+      const write = () => {
+        if (!chunk.length) return;
+        writeSync(f.fd, `${chunk.join('\n')}\n`);
+        f.size += bytes;
+        for (const line of chunk) this.events.emit(file, line);
+        [chunk, bytes] = [[], 0];
+      };
+      for (const line of f.pending) {
+        const len = Buffer.byteLength(line) + 1;
+        if (f.size + bytes + len > this.opts.maxBytes && f.size + bytes > 0) {
+          write();
+          this.rotate(file, f);
         }
+        chunk.push(line);
         bytes += len;
       }
+      f.pending = [];
+      write();
     }
   }
 

@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { deflateRawSync } from 'node:zlib';
+import { socketPathFor } from '../plugins/logs/options.ts';
 import { createFakeBackend, type FakeBackend } from '../src/backend/fake/index.ts';
 import { type JinadConfigInput, resolveConfig } from '../src/config.ts';
 import { createDaemon, type Daemon } from '../src/daemon.ts';
@@ -104,7 +105,7 @@ export async function startDaemon(
     root,
     instance,
     logsPort,
-    logsSocket: path.join(root, '.run', 'logs.sock'),
+    logsSocket: socketPathFor(root),
     stop,
     async cleanup() {
       await stop();

@@ -10,12 +10,10 @@
  *    the backend's own copy; the same lines still buffered in the driver are then passed over;
  *  - with an external Fluentd, the daemon reads the lines back through the backend instead.
  */
-import { createHash } from 'node:crypto';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { jinaType, lineKey, type LogRecord, msIso, nanoIso, normalizeTime, type ObjectState, type PluginApi } from 'jinad/plugin';
 import { cutLine, RateLimit } from './limits.ts';
-import type { LogsOptions } from './options.ts';
+import { type LogsOptions, socketPathFor } from './options.ts';
 import { type Entry, ForwardReceiver } from './receiver.ts';
 
 const SYNC_MS = 1000;
@@ -25,16 +23,6 @@ const BACKFILL_MARGIN_S = 10;
 const SYNC_CONCURRENCY = 16;
 /** A Swarm's node list is read again for an unknown sender at most this often. */
 const SENDERS_MS = 2000;
-/** The longest a Unix socket's path may be (108 bytes with its terminating zero on Linux). */
-const MAX_SOCKET_PATH = 100;
-
-/** The receiver's socket: under the daemon's root, or, where that path is too long for a socket, a folder of this user under /tmp. */
-export function socketPathFor(root: string): string {
-  const file = path.join(path.resolve(root), '.run', 'logs.sock');
-  if (Buffer.byteLength(file) <= MAX_SOCKET_PATH) return file;
-  const uid = process.getuid?.() ?? 0;
-  return path.join(tmpdir(), `jinad-${uid}-${createHash('sha1').update(path.resolve(root)).digest('hex').slice(0, 12)}`, 'logs.sock');
-}
 
 export function createCollector(api: PluginApi<LogsOptions>) {
   const { options, backend, logFiles, log } = api;

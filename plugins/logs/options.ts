@@ -1,4 +1,7 @@
 /** The logs plugin's config slice: `logs: {...}` in jinad.config.ts, JINAD_LOGS_<KEY>, --logs-<key>. */
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { v } from 'jinad/plugin';
 
 const Port = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535));
@@ -35,3 +38,14 @@ export const LogsOptionsSchema = v.strictObject({
   heartbeatMs: v.optional(Positive, 15_000),
 });
 export type LogsOptions = v.InferOutput<typeof LogsOptionsSchema>;
+
+/** The longest a Unix socket's path may be (108 bytes with its terminating zero on Linux). */
+const MAX_SOCKET_PATH = 100;
+
+/** The receiver's socket: under the daemon's root, or, where that path is too long for a socket, a folder of this user under /tmp. */
+export function socketPathFor(root: string): string {
+  const file = path.join(path.resolve(root), '.run', 'logs.sock');
+  if (Buffer.byteLength(file) <= MAX_SOCKET_PATH) return file;
+  const uid = process.getuid?.() ?? 0;
+  return path.join(tmpdir(), `jinad-${uid}-${createHash('sha1').update(path.resolve(root)).digest('hex').slice(0, 12)}`, 'logs.sock');
+}

@@ -90,6 +90,7 @@ export function logRoutes(api: PluginApi<LogsOptions>, collector: Collector): vo
       const follow = q.follow === 'true' || q.follow === '1';
       const target = resolve(id);
       if (!follow && q.tail === undefined && q.since === undefined) {
+        logFiles.flush(target.file); // lines appended this turn are in the answer
         if (!existsSync(target.file)) throw fail('log_not_found', `log file ${id} not found in workspace ${target.workspaceId}`);
         return c.body(readFileSync(target.file), 200, { 'content-type': 'application/x-ndjson; charset=utf-8' });
       }
