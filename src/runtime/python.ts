@@ -2,8 +2,10 @@
  * A Python Executor inside a Pea: the Pea's process (pea-worker.ts) runs one Python worker
  * (`python3 -m jina._worker`, the runtime's own `jina` package in ./python) and hands it each
  * request over a pipe, fd 3 to Python, fd 4 back: frames of a msgpack header and the raw bytes
- * of the documents' tensors after it (see python/jina/_wire.py). A tensor's base64 from the JSON
- * hop becomes bytes here, and the bytes Python answers become base64 again for the next hop. A
+ * of the documents' tensors after it (see python/jina/_wire.py); a field every document of a list
+ * has in one dtype and shape (embeddings of one model) crosses as one column. A tensor's base64
+ * from a JSON hop becomes bytes here; the bytes Python answers stay bytes (Bytes views of the
+ * frame), which become base64 only when a JSON hop serialises them. A
  * worker that dies fails the requests it had with its last lines (the traceback), and is started
  * again; one whose constructor raises fails the start.
  */
@@ -14,6 +16,7 @@ import type { ExecutorSpec } from './config.ts';
 import type { DocumentData } from './document.ts';
 import type { ExecutorMetas } from './executor.ts';
 import { type DataRequest, ERROR, type Status } from './protocol.ts';
+import { Bytes } from './tensor.ts';
 import { runtimeFile } from './version.ts';
 
 /** Where the `jina` package is: beside the runtime's sources (or one folder up from dist/). */
@@ -30,7 +33,7 @@ interface Reply {
   blobs?: number[];
   tensors?: Uint8Array[];
   id?: number;
-  docs?: DocumentData[];
+  docs?: Batch;
   results?: Record<string, unknown>;
   skipped?: boolean;
   error?: { name: string; message: string; traceback: string };
@@ -49,31 +52,82 @@ export class PythonError extends Error {
 
 const encoder = new Encoder({ ignoreUndefined: true });
 
-const base64 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
-type Dense = { dense?: { buffer: unknown } };
+type Dense = { dense?: { buffer: unknown; shape?: unknown; dtype?: unknown } };
+/** A tensor's bytes for a frame: base64 (from a JSON hop) or bytes. */
+type Piece = string | Uint8Array;
+/** A list of documents in a frame: fields every document has as a tensor of one dtype and shape go as one column (one blob, a row each). */
+interface Batch {
+  docs?: DocumentData[];
+  /** In an answer: the documents are those sent, unchanged, but for the columns it carries. */
+  same?: boolean;
+  cols?: Record<string, { blob: number; shape: number[]; dtype: string }>;
+}
+const TENSORS = ['embedding', 'blob'] as const;
+const isPiece = (b: unknown): b is Piece => typeof b === 'string' || b instanceof Uint8Array;
+const pieceBytes = (p: Piece) => (typeof p === 'string' ? Buffer.byteLength(p, 'base64') : p.byteLength);
 
-/** A document for the frame: its tensors (base64 or bytes) moved to `blobs`, named by index (copies along the way; the request is not changed). */
-function toWire(d: DocumentData, blobs: (string | Uint8Array)[]): DocumentData {
+/** The pieces of a column when every document has `key` dense, of one dtype, shape and size. */
+function columnOf(docs: DocumentData[], key: (typeof TENSORS)[number]): { pieces: Piece[]; shape: number[]; dtype: string } | undefined {
+  const first = (docs[0]?.[key] as Dense | undefined)?.dense;
+  if (!first || !isPiece(first.buffer) || typeof first.dtype !== 'string' || !Array.isArray(first.shape) || !first.shape.length) return undefined;
+  const shape = first.shape.join(',');
+  const size = pieceBytes(first.buffer);
+  const pieces: Piece[] = [];
+  for (const d of docs) {
+    const t = (d[key] as Dense | undefined)?.dense;
+    if (!t || !isPiece(t.buffer) || t.dtype !== first.dtype || !Array.isArray(t.shape) || t.shape.join(',') !== shape || pieceBytes(t.buffer) !== size) return undefined;
+    pieces.push(t.buffer);
+  }
+  return { pieces, shape: first.shape as number[], dtype: first.dtype };
+}
+
+/** Documents for the frame: their tensors moved to `blobs` (a column's pieces as one blob), named by index; the request is not changed. */
+function toBatch(docs: DocumentData[], blobs: Piece[][]): Batch {
+  const cols: Batch['cols'] = {};
+  for (const key of TENSORS) {
+    const col = columnOf(docs, key);
+    if (!col) continue;
+    blobs.push(col.pieces);
+    cols[key] = { blob: blobs.length - 1, shape: col.shape, dtype: col.dtype };
+  }
+  return { docs: docs.map((d) => toWire(d, blobs, cols)), ...(Object.keys(cols).length ? { cols } : {}) };
+}
+
+function toWire(d: DocumentData, blobs: Piece[][], inColumns: object = {}): DocumentData {
   let out: Record<string, unknown> | undefined;
   const set = (k: string, v: unknown) => ((out ??= { ...d })[k] = v);
-  for (const key of ['embedding', 'blob'] as const) {
+  for (const key of TENSORS) {
+    if (key in inColumns) {
+      set(key, undefined); // in the batch's column
+      continue;
+    }
     const dense = (d[key] as Dense | undefined)?.dense;
-    if (!dense || (typeof dense.buffer !== 'string' && !(dense.buffer instanceof Uint8Array))) continue;
-    blobs.push(dense.buffer);
+    if (!dense || !isPiece(dense.buffer)) continue;
+    blobs.push([dense.buffer]);
     set(key, { dense: { ...dense, buffer: blobs.length - 1 } });
   }
   for (const key of ['chunks', 'matches'] as const) if (Array.isArray(d[key]) && d[key]!.length) set(key, d[key]!.map((c) => toWire(c, blobs)));
   return (out ?? d) as DocumentData;
 }
 
-/** A document of an answer: tensors named by index, and bytes msgpack gave (a buffer), as the base64 the JSON hops carry. */
-function fromWire(d: Record<string, unknown>, blobs: Uint8Array[]): DocumentData {
-  for (const key of ['embedding', 'blob'] as const) {
-    const dense = (d[key] as Dense | undefined)?.dense;
-    if (dense && typeof dense.buffer === 'number') dense.buffer = base64(blobs[dense.buffer]!);
-    else if (dense && dense.buffer instanceof Uint8Array) dense.buffer = base64(dense.buffer);
+/** The documents of an answer: tensors named by index or in columns, and bytes msgpack gave, as Bytes views (base64 only if a JSON hop serialises them). */
+function fromBatch(batch: Batch, blobs: Uint8Array[], sent: DocumentData[]): DocumentData[] {
+  const docs = (batch.same ? sent.map((d) => ({ ...d })) : (batch.docs ?? [])) as Record<string, unknown>[];
+  for (const [key, col] of Object.entries(batch.cols ?? {})) {
+    const all = blobs[col.blob]!;
+    const row = all.byteLength / docs.length;
+    docs.forEach((d, i) => (d[key] = { dense: { buffer: Bytes.view(all.subarray(i * row, (i + 1) * row)), shape: col.shape, dtype: col.dtype } }));
   }
-  if (d.buffer instanceof Uint8Array) d.buffer = base64(d.buffer);
+  return batch.same ? (docs as DocumentData[]) : docs.map((d) => fromWire(d, blobs));
+}
+
+function fromWire(d: Record<string, unknown>, blobs: Uint8Array[]): DocumentData {
+  for (const key of TENSORS) {
+    const dense = (d[key] as Dense | undefined)?.dense;
+    if (dense && typeof dense.buffer === 'number') dense.buffer = Bytes.view(blobs[dense.buffer]!);
+    else if (dense && dense.buffer instanceof Uint8Array && !(dense.buffer instanceof Bytes)) dense.buffer = Bytes.view(dense.buffer);
+  }
+  if (d.buffer instanceof Uint8Array) d.buffer = Bytes.view(d.buffer);
   for (const key of ['chunks', 'matches'] as const) if (Array.isArray(d[key])) for (const c of d[key] as Record<string, unknown>[]) fromWire(c, blobs);
   return d as DocumentData;
 }
@@ -244,32 +298,33 @@ export class PythonExecutor {
   }
 
   /** Tensors' bytes for a frame: base64 decoded into the scratch buffer (or a new one while it is in use), bytes as they are. */
-  private tensorBytes(parts: (string | Uint8Array)[]): { blobs: Uint8Array[]; scratch: boolean } {
+  private tensorBytes(blobs: Piece[][]): { blobs: Uint8Array[][]; scratch: boolean } {
     let size = 0;
-    for (const p of parts) if (typeof p === 'string') size += (p.length * 3) >> 2;
-    if (!size) return { blobs: parts as Uint8Array[], scratch: false };
+    for (const b of blobs) for (const p of b) if (typeof p === 'string') size += (p.length * 3) >> 2;
+    if (!size) return { blobs: blobs as Uint8Array[][], scratch: false };
     const scratch = !this.scratchBusy;
     if (scratch && this.scratch.length < size) this.scratch = Buffer.allocUnsafe(size);
     const buf = scratch ? this.scratch : Buffer.allocUnsafe(size);
     if (scratch) this.scratchBusy = true;
     let at = 0;
-    const blobs = parts.map((p) => {
+    const bytes = (p: Piece) => {
       if (typeof p !== 'string') return p;
       const n = buf.write(p, at, 'base64');
       return buf.subarray(at, (at += n));
-    });
-    return { blobs, scratch };
+    };
+    return { blobs: blobs.map((b) => b.map(bytes)), scratch };
   }
 
-  /** One frame: lengths, the msgpack header, the tensors' bytes; `written` once the pipe took it all. */
-  private send(message: Record<string, unknown>, blobs: Uint8Array[], written?: () => void): void {
-    const header = encoder.encode({ ...message, blobs: blobs.map((b) => b.byteLength) });
+  /** One frame: lengths, the msgpack header, the tensors' bytes (a blob may be many pieces); `written` once the pipe took it all. */
+  private send(message: Record<string, unknown>, blobs: Uint8Array[][], written?: () => void): void {
+    const sizes = blobs.map((b) => b.reduce((n, p) => n + p.byteLength, 0));
+    const header = encoder.encode({ ...message, blobs: sizes });
     const head = Buffer.allocUnsafe(8);
-    head.writeUInt32LE(4 + header.byteLength + blobs.reduce((n, b) => n + b.byteLength, 0), 0);
+    head.writeUInt32LE(4 + header.byteLength + sizes.reduce((n, b) => n + b, 0), 0);
     head.writeUInt32LE(header.byteLength, 4);
     const pipe = this.child.stdio[3] as NodeJS.WritableStream & { cork(): void; uncork(): void };
     pipe.cork(); // one write of many buffers
-    const all = [head, header, ...blobs.filter((b) => b.byteLength)];
+    const all = [head, header, ...blobs.flat().filter((b) => b.byteLength)];
     all.forEach((b, i) => pipe.write(b, i === all.length - 1 ? () => written?.() : undefined));
     pipe.uncork();
   }
@@ -280,16 +335,15 @@ export class PythonExecutor {
     const id = this.nextId++;
     const reply = await new Promise<Reply>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      const parts: (string | Uint8Array)[] = [];
-      const wire = (docs: DocumentData[] | undefined) => docs?.map((d) => toWire(d, parts));
+      const parts: Piece[][] = [];
       const message = {
         t: 'req',
         id,
         endpoint: req.header.execEndpoint,
         parameters: req.parameters ?? {},
-        docs: wire(req.data.docs),
-        docs_matrix: req.docsMatrix?.map(wire),
-        groundtruths: wire(req.data.groundtruths),
+        docs: toBatch(req.data.docs ?? [], parts),
+        docs_matrix: req.docsMatrix?.map((docs) => toBatch(docs, parts)),
+        groundtruths: req.data.groundtruths && toBatch(req.data.groundtruths, parts),
       };
       const { blobs, scratch } = this.tensorBytes(parts);
       this.send(message, blobs, () => {
@@ -298,7 +352,7 @@ export class PythonExecutor {
     });
     if (reply.error) throw new PythonError(`${reply.error.name}: ${reply.error.message}`, reply.error.name, reply.error.traceback, reply.error.message);
     if (reply.skipped) return;
-    req.data = { ...req.data, docs: (reply.docs ?? []).map((d) => fromWire(d as Record<string, unknown>, reply.tensors ?? [])) };
+    req.data = { ...req.data, docs: fromBatch(reply.docs ?? { docs: [] }, reply.tensors ?? [], req.data.docs ?? []) };
     if (reply.results) {
       const all = (req.parameters.__results__ ?? {}) as Record<string, unknown>;
       req.parameters = { ...req.parameters, __results__: { ...all, [this.metas.name]: reply.results } };

@@ -28,6 +28,19 @@ function dtypeOf(name: string) {
   return dtype;
 }
 
+/**
+ * Tensor bytes held as bytes inside a process (a view, not a copy); JSON, between processes,
+ * carries them as base64, as Jina's JSON does.
+ */
+export class Bytes extends Uint8Array {
+  static view(b: Uint8Array): Bytes {
+    return new Bytes(b.buffer as ArrayBuffer, b.byteOffset, b.byteLength);
+  }
+  toJSON(): string {
+    return Buffer.from(this.buffer, this.byteOffset, this.byteLength).toString('base64');
+  }
+}
+
 export const isDense = (x: unknown): x is DenseTensor => typeof x === 'object' && x !== null && !Array.isArray(x) && typeof (x as DenseTensor).dense === 'object' && (x as DenseTensor).dense !== null;
 
 export const bytesOf = (t: DenseTensor): Buffer => {

@@ -121,5 +121,90 @@ class ExecutorTest(unittest.TestCase):
         self.assertTrue(__version__.startswith('2.'))
 
 
+def frame_batch(n, dim=4):
+    """A batch as a Pea sends it: n documents whose float32 embeddings go as one column, and its blobs."""
+    m = np.arange(n * dim, dtype=np.float32).reshape(n, dim)
+    batch = {'docs': [{'id': f'd{i}', 'text': f't{i}'} for i in range(n)], 'cols': {'embedding': {'blob': 0, 'shape': [dim], 'dtype': '<f4'}}}
+    return batch, [memoryview(m.tobytes())], m
+
+
+def answer(da, came):
+    with tensor.writing() as blobs:
+        return da._to_frame(came), blobs
+
+
+class FrameTest(unittest.TestCase):
+    """Batches between a Pea and its worker: columns in, and only what changed back."""
+
+    def test_untouched_documents_answer_same_and_send_no_bytes(self):
+        batch, blobs, m = frame_batch(3)
+        da = DocumentArray._from_frame(batch, blobs)
+        came = da._frame_cols()
+        self.assertEqual(da.texts, ['t0', 't1', 't2'])  # read from the wire: still unread
+        np.testing.assert_array_equal(da.embeddings, m)
+        da.embeddings[0, 0] = 99  # a copy: the frame does not change
+        self.assertEqual(answer(da, came), ({'same': True}, []))
+
+    def test_embeddings_set_whole_go_back_as_one_column(self):
+        batch, blobs, m = frame_batch(3)
+        da = DocumentArray._from_frame(batch, blobs)
+        came = da._frame_cols()
+        da.embeddings = (m * 2).astype(np.float64)
+        out, sent = answer(da, came)
+        self.assertEqual(out, {'same': True, 'cols': {'embedding': {'blob': 0, 'shape': [4], 'dtype': '<f8'}}})
+        np.testing.assert_array_equal(np.frombuffer(sent[0], dtype='<f8').reshape(3, 4), m * 2)
+
+    def test_a_document_read_sends_the_batch_again_with_its_change(self):
+        batch, blobs, m = frame_batch(3)
+        da = DocumentArray._from_frame(batch, blobs)
+        came = da._frame_cols()
+        da[1].embedding[0] = -1  # its own copy of the row, changed in place
+        da[2].tags['seen'] = True
+        out, sent = answer(da, came)
+        self.assertEqual([d['id'] for d in out['docs']], ['d0', 'd1', 'd2'])
+        self.assertEqual(out['docs'][2]['tags'], {'seen': True})
+        self.assertNotIn('embedding', out['docs'][0])  # still a column
+        want = m.copy()
+        want[1, 0] = -1
+        np.testing.assert_array_equal(np.frombuffer(sent[out['cols']['embedding']['blob']], dtype='<f4').reshape(3, 4), want)
+        np.testing.assert_array_equal(np.frombuffer(blobs[0], dtype='<f4').reshape(3, 4), m)  # the frame itself is not written
+
+    def test_rows_of_different_shapes_go_one_by_one(self):
+        batch, blobs, m = frame_batch(2)
+        da = DocumentArray._from_frame(batch, blobs)
+        da[0].embedding = np.zeros(7)
+        out, sent = answer(da, da._frame_cols())
+        self.assertNotIn('cols', out)
+        shapes = [d['embedding']['dense']['shape'] for d in out['docs']]
+        self.assertEqual(shapes, [[7], [4]])
+        np.testing.assert_array_equal(np.frombuffer(sent[out['docs'][1]['embedding']['dense']['buffer']], dtype='<f4'), m[1])
+
+    def test_a_slice_or_another_batch_is_not_the_same(self):
+        batch, blobs, m = frame_batch(4)
+        da = DocumentArray._from_frame(batch, blobs)
+        came = da._frame_cols()
+        out, sent = answer(da[:2], came)
+        self.assertEqual([d['id'] for d in out['docs']], ['d0', 'd1'])
+        np.testing.assert_array_equal(np.frombuffer(sent[out['cols']['embedding']['blob']], dtype='<f4').reshape(2, 4), m[:2])
+
+    def test_a_column_of_the_wrong_size_is_refused(self):
+        batch, blobs, _ = frame_batch(3)
+        with self.assertRaisesRegex(ValueError, 'needs 48 bytes, got 32'):
+            DocumentArray._from_frame(batch, [blobs[0][:32]])
+
+    def test_without_numpy_a_column_reads_as_numbers_and_goes_back_row_by_row(self):
+        batch, blobs, _ = frame_batch(2, dim=2)
+        saved, tensor.np = tensor.np, None
+        try:
+            da = DocumentArray._from_frame(batch, blobs)
+            self.assertEqual(da[1].embedding, [2.0, 3.0])
+            out, sent = answer(da, None)
+            self.assertNotIn('cols', out)
+            # The unread row as it came; the one read as numbers goes as float64, as lists do without numpy.
+            self.assertEqual([bytes(b) for b in sent], [np.array([0, 1], dtype='<f4').tobytes(), np.array([2, 3], dtype='<f8').tobytes()])
+        finally:
+            tensor.np = saved
+
+
 if __name__ == '__main__':
     unittest.main()

@@ -86,6 +86,28 @@ describe('Python Executors', () => {
     assert.deepEqual(out.routes.map((r: any) => r.pod), ['upper', 'encoder', 'upper_again']);
   });
 
+  it('tensors of one dtype and shape cross as a column and come back with it; other shapes one by one; untouched bytes unchanged', async () => {
+    const flow = await start('tensors.yml');
+    const dense = (values: number[], shape: number[], dtype = '<f4') => {
+      const b = Buffer.alloc(values.length * (dtype === '<f8' ? 8 : 4));
+      values.forEach((v, i) => (dtype === '<f8' ? b.writeDoubleLE(v, i * 8) : b.writeFloatLE(v, i * 4)));
+      return { dense: { buffer: b.toString('base64'), shape, dtype } };
+    };
+    const docs = [0, 1, 2].map((i) => ({ id: `d${i}`, text: `t${i}`, embedding: dense([i, i + 0.5, 1 - i, 1], [2, 2]) }));
+    const out = await call(flow.port!, '/index', { data: docs });
+    assert.equal(out.status.code, 0, JSON.stringify(out.status));
+    assert.deepEqual(out.data.docs.map((d: any) => [d.id, d.text, d.embedding.dense.dtype, d.embedding.dense.shape]), docs.map((d) => [d.id, d.text, '<f4', [2, 2]]));
+    assert.deepEqual(out.data.docs.map((d: any) => f32(d.embedding)), [0, 1, 2].map((i) => [i, i + 0.5, 1 - i, 1].map((v) => v * 3)));
+
+    // One document of another shape and dtype: no column; each keeps its own.
+    const mixed = [docs[0], { id: 'x', embedding: dense([1, 2, 3], [3], '<f8') }];
+    const one = await call(flow.port!, '/one', { data: mixed });
+    assert.equal(one.status.code, 0, JSON.stringify(one.status));
+    assert.deepEqual(one.data.docs.map((d: any) => [d.embedding.dense.dtype, d.embedding.dense.shape]), [['<f4', [2, 2]], ['<f8', [3]]]);
+    assert.deepEqual(f32(one.data.docs[0].embedding), [0, 1.5, 3, 3]);
+    assert.equal(one.data.docs[1].embedding.dense.buffer, mixed[1]!.embedding.dense.buffer, 'a tensor no one changed leaves as it came');
+  });
+
   it('a join gets docs_matrix; parameters under an Executor\'s name are for it alone', async () => {
     const flow = await start('dag.yml');
     const out = await call(flow.port!, '/index', { data: [{ id: 'a', text: 'x' }], parameters: { right: { only: 'right' } } });

@@ -51,12 +51,12 @@ def read(stream):
     if len(head) < 4:
         return None, []
     (n,) = _LEN.unpack(head)
-    body = stream.read(n)
+    body = stream.read(n)  # one buffer; tensors are views of it until a Document copies its own
     if len(body) < n:
         return None, []
-    (h,) = _LEN.unpack_from(body, 0)
-    message = msgpack.unpackb(body[4:4 + h], raw=False, strict_map_key=False)
     view = memoryview(body)
+    (h,) = _LEN.unpack_from(body, 0)
+    message = msgpack.unpackb(view[4:4 + h], raw=False, strict_map_key=False)
     blobs, at = [], 4 + h
     for size in message.get('blobs') or ():
         blobs.append(view[at:at + size])

@@ -13,7 +13,7 @@ import sys
 import traceback
 
 from . import _wire, tensor
-from .document import Document, DocumentArray
+from .document import DocumentArray
 from .executor import BaseExecutor, call, handler_for
 
 
@@ -70,10 +70,10 @@ def handle(executor, name, msg, blobs):
         return {'t': 'res', 'id': msg['id'], 'skipped': True}, []
     matrix = msg.get('docs_matrix')
     gts = msg.get('groundtruths')
-    docs = DocumentArray._from_frame(msg.get('docs') or (), blobs)
-    with tensor.reading(blobs):
-        docs_matrix = [DocumentArray([Document(d) for d in m]) for m in matrix] if matrix else None
-        groundtruths = DocumentArray([Document(d) for d in gts]) if gts else None
+    docs = DocumentArray._from_frame(msg.get('docs') or {}, blobs)
+    came = docs._frame_cols()
+    docs_matrix = [DocumentArray._from_frame(m, blobs) for m in matrix] if matrix else None
+    groundtruths = DocumentArray._from_frame(gts, blobs) if gts else None
     parameters = dict(msg.get('parameters') or {})
     own = parameters.get(name)
     if isinstance(own, dict):
@@ -87,7 +87,7 @@ def handle(executor, name, msg, blobs):
     elif out is not None:
         raise TypeError(f'The return type must be DocumentArray / Dict / `None`, but getting {out!r:.200}')
     with tensor.writing() as out_blobs:
-        reply['docs'] = docs._to_wire()
+        reply['docs'] = docs._to_frame(came)
     return reply, out_blobs
 
 

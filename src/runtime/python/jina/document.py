@@ -240,16 +240,17 @@ class Document:
             else:
                 self.tags[key] = value
 
-    def _to_wire(self):
+    def _to_wire(self, skip=()):
+        """This Document's wire form; fields in `skip` go in the batch's columns instead."""
         out = {'id': self.id}
         for name in _SCALARS:
             value = getattr(self, name)
             if value is None or (name in ('granularity', 'adjacency') and value == 0):
                 continue
             out[_CAMEL.get(name, name)] = value
-        if self._embedding is not None:
+        if self._embedding is not None and 'embedding' not in skip:
             out['embedding'] = tensor.to_wire(self._embedding)
-        if self._blob is not None:
+        if self._blob is not None and 'blob' not in skip:
             out['blob'] = tensor.to_wire(self._blob)
         if self.tags:
             out['tags'] = self.tags
@@ -302,11 +303,32 @@ class DocumentArray(MutableSequence):
             self.extend(docs)
 
     @classmethod
-    def _from_frame(cls, wires, blobs):
-        """The documents of a request, read only when an Executor looks at them (what it never touches leaves as it came)."""
+    def _from_frame(cls, batch, blobs):
+        """
+        The documents of a frame's batch (`{'docs': [...], 'cols': {field: column}}`), each read
+        only when an Executor looks at it: what it never touches leaves as it came.
+        """
+        wires = batch.get('docs') or ()
+        cols = _Cols(len(wires))
+        for f, c in (batch.get('cols') or {}).items():
+            cols[f] = tensor.Column(blobs[c['blob']], c.get('shape') or [], c.get('dtype') or '<f8', len(wires))
+        cols.came = dict(cols)
         da = cls()
-        da._items = [_Unread(w, blobs) for w in wires]
+        da._items = [_Unread(w, blobs, cols, i) for i, w in enumerate(wires)]
         return da
+
+    def _frame_cols(self):
+        """The columns every document still takes its tensors from, row by row in order (all unread, one frame's batch), else None."""
+        items = self._items
+        if not items or type(items[0]) is not _Unread:
+            return None
+        cols = items[0].cols
+        if cols.rows != len(items):
+            return None
+        for i, d in enumerate(items):
+            if type(d) is not _Unread or d.cols is not cols or d.row != i:
+                return None
+        return cols
 
     @property
     def _docs(self):
@@ -404,7 +426,8 @@ class DocumentArray(MutableSequence):
 
     @property
     def texts(self):
-        return [d.text for d in self._docs]
+        # Read from the wire where it says the text itself: an encoder that only reads texts makes no Document.
+        return [d.wire.get('text') if type(d) is _Unread and 'content' not in d.wire else self[i].text for i, d in enumerate(self._items)]
 
     @texts.setter
     def texts(self, values):
@@ -422,8 +445,7 @@ class DocumentArray(MutableSequence):
 
     @embeddings.setter
     def embeddings(self, rows):
-        for d, row in zip(self._docs, self._one_each(rows)):
-            d.embedding = row
+        self._set_rows('embedding', rows)
 
     @property
     def blobs(self):
@@ -431,10 +453,20 @@ class DocumentArray(MutableSequence):
 
     @blobs.setter
     def blobs(self, rows):
+        self._set_rows('blob', rows)
+
+    def _set_rows(self, field, rows):
+        cols = self._frame_cols()
+        if cols is not None and tensor.np is not None and isinstance(rows, tensor.np.ndarray) and rows.ndim >= 2 and rows.shape[0] == len(self._items) and rows.dtype.kind in 'iuf':
+            cols[field] = tensor.Column.of(rows)  # documents not yet read take their rows from it: no Document is made
+            return
         for d, row in zip(self._docs, self._one_each(rows)):
-            d.blob = row
+            setattr(d, field, row)
 
     def _stack(self, field):
+        cols = self._frame_cols()
+        if cols is not None and field in cols:
+            return cols[field].copy()  # the frame's rows as they are, without reading each document
         values = []
         for i, d in enumerate(self._docs):
             value = getattr(d, field)
@@ -526,22 +558,74 @@ class DocumentArray(MutableSequence):
                 return cls(Document(d) for d in pickle.load(f))
         raise ValueError(f"file_format must be 'json' or 'binary', got {file_format!r}")
 
-    def _to_wire(self):
-        return [tensor.forward(d.wire, d.blobs) if type(d) is _Unread else d._to_wire() for d in self._items]
+    def _to_frame(self, came=None):
+        """
+        The batch for a frame (inside tensor.writing()): a field every document has in one dtype
+        and shape goes as one column. When these are still the documents of the batch `came`
+        (their _Cols), none of them read as a Document, the answer says so and carries only the
+        columns set since: what did not change does not cross again.
+        """
+        items = self._items
+        same = self._frame_cols()
+        if same is not None and same is came:
+            changed = {f: c.wire() for f, c in same.items() if same.came.get(f) is not c}
+            return {'same': True, 'cols': changed} if changed else {'same': True}
+        cols = {}
+        for field in ('embedding', 'blob'):
+            if same is not None:
+                if field in same:
+                    cols[field] = same[field]  # the rows as they came (or as set whole): the same bytes go on
+            else:
+                cols[field] = tensor.stack([_tensor_of(d, field) for d in items])
+        cols = {f: c for f, c in cols.items() if c is not None}
+        out = {'cols': {f: c.wire() for f, c in cols.items()}} if cols else {}
+        docs = []
+        for d in items:
+            if type(d) is _Unread:
+                w = tensor.forward(d.wire, d.blobs)
+                for f in d.cols:
+                    if f not in cols:  # a row of a column that does not go on whole: this document's own tensor
+                        w = {**w, f: tensor.to_wire(d.cols[f].row(d.row))}
+            else:
+                w = d._to_wire(skip=cols)
+            docs.append(w)
+        out['docs'] = docs
+        return out
+
+
+def _tensor_of(d, field):
+    if type(d) is _Unread:
+        col = d.cols.get(field)
+        return col.matrix()[d.row] if col is not None and tensor.np is not None else None
+    return getattr(d, '_' + field)
+
+
+class _Cols(dict):
+    """field → Column for the documents of one batch (`rows` of them); `came`: the columns as the frame brought them."""
+
+    def __init__(self, rows):
+        super().__init__()
+        self.rows = rows
+        self.came = {}
 
 
 class _Unread:
-    """A document as a frame brought it (its wire form, the frame's tensor bytes), not yet read."""
+    """A document as a frame brought it (its wire form, the frame's tensor bytes, its row of the batch's columns), not yet read."""
 
-    __slots__ = ('wire', 'blobs')
+    __slots__ = ('wire', 'blobs', 'cols', 'row')
 
-    def __init__(self, wire, blobs):
+    def __init__(self, wire, blobs, cols, row):
         self.wire = wire
         self.blobs = blobs
+        self.cols = cols
+        self.row = row
 
     def read(self):
         with tensor.reading(self.blobs):
-            return Document(self.wire)
+            doc = Document(self.wire)
+        for field, col in self.cols.items():
+            setattr(doc, '_' + field, col.row(self.row))
+        return doc
 
 
 class _ChildArray(DocumentArray):

@@ -1,7 +1,8 @@
 """
 Tensors (a Document's `embedding` and `blob`) as the runtime carries them: numpy arrays in an
 Executor, `{'dense': {'buffer', 'shape', 'dtype'}}` on the wire (raw bytes, the dtype as numpy
-spells it, e.g. '<f4'), never lists of floats. A tensor that arrives is decoded only when an
+spells it, e.g. '<f4'), never lists of floats. Where every document of a batch has the field in
+one dtype and shape, the frame carries them as one Column: one buffer, a row per document. A tensor that arrives is decoded only when an
 Executor reads it, and one it never touched leaves as it came (base64 text when it came from a
 JSON hop, which the Pea turns back into bytes for no one: it goes on as JSON). Without numpy
 a tensor reads as a flat list of numbers (text-only Executors need nothing more).
@@ -50,6 +51,79 @@ def _out(buf, shape, dtype):
         _outgoing.append(buf)
         buf = len(_outgoing) - 1
     return {'dense': {'buffer': buf, 'shape': shape, 'dtype': dtype}}
+
+
+def _itemsize(dtype):
+    if np is not None:
+        return np.dtype(dtype).itemsize
+    code = _ARRAY_CODES.get(dtype.lstrip('<>=|'))
+    if code is None:
+        raise TypeError(f'a tensor of dtype {dtype!r} needs numpy, which this Python does not have')
+    return array.array(code).itemsize
+
+
+class Column:
+    """One field's tensors for a batch of documents, all of one dtype and shape: one buffer, rows in document order."""
+
+    __slots__ = ('buffer', 'shape', 'dtype', 'rows', 'row_bytes', '_matrix')
+
+    def __init__(self, buffer, shape, dtype, rows):
+        self.buffer = memoryview(buffer).cast('B')
+        self.shape = list(shape)
+        self.dtype = dtype
+        self.rows = rows
+        n = 1
+        for s in self.shape:
+            n *= s
+        self.row_bytes = n * _itemsize(dtype)
+        if self.row_bytes * rows != len(self.buffer):
+            raise ValueError(f'a column of {rows} rows of {self.shape} {dtype} needs {self.row_bytes * rows} bytes, got {len(self.buffer)}')
+        self._matrix = None
+
+    @classmethod
+    def of(cls, matrix):
+        """A C-contiguous copy of a matrix (none when it is one already), as a column of its rows."""
+        m = np.ascontiguousarray(matrix)
+        col = cls(m.reshape(-1).view(np.uint8), m.shape[1:], m.dtype.str, m.shape[0])
+        col._matrix = m
+        return col
+
+    def matrix(self):
+        """All rows as one array (over the frame's bytes: not a copy)."""
+        if self._matrix is None:
+            self._matrix = np.frombuffer(self.buffer, dtype=np.dtype(self.dtype)).reshape([self.rows] + self.shape)
+        return self._matrix
+
+    def row(self, i):
+        """Row i for a Document of its own (a copy: a kept Document does not hold the whole frame)."""
+        if np is not None:
+            return self.matrix()[i].copy()
+        return Raw(bytes(self.buffer[i * self.row_bytes:(i + 1) * self.row_bytes]), self.shape, self.dtype)
+
+    def copy(self):
+        """All rows, as `docs.embeddings` gives them: an array of the Executor's own."""
+        if np is not None:
+            return self.matrix().copy()
+        return [decode(self.row(i)) for i in range(self.rows)]
+
+    def wire(self):
+        if _outgoing is None:
+            raise RuntimeError('a column is only written into a frame')
+        _outgoing.append(self.buffer)
+        return {'blob': len(_outgoing) - 1, 'shape': self.shape, 'dtype': self.dtype}
+
+
+def stack(values):
+    """Tensors of a batch as one Column when numpy has them all as arrays of one dtype and shape, else None."""
+    if np is None or not values:
+        return None
+    first = values[0]
+    if not isinstance(first, np.ndarray) or not first.shape or first.dtype.kind not in 'iuf':
+        return None
+    for v in values:
+        if not isinstance(v, np.ndarray) or v.shape != first.shape or v.dtype != first.dtype:
+            return None
+    return Column.of(np.stack(values))
 
 
 def forward(wire, blobs):
