@@ -4,9 +4,9 @@
  *     (one executor, 10 small docs per request, 8 in flight);
  *  2. the Python boundary's own cost per request at 1 doc/request: a Pea's call into its Python
  *     worker (PythonExecutor.process) vs calling the TypeScript handler in the Pea's process;
- *  3. 1,000 docs with 768-dim float32 embeddings (as they arrive from a JSON hop) crossing the
- *     boundary and back, vs the floor: the same bytes through the same kind of pipe to a Python
- *     process that only copies each frame back;
+ *  3. 1,000 docs with 768-dim float32 embeddings crossing the boundary in (an Executor reads
+ *     them), out (an encoder sets them) and both ways, each vs its floor: the same bytes through
+ *     the same kind of pipe to a Python process that reads each frame whole and answers;
  *  4. cold start: Flow start → first answer, Python vs TypeScript, in the runtime and (with
  *     `--containers`) as Flows of a daemon on the Docker Engine (POST /flows → first answer).
  *   JINAD_PYTHON=/usr/bin/python3 node --import ./src/runtime/bootstrap.mjs bench/python.ts [requests] [--containers]
@@ -90,68 +90,87 @@ const tsLat = await latencies(async () => {
 }, N);
 const pyLat = await latencies(() => py.process(newRequest({ endpoint: '/index', docs: small(1) })), N);
 
-// 3. 768-dim float32 × 1,000 docs, base64 as a JSON hop hands them over.
-const vec = Buffer.alloc(768 * 4);
-for (let i = 0; i < 768; i++) vec.writeFloatLE(Math.sin(i), i * 4);
-const bigDocs = () => Array.from({ length: 1000 }, (_, i) => ({ id: `d${i}`, embedding: { dense: { buffer: vec.toString('base64'), shape: [768], dtype: '<f4' } } }));
-const reader = await PythonExecutor.start({ ...pySpec, uses: { ...(pySpec.uses as any), className: 'ReadEmbeddings' } }, metas, 'read');
+// 3. 768-dim float32 × 1,000 docs across the boundary, each way, against the same bytes through the same kind of pipe.
+const DIM = 768;
+const vec = Buffer.alloc(DIM * 4);
+for (let i = 0; i < DIM; i++) vec.writeFloatLE(Math.sin(i), i * 4);
+const matrix = Buffer.concat(Array.from({ length: 1000 }, () => vec));
+// As the Pea holds them: bytes (from the gRPC gateway, or a Python Executor before), or the base64 a JSON hop gave.
+const bigDocs = (b64 = false) => Array.from({ length: 1000 }, (_, i) => ({ id: `d${i}`, embedding: { dense: { buffer: b64 ? vec.toString('base64') : matrix.subarray(i * DIM * 4, (i + 1) * DIM * 4), shape: [DIM], dtype: '<f4' } } }));
+const textDocs = () => Array.from({ length: 1000 }, (_, i) => ({ id: `d${i}`, text: `document number ${i}` }));
+const withClass = (className: string) => ({ ...pySpec, uses: { ...(pySpec.uses as any), className } });
+const reader = await PythonExecutor.start(withClass('ReadEmbeddings'), metas, 'read');
+const setter = await PythonExecutor.start(withClass('SetEmbeddings'), metas, 'set');
 
-// The floor: a frame of the same size (the tensors' bytes, and a header naming them), through a pipe to Python and back, copied, not read.
-const header = new Encoder().encode({ t: 'req', id: 1, endpoint: '/index', parameters: {}, docs: bigDocs().map((d, i) => ({ ...d, embedding: { dense: { ...d.embedding.dense, buffer: i } } })) });
-const frame = Buffer.concat([header, ...Array.from({ length: 1000 }, () => vec)]);
+// The floors: a Python process that reads each frame whole, then answers by the frame's first byte:
+// 0 a frame of 8 bytes, 1 the frame itself, 2 a frame of the tensors' size made once. Each sends
+// what its case sends: 1,000 documents' header and their tensors, or 1,000 texts.
+const header = new Encoder().encode({ t: 'req', id: 1, endpoint: '/index', parameters: {}, docs: { docs: bigDocs().map((d) => ({ id: d.id })), cols: { embedding: { blob: 0, shape: [DIM], dtype: '<f4' } } } });
+const textHeader = new Encoder().encode({ t: 'req', id: 1, endpoint: '/index', parameters: {}, docs: { docs: textDocs() } });
 const echo = spawn(process.env.JINAD_PYTHON!, ['-c', `import os, struct
 i, o = os.fdopen(3, 'rb'), os.fdopen(4, 'wb')
+big = bytes(${header.byteLength + matrix.byteLength})
 while True:
     h = i.read(4)
     if len(h) < 4: break
-    o.write(h); o.write(i.read(struct.unpack('<I', h)[0])); o.flush()`], { stdio: ['ignore', 'inherit', 'inherit', 'pipe', 'pipe'] });
+    body = i.read(struct.unpack('<I', h)[0])
+    answer = (bytes(8), body, big)[body[0]]
+    o.write(struct.pack('<I', len(answer))); o.write(answer); o.flush()`], { stdio: ['ignore', 'inherit', 'inherit', 'pipe', 'pipe'] });
 const out = echo.stdio[4] as NodeJS.ReadableStream;
 const inp = echo.stdio[3] as NodeJS.WritableStream;
-const roundTrip = () =>
+const floor = (mode: 0 | 1 | 2) =>
   new Promise<void>((resolve) => {
+    const body = Buffer.concat(mode === 2 ? [Buffer.from([2]), textHeader] : [Buffer.from([mode]), header, matrix]);
+    const want = 4 + (mode === 0 ? 8 : mode === 1 ? body.byteLength : header.byteLength + matrix.byteLength);
     let got = 0;
     const onData = (c: Buffer) => {
-      got += c.length;
-      if (got >= frame.byteLength + 4) {
+      if ((got += c.length) >= want) {
         out.off('data', onData);
         resolve();
       }
     };
     out.on('data', onData);
     const head = Buffer.alloc(4);
-    head.writeUInt32LE(frame.byteLength);
+    head.writeUInt32LE(body.byteLength);
     inp.write(head);
-    inp.write(frame);
+    inp.write(body);
   });
-// Interleaved, so the machine's moods fall on all three alike.
-const floorLat: number[] = [];
-const bigLat: number[] = [];
-const readLat: number[] = [];
-const b64Lat: number[] = [];
-const b64Scratch = Buffer.allocUnsafe(768 * 4 * 1000);
-const timed = async (into: number[], fn: () => Promise<unknown>) => {
+const rows = {
+  floorIn: [] as number[], readIn: [] as number[], noopIn: [] as number[], readIn64: [] as number[],
+  floorOut: [] as number[], setOut: [] as number[],
+  floorBoth: [] as number[], setBoth: [] as number[],
+  b64: [] as number[],
+};
+const b64Scratch = Buffer.allocUnsafe(DIM * 4 * 1000);
+const timed = async (into: number[], make: () => unknown, fn: (made: any) => Promise<unknown>) => {
+  const made = make(); // the documents are made outside the timing, as a request brings them
   const t0 = performance.now();
-  await fn();
+  await fn(made);
   into.push(performance.now() - t0);
 };
-for (let round = 0; round < 60; round++) {
-  await timed(floorLat, async () => {
-    bigDocs(); // the same documents made per request as below
-    await roundTrip();
-  });
-  await timed(bigLat, () => py.process(newRequest({ endpoint: '/index', docs: bigDocs() })));
-  await timed(readLat, () => reader.process(newRequest({ endpoint: '/index', docs: bigDocs() })));
-  // The JSON hop's share: base64 → bytes going in, bytes → base64 coming out, nothing else.
-  await timed(b64Lat, async () => {
+const req = (docs: object[], endpoint = '/index') => newRequest({ endpoint, docs: docs as any });
+// Interleaved, so the machine's moods fall on all alike.
+for (let round = 0; round < 110; round++) {
+  await timed(rows.floorIn, () => null, () => floor(0));
+  await timed(rows.readIn, () => req(bigDocs()), (r) => reader.process(r));
+  await timed(rows.noopIn, () => req(bigDocs()), (r) => py.process(r));
+  await timed(rows.readIn64, () => req(bigDocs(true)), (r) => reader.process(r));
+  await timed(rows.floorOut, () => null, () => floor(2));
+  await timed(rows.setOut, () => req(textDocs()), (r) => setter.process(r));
+  await timed(rows.floorBoth, () => null, () => floor(1));
+  await timed(rows.setBoth, () => req(bigDocs(), '/again'), (r) => setter.process(r));
+  // The JSON hops' share, alone: base64 → bytes going in, bytes → base64 coming out.
+  await timed(rows.b64, () => bigDocs(true), async (docs) => {
     let at = 0;
-    const views = bigDocs().map((d) => b64Scratch.subarray(at, (at += b64Scratch.write(d.embedding.dense.buffer, at, 'base64'))));
+    const views = docs.map((d: any) => b64Scratch.subarray(at, (at += b64Scratch.write(d.embedding.dense.buffer, at, 'base64'))));
     for (const v of views) v.toString('base64');
   });
 }
-for (const l of [floorLat, bigLat, readLat, b64Lat]) l.splice(0, 10); // warm-up rounds
+for (const l of Object.values(rows)) l.splice(0, 10); // warm-up rounds
 inp.end();
 await py.close();
 await reader.close();
+await setter.close();
 
 // 4. Cold start.
 const tsCold = median([await coldStart(TS_FLOW), await coldStart(TS_FLOW), await coldStart(TS_FLOW)]);
@@ -201,12 +220,18 @@ console.log(table([
   ...(inContainers ? [['POST /flows → first answer in a container, ms (median of 5)', inContainers.ts.toFixed(0), inContainers.py.toFixed(0), `+${(inContainers.py - inContainers.ts).toFixed(0)} ms (≤ 300)`]] : []),
 ]));
 console.log('');
+const p50 = (l: number[]) => median(l).toFixed(2);
+const ratio = (floorMs: number[], ms: number[], target = '') => `${(median(floorMs) / median(ms)).toFixed(2)}×${target}`;
 console.log(table([
-  [`1,000 × 768-dim float32 (${mb.toFixed(1)} MB), there and back`, 'p50 ms', 'ratio to the floor (target)'],
-  ['floor: the same frame through the pipe, copied back', median(floorLat).toFixed(2), '1.00'],
-  ['Python no-op (tensors pass through)', median(bigLat).toFixed(2), `${(median(floorLat) / median(bigLat)).toFixed(2)}× (≥ 0.8)`],
-  ['Python reads docs.embeddings (decoded to numpy)', median(readLat).toFixed(2), `${(median(floorLat) / median(readLat)).toFixed(2)}×`],
-  ['of which base64 ↔ bytes (the JSON hops\' share, in Node)', median(b64Lat).toFixed(2), ''],
-  ['Python no-op less that share', (median(bigLat) - median(b64Lat)).toFixed(2), `${(median(floorLat) / (median(bigLat) - median(b64Lat))).toFixed(2)}×`],
+  [`1,000 × ${DIM}-dim float32 (${mb.toFixed(1)} MB)`, 'p50 ms', 'ratio to its floor (target)'],
+  ['in, floor: the frame to Python, read whole, 8 bytes back', p50(rows.floorIn), '1.00'],
+  ['in: an Executor reads docs.embeddings (a numpy matrix)', p50(rows.readIn), ratio(rows.floorIn, rows.readIn, ' (≥ 0.8)')],
+  ['in: a no-op', p50(rows.noopIn), ratio(rows.floorIn, rows.noopIn, ' (≥ 0.8)')],
+  ['in, as a JSON hop hands them over (base64)', p50(rows.readIn64), ratio(rows.floorIn, rows.readIn64)],
+  ['out, floor: 1,000 texts to Python, the tensors back', p50(rows.floorOut), '1.00'],
+  ['out: an encoder sets docs.embeddings for 1,000 texts', p50(rows.setOut), ratio(rows.floorOut, rows.setOut, ' (≥ 0.8)')],
+  ['both, floor: the frame to Python and back', p50(rows.floorBoth), '1.00'],
+  ['both: docs.embeddings read and set again', p50(rows.setBoth), ratio(rows.floorBoth, rows.setBoth, ' (≥ 0.8)')],
+  ["base64 ↔ bytes alone (the JSON hops' share, in Node)", p50(rows.b64), ''],
 ]));
 process.exit(0);

@@ -31,7 +31,8 @@ interface Reply {
   t: 'res' | 'ready' | 'error';
   /** Sizes of the tensor bytes after the header, and the bytes themselves once the frame is read. */
   blobs?: number[];
-  tensors?: Uint8Array[];
+  /** Each blob as the pipe's chunks held it (views, not joined). */
+  tensors?: Buffer[][];
   id?: number;
   docs?: Batch;
   results?: Record<string, unknown>;
@@ -111,20 +112,45 @@ function toWire(d: DocumentData, blobs: Piece[][], inColumns: object = {}): Docu
 }
 
 /** The documents of an answer: tensors named by index or in columns, and bytes msgpack gave, as Bytes views (base64 only if a JSON hop serialises them). */
-function fromBatch(batch: Batch, blobs: Uint8Array[], sent: DocumentData[]): DocumentData[] {
+function fromBatch(batch: Batch, blobs: Buffer[][], sent: DocumentData[]): DocumentData[] {
   const docs = (batch.same ? sent.map((d) => ({ ...d })) : (batch.docs ?? [])) as Record<string, unknown>[];
   for (const [key, col] of Object.entries(batch.cols ?? {})) {
-    const all = blobs[col.blob]!;
-    const row = all.byteLength / docs.length;
-    docs.forEach((d, i) => (d[key] = { dense: { buffer: Bytes.view(all.subarray(i * row, (i + 1) * row)), shape: col.shape, dtype: col.dtype } }));
+    const parts = blobs[col.blob]!;
+    const row = parts.reduce((n, p) => n + p.byteLength, 0) / docs.length;
+    let [part, at] = [0, 0]; // where the next row starts
+    for (const d of docs) {
+      let bytes: Bytes;
+      const p = parts[part]!;
+      if (at + row <= p.byteLength) {
+        bytes = new Bytes(p.buffer as ArrayBuffer, p.byteOffset + at, row);
+        at += row;
+      } else [bytes, part, at] = joinRow(parts, part, at, row); // the one copy: a row across two chunks
+      if (at === parts[part]?.byteLength && part < parts.length - 1) [part, at] = [part + 1, 0];
+      d[key] = { dense: { buffer: bytes, shape: col.shape, dtype: col.dtype } };
+    }
   }
   return batch.same ? (docs as DocumentData[]) : docs.map((d) => fromWire(d, blobs));
 }
 
-function fromWire(d: Record<string, unknown>, blobs: Uint8Array[]): DocumentData {
+/** `n` bytes from chunk `part` at `at` on, across chunks: copied into one buffer; and where the next row starts. */
+function joinRow(parts: Buffer[], part: number, at: number, n: number): [Bytes, number, number] {
+  const out = new Bytes(n);
+  for (let got = 0; got < n; ) {
+    const k = Math.min(n - got, parts[part]!.byteLength - at);
+    out.set(parts[part]!.subarray(at, at + k), got);
+    got += k;
+    at += k;
+    if (at === parts[part]!.byteLength && got < n) [part, at] = [part + 1, 0];
+  }
+  return [out, part, at];
+}
+
+const joined = (parts: Buffer[]) => (parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+
+function fromWire(d: Record<string, unknown>, blobs: Buffer[][]): DocumentData {
   for (const key of TENSORS) {
     const dense = (d[key] as Dense | undefined)?.dense;
-    if (dense && typeof dense.buffer === 'number') dense.buffer = Bytes.view(blobs[dense.buffer]!);
+    if (dense && typeof dense.buffer === 'number') dense.buffer = Bytes.view(joined(blobs[dense.buffer]!));
     else if (dense && dense.buffer instanceof Uint8Array && !(dense.buffer instanceof Bytes)) dense.buffer = Bytes.view(dense.buffer);
   }
   if (d.buffer instanceof Uint8Array) d.buffer = Bytes.view(d.buffer);
@@ -260,29 +286,23 @@ export class PythonExecutor {
   private readFrames(child: ChildProcess, onReply: (r: Reply) => void): void {
     const decoder = new Decoder();
     // Chunks are kept as they came and cut into the frame's parts: a large frame is never joined
-    // into one buffer (a tensor that spans two chunks is the only copy).
+    // into one buffer (a tensor's parts are views of the chunks that held it).
     const chunks: Buffer[] = [];
     let have = 0;
-    const take = (n: number): Buffer => {
-      const first = chunks[0]!;
-      if (first.length >= n) {
-        chunks[0] = first.subarray(n);
-        if (!chunks[0].length) chunks.shift();
-        have -= n;
-        return first.subarray(0, n);
-      }
-      const out = Buffer.allocUnsafe(n);
-      for (let at = 0; at < n; ) {
+    const parts = (n: number): Buffer[] => {
+      const out: Buffer[] = [];
+      for (let got = 0; got < n; ) {
         const c = chunks[0]!;
-        const k = Math.min(c.length, n - at);
-        c.copy(out, at, 0, k);
-        at += k;
+        const k = Math.min(c.length, n - got);
+        out.push(k === c.length ? c : c.subarray(0, k));
+        got += k;
         if (k === c.length) chunks.shift();
         else chunks[0] = c.subarray(k);
       }
       have -= n;
       return out;
     };
+    const take = (n: number): Buffer => joined(parts(n));
     const peekLength = (): number => (chunks[0]!.length >= 4 ? chunks[0]!.readUInt32LE(0) : Buffer.concat(chunks, 4).readUInt32LE(0));
     (child.stdio[4] as NodeJS.ReadableStream).on('data', (chunk: Buffer) => {
       chunks.push(chunk);
@@ -291,7 +311,7 @@ export class PythonExecutor {
         take(4);
         const header = take(take(4).readUInt32LE(0));
         const reply = decoder.decode(header) as Reply;
-        reply.tensors = (reply.blobs ?? []).map((size) => take(size));
+        reply.tensors = (reply.blobs ?? []).map((size) => parts(size));
         onReply(reply);
       }
     });

@@ -3,7 +3,10 @@ The frames between a Pea (Node.js) and its Python worker: a 4-byte little-endian
 rest; a 4-byte length of the header; the header, one msgpack message; then the bytes of its
 tensors, one after the other (the header's `blobs` lists their sizes; a tensor's dense buffer
 is its index there). Tensors so cross as raw bytes, never lists of floats, and never pass
-through msgpack (whose packer copies a large message over and over as it grows).
+through msgpack (whose packer copies a large message over and over as it grows). A list of
+documents is a batch, `{'docs': [...], 'cols': {field: {'blob', 'shape', 'dtype'}}}`: a field in
+`cols` is every document's, one row each of that blob (see DocumentArray._from_frame); an answer's
+batch may be `{'same': True, 'cols': {...}}`, the documents sent, unread, with the columns set since.
 """
 import os
 import struct

@@ -299,6 +299,7 @@ class DocumentArray(MutableSequence):
 
     def __init__(self, docs=None):
         self._items = []
+        self._batch = None  # while these are a frame's batch as it came, unread, in order: its _Cols
         if docs is not None:
             self.extend(docs)
 
@@ -315,25 +316,18 @@ class DocumentArray(MutableSequence):
         cols.came = dict(cols)
         da = cls()
         da._items = [_Unread(w, blobs, cols, i) for i, w in enumerate(wires)]
+        da._batch = cols if wires else None
         return da
 
     def _frame_cols(self):
-        """The columns every document still takes its tensors from, row by row in order (all unread, one frame's batch), else None."""
-        items = self._items
-        if not items or type(items[0]) is not _Unread:
-            return None
-        cols = items[0].cols
-        if cols.rows != len(items):
-            return None
-        for i, d in enumerate(items):
-            if type(d) is not _Unread or d.cols is not cols or d.row != i:
-                return None
-        return cols
+        """The columns every document still takes its tensors from, row by row in order (a frame's batch, none read or moved), else None."""
+        return self._batch
 
     @property
     def _docs(self):
         """Every document, each read now if it was not yet."""
         items = self._items
+        self._batch = None  # a caller may read or change any of them
         for i, d in enumerate(items):
             if type(d) is _Unread:
                 items[i] = self._adopt(d.read())
@@ -353,6 +347,7 @@ class DocumentArray(MutableSequence):
             d = self._items[int(key)]
             if type(d) is _Unread:
                 d = self._items[int(key)] = self._adopt(d.read())
+                self._batch = None
             return d
         if isinstance(key, str):
             for d in self._docs:
@@ -387,9 +382,11 @@ class DocumentArray(MutableSequence):
         return item in self._docs
 
     def insert(self, index, doc):
+        self._batch = None
         self._items.insert(index, self._adopt(doc))
 
     def append(self, doc):
+        self._batch = None
         self._items.append(self._adopt(doc))
 
     def extend(self, docs):
@@ -397,6 +394,7 @@ class DocumentArray(MutableSequence):
             self.append(d)
 
     def clear(self):
+        self._batch = None
         self._items.clear()
 
     def reverse(self):
@@ -479,8 +477,8 @@ class DocumentArray(MutableSequence):
 
     def _one_each(self, values):
         values = list(values)
-        if len(values) != len(self._docs):
-            raise ValueError(f'expected {len(self._docs)} values, one per document, got {len(values)}')
+        if len(values) != len(self._items):
+            raise ValueError(f'expected {len(self._items)} values, one per document, got {len(values)}')
         return values
 
     def traverse_flat(self, traversal_paths):
