@@ -11,7 +11,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { DocumentData, NamedScore } from './document.ts';
 import { type FlowMetrics, observeRequest } from './metrics.ts';
-import { bytesOf, type DenseTensor, encodeDense, isDense } from './tensor.ts';
+import { Bytes, bytesOf, type DenseTensor, encodeDense, isDense } from './tensor.ts';
 import { type DataRequest, ERROR, newRequest, type Route, type Status } from './protocol.ts';
 import { runtimeFile } from './version.ts';
 
@@ -60,7 +60,7 @@ export function toStruct(o: Record<string, unknown>): Obj {
 function fromNdArray(a: Obj | undefined): DenseTensor | undefined {
   const dense = a?.dense as Obj | undefined;
   if (!dense?.buffer) return undefined;
-  return { dense: { buffer: (dense.buffer as Buffer).toString('base64'), shape: dense.shape?.length ? (dense.shape as number[]) : [], dtype: String(dense.dtype || 'float32') } };
+  return { dense: { buffer: Bytes.view(dense.buffer as Buffer), shape: dense.shape?.length ? (dense.shape as number[]) : [], dtype: String(dense.dtype || 'float32') } };
 }
 function toNdArray(t: number[] | DenseTensor): Obj {
   if (isDense(t)) return { dense: { buffer: bytesOf(t), shape: t.dense.shape ?? [], dtype: t.dense.dtype } };

@@ -8,7 +8,8 @@ import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import type { ExecutorSpec } from './config.ts';
 import type { Become, PeaConfig } from './pea-worker.ts';
-import type { DataRequest } from './protocol.ts';
+import { FRAME_TYPE, decodeFrame } from './frame.ts';
+import { type DataRequest, endWith, requestBody } from './protocol.ts';
 
 /** In a container the runtime runs bundled (dist/*.mjs, see base-image.ts); elsewhere from its TypeScript. */
 const BUNDLED = import.meta.url.endsWith('.mjs');
@@ -17,22 +18,30 @@ const WORKER = fileURLToPath(new URL(BUNDLED ? './pea-worker.mjs' : './pea-worke
 const BOOTSTRAP = new URL(BUNDLED ? '../bootstrap-container.mjs' : './bootstrap.mjs', import.meta.url).href;
 const TAIL = 30;
 
-/** POST a data request to a Pea or a Pod's head (`host:port`), over a keep-alive agent. */
-export function sendRequest(agent: http.Agent, host: string, port: number, label: string, req: DataRequest): Promise<DataRequest> {
-  const body = JSON.stringify(req);
+/**
+ * POST a data request to a Pea or a Pod's head (`host:port`), over a keep-alive agent: as a frame
+ * (tensors as bytes) to the runtime's own processes, as JSON where `framed` is false (a remote
+ * Executor, whose daemon may run another version of the runtime).
+ */
+export function sendRequest(agent: http.Agent, host: string, port: number, label: string, req: DataRequest, framed = true): Promise<DataRequest> {
+  const { parts, headers } = requestBody(req, framed);
   return new Promise<DataRequest>((resolve, reject) => {
-    const r = http.request({ agent, host, port, method: 'POST', path: '/', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+    const r = http.request({ agent, host, port, method: 'POST', path: '/', headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        if (res.statusCode !== 200) reject(new Error(`${label}: ${text}`));
-        else resolve(JSON.parse(text) as DataRequest);
+        const body = Buffer.concat(chunks);
+        try {
+          if (res.statusCode !== 200) reject(new Error(`${label}: ${body.toString('utf8')}`));
+          else resolve(res.headers['content-type'] === FRAME_TYPE ? decodeFrame(body) : (JSON.parse(body.toString('utf8')) as DataRequest));
+        } catch (err) {
+          reject(new Error(`${label}: an answer that cannot be read: ${(err as Error).message}`));
+        }
       });
       res.on('error', reject);
     });
     r.on('error', (err) => reject(new Error(`${label} is unreachable: ${err.message}`)));
-    r.end(body);
+    endWith(r, parts);
   });
 }
 

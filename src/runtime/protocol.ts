@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { DocumentData } from './document.ts';
+import { FRAME_TYPE, decodeFrame, encodeFrame } from './frame.ts';
 
 export const SUCCESS = 0;
 export const ERROR = 3;
@@ -45,6 +46,19 @@ export function newRequest(opts: { endpoint: string; docs?: DocumentData[]; para
   };
 }
 
+/**
+ * A deep copy of a request (or any part of one) for a branch or a join to change: its plain values
+ * copied, tensors' bytes shared, not copied (nothing writes into them; structuredClone would copy
+ * each and lose what they are, Bytes).
+ */
+export function cloneRequest<T>(x: T): T {
+  if (Array.isArray(x)) return x.map(cloneRequest) as T;
+  if (x === null || typeof x !== 'object' || ArrayBuffer.isView(x)) return x;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(x)) out[k] = cloneRequest(v);
+  return out as T;
+}
+
 /** The status of a request an executor failed on: its message and stack, named after the executor. */
 export function errorStatus(err: unknown, executor: string): Status {
   const e = err instanceof Error ? err : new Error(String(err));
@@ -55,9 +69,35 @@ export function errorStatus(err: unknown, executor: string): Status {
   };
 }
 
+/** A data request as an HTTP body: a frame (tensors as bytes) or JSON (tensors as base64); its parts and headers. */
+export function requestBody(req: DataRequest, framed: boolean): { parts: Uint8Array[]; headers: Record<string, string | number> } {
+  let parts = framed ? encodeFrame(req) : [Buffer.from(JSON.stringify(req))];
+  // A small frame goes as one buffer: one write, one segment (its parts are copied only when that is cheap).
+  if (parts.length > 1 && parts.reduce((n, p) => n + p.byteLength, 0) <= 64 * 1024) parts = [Buffer.concat(parts)];
+  return { parts, headers: { 'content-type': framed ? FRAME_TYPE : 'application/json', 'content-length': parts.reduce((n, p) => n + p.byteLength, 0) } };
+}
+
+/**
+ * A body's parts, then its end: one `end(body)` for one part (the request or answer leaves with its
+ * headers in one write), else written as they are, corked (a frame's tensors are not joined first).
+ */
+export function endWith(stream: NodeJS.WritableStream & { cork(): void; uncork(): void }, parts: Uint8Array[]): void {
+  if (parts.length === 1) return void stream.end(parts[0]);
+  stream.cork();
+  for (const p of parts) stream.write(p);
+  stream.uncork();
+  stream.end();
+}
+
+function writeAnswer(res: http.ServerResponse, answer: DataRequest, framed: boolean): void {
+  const { parts, headers } = requestBody(answer, framed);
+  endWith(res.writeHead(200, headers), parts);
+}
+
 /**
  * The server side of the protocol between a gateway and a Pea (or a Pod's head): `POST /` with
- * a data request answers the processed request; `GET /` describes the server. A request that
+ * a data request (a frame, or JSON) answers the processed request in the same form; `GET /`
+ * describes the server. A request that
  * cannot be handled answers `failStatus` with the reason as text.
  */
 export function requestServer(opts: { describe: () => object; handle: (req: DataRequest) => Promise<DataRequest>; failStatus: number }): http.Server {
@@ -67,11 +107,13 @@ export function requestServer(opts: { describe: () => object; handle: (req: Data
       return;
     }
     const chunks: Buffer[] = [];
+    const framed = req.headers['content-type'] === FRAME_TYPE;
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', async () => {
       try {
-        const out = JSON.stringify(await opts.handle(JSON.parse(Buffer.concat(chunks).toString('utf8')) as DataRequest));
-        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(out) }).end(out);
+        const body = Buffer.concat(chunks);
+        const answer = await opts.handle(framed ? decodeFrame(body) : (JSON.parse(body.toString('utf8')) as DataRequest));
+        writeAnswer(res, answer, framed);
       } catch (err) {
         res.writeHead(opts.failStatus, { 'content-type': 'text/plain' }).end(String((err as Error)?.message ?? err));
       }

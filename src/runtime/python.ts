@@ -16,7 +16,7 @@ import type { ExecutorSpec } from './config.ts';
 import type { DocumentData } from './document.ts';
 import type { ExecutorMetas } from './executor.ts';
 import { type DataRequest, ERROR, type Status } from './protocol.ts';
-import { Bytes } from './tensor.ts';
+import { type Batch, type Piece, fromBatch, joined, piecesAsBytes, toBatch } from './frame.ts';
 import { runtimeFile } from './version.ts';
 
 /** Where the `jina` package is: beside the runtime's sources (or one folder up from dist/). */
@@ -52,111 +52,6 @@ export class PythonError extends Error {
 }
 
 const encoder = new Encoder({ ignoreUndefined: true });
-
-type Dense = { dense?: { buffer: unknown; shape?: unknown; dtype?: unknown } };
-/** A tensor's bytes for a frame: base64 (from a JSON hop) or bytes. */
-type Piece = string | Uint8Array;
-/** A list of documents in a frame: fields every document has as a tensor of one dtype and shape go as one column (one blob, a row each). */
-interface Batch {
-  docs?: DocumentData[];
-  /** In an answer: the documents are those sent, unchanged, but for the columns it carries. */
-  same?: boolean;
-  cols?: Record<string, { blob: number; shape: number[]; dtype: string }>;
-}
-const TENSORS = ['embedding', 'blob'] as const;
-const isPiece = (b: unknown): b is Piece => typeof b === 'string' || b instanceof Uint8Array;
-const pieceBytes = (p: Piece) => (typeof p === 'string' ? Buffer.byteLength(p, 'base64') : p.byteLength);
-
-/** The pieces of a column when every document has `key` dense, of one dtype, shape and size. */
-function columnOf(docs: DocumentData[], key: (typeof TENSORS)[number]): { pieces: Piece[]; shape: number[]; dtype: string } | undefined {
-  const first = (docs[0]?.[key] as Dense | undefined)?.dense;
-  if (!first || !isPiece(first.buffer) || typeof first.dtype !== 'string' || !Array.isArray(first.shape) || !first.shape.length) return undefined;
-  const shape = first.shape.join(',');
-  const size = pieceBytes(first.buffer);
-  const pieces: Piece[] = [];
-  for (const d of docs) {
-    const t = (d[key] as Dense | undefined)?.dense;
-    if (!t || !isPiece(t.buffer) || t.dtype !== first.dtype || !Array.isArray(t.shape) || t.shape.join(',') !== shape || pieceBytes(t.buffer) !== size) return undefined;
-    pieces.push(t.buffer);
-  }
-  return { pieces, shape: first.shape as number[], dtype: first.dtype };
-}
-
-/** Documents for the frame: their tensors moved to `blobs` (a column's pieces as one blob), named by index; the request is not changed. */
-function toBatch(docs: DocumentData[], blobs: Piece[][]): Batch {
-  const cols: Batch['cols'] = {};
-  for (const key of TENSORS) {
-    const col = columnOf(docs, key);
-    if (!col) continue;
-    blobs.push(col.pieces);
-    cols[key] = { blob: blobs.length - 1, shape: col.shape, dtype: col.dtype };
-  }
-  return { docs: docs.map((d) => toWire(d, blobs, cols)), ...(Object.keys(cols).length ? { cols } : {}) };
-}
-
-function toWire(d: DocumentData, blobs: Piece[][], inColumns: object = {}): DocumentData {
-  let out: Record<string, unknown> | undefined;
-  const set = (k: string, v: unknown) => ((out ??= { ...d })[k] = v);
-  for (const key of TENSORS) {
-    if (key in inColumns) {
-      set(key, undefined); // in the batch's column
-      continue;
-    }
-    const dense = (d[key] as Dense | undefined)?.dense;
-    if (!dense || !isPiece(dense.buffer)) continue;
-    blobs.push([dense.buffer]);
-    set(key, { dense: { ...dense, buffer: blobs.length - 1 } });
-  }
-  for (const key of ['chunks', 'matches'] as const) if (Array.isArray(d[key]) && d[key]!.length) set(key, d[key]!.map((c) => toWire(c, blobs)));
-  return (out ?? d) as DocumentData;
-}
-
-/** The documents of an answer: tensors named by index or in columns, and bytes msgpack gave, as Bytes views (base64 only if a JSON hop serialises them). */
-function fromBatch(batch: Batch, blobs: Buffer[][], sent: DocumentData[]): DocumentData[] {
-  const docs = (batch.same ? sent.map((d) => ({ ...d })) : (batch.docs ?? [])) as Record<string, unknown>[];
-  for (const [key, col] of Object.entries(batch.cols ?? {})) {
-    const parts = blobs[col.blob]!;
-    const row = parts.reduce((n, p) => n + p.byteLength, 0) / docs.length;
-    let [part, at] = [0, 0]; // where the next row starts
-    for (const d of docs) {
-      let bytes: Bytes;
-      const p = parts[part]!;
-      if (at + row <= p.byteLength) {
-        bytes = new Bytes(p.buffer as ArrayBuffer, p.byteOffset + at, row);
-        at += row;
-      } else [bytes, part, at] = joinRow(parts, part, at, row); // the one copy: a row across two chunks
-      if (at === parts[part]?.byteLength && part < parts.length - 1) [part, at] = [part + 1, 0];
-      d[key] = { dense: { buffer: bytes, shape: col.shape, dtype: col.dtype } };
-    }
-  }
-  return batch.same ? (docs as DocumentData[]) : docs.map((d) => fromWire(d, blobs));
-}
-
-/** `n` bytes from chunk `part` at `at` on, across chunks: copied into one buffer; and where the next row starts. */
-function joinRow(parts: Buffer[], part: number, at: number, n: number): [Bytes, number, number] {
-  const out = new Bytes(n);
-  for (let got = 0; got < n; ) {
-    const k = Math.min(n - got, parts[part]!.byteLength - at);
-    out.set(parts[part]!.subarray(at, at + k), got);
-    got += k;
-    at += k;
-    if (at === parts[part]!.byteLength && got < n) [part, at] = [part + 1, 0];
-  }
-  return [out, part, at];
-}
-
-const joined = (parts: Buffer[]) => (parts.length === 1 ? parts[0]! : Buffer.concat(parts));
-
-function fromWire(d: Record<string, unknown>, blobs: Buffer[][]): DocumentData {
-  for (const key of TENSORS) {
-    const dense = (d[key] as Dense | undefined)?.dense;
-    if (dense && typeof dense.buffer === 'number') dense.buffer = Bytes.view(joined(blobs[dense.buffer]!));
-    else if (dense && dense.buffer instanceof Uint8Array && !(dense.buffer instanceof Bytes)) dense.buffer = Bytes.view(dense.buffer);
-  }
-  if (d.buffer instanceof Uint8Array) d.buffer = Bytes.view(d.buffer);
-  for (const key of ['chunks', 'matches'] as const) if (Array.isArray(d[key])) for (const c of d[key] as Record<string, unknown>[]) fromWire(c, blobs);
-  return d as DocumentData;
-}
 
 /** The interpreter: JINAD_PYTHON, else `python3` on the PATH. */
 const pythonBinary = () => process.env.JINAD_PYTHON || 'python3';
@@ -319,20 +214,14 @@ export class PythonExecutor {
 
   /** Tensors' bytes for a frame: base64 decoded into the scratch buffer (or a new one while it is in use), bytes as they are. */
   private tensorBytes(blobs: Piece[][]): { blobs: Uint8Array[][]; scratch: boolean } {
-    let size = 0;
-    for (const b of blobs) for (const p of b) if (typeof p === 'string') size += (p.length * 3) >> 2;
-    if (!size) return { blobs: blobs as Uint8Array[][], scratch: false };
-    const scratch = !this.scratchBusy;
-    if (scratch && this.scratch.length < size) this.scratch = Buffer.allocUnsafe(size);
-    const buf = scratch ? this.scratch : Buffer.allocUnsafe(size);
-    if (scratch) this.scratchBusy = true;
-    let at = 0;
-    const bytes = (p: Piece) => {
-      if (typeof p !== 'string') return p;
-      const n = buf.write(p, at, 'base64');
-      return buf.subarray(at, (at += n));
-    };
-    return { blobs: blobs.map((b) => b.map(bytes)), scratch };
+    const scratch = !this.scratchBusy && blobs.some((b) => b.some((p) => typeof p === 'string'));
+    if (scratch) {
+      let size = 0;
+      for (const b of blobs) for (const p of b) if (typeof p === 'string') size += (p.length * 3) >> 2;
+      if (this.scratch.length < size) this.scratch = Buffer.allocUnsafe(size);
+      this.scratchBusy = true;
+    }
+    return { blobs: piecesAsBytes(blobs, scratch ? this.scratch : undefined), scratch };
   }
 
   /** One frame: lengths, the msgpack header, the tensors' bytes (a blob may be many pieces); `written` once the pipe took it all. */

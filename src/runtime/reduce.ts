@@ -4,7 +4,7 @@
  * and matches combined), routes and parameters too, and every answer is kept as `docsMatrix`.
  */
 import type { DocumentData } from './document.ts';
-import { type DataRequest, ERROR } from './protocol.ts';
+import { cloneRequest, type DataRequest, ERROR } from './protocol.ts';
 
 function mergeDoc(into: DocumentData, from: DocumentData): void {
   into.tags = { ...(into.tags ?? {}), ...(from.tags ?? {}) };
@@ -21,14 +21,14 @@ function mergeDoc(into: DocumentData, from: DocumentData): void {
 /** Join branch results: documents merged by id (first branch's order), routes and parameters combined. */
 export function mergeRequests(parts: DataRequest[]): DataRequest {
   const [first, ...rest] = parts;
-  const out: DataRequest = structuredClone(first!);
+  const out: DataRequest = cloneRequest(first!);
   const byId = new Map(out.data.docs.map((d) => [d.id!, d]));
   for (const part of rest) {
     for (const d of part.data.docs) {
       const have = byId.get(d.id!);
       if (have) mergeDoc(have, d);
       else {
-        const copy = structuredClone(d);
+        const copy = cloneRequest(d);
         out.data.docs.push(copy);
         byId.set(d.id!, copy);
       }
@@ -44,7 +44,7 @@ export function mergeRequests(parts: DataRequest[]): DataRequest {
 
 /** A join with `disable_reduce`: the first branch's request as it is, every branch as `docsMatrix` (the executor reduces). */
 export function unreduced(parts: DataRequest[]): DataRequest {
-  const out: DataRequest = structuredClone(parts[0]!);
+  const out: DataRequest = cloneRequest(parts[0]!);
   out.docsMatrix = parts.map((p) => p.data.docs);
   for (const part of parts.slice(1)) if (part.status.code === ERROR && out.status.code !== ERROR) out.status = part.status;
   return out;

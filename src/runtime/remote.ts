@@ -96,7 +96,7 @@ export class RemotePod {
   }
 
   send(req: DataRequest): Promise<DataRequest> {
-    return sendRequest(this.agent, this.host, this.port!, `${this.name}@${this.host}`, req);
+    return sendRequest(this.agent, this.host, this.port!, `${this.name}@${this.host}`, req, false); // JSON: the remote daemon's runtime may be another version
   }
 
   async scale(replicas: number): Promise<void> {

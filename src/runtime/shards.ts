@@ -7,7 +7,7 @@
  */
 import type { ExecutorSpec, UsesSpec } from './config.ts';
 import { Pod, type PodOptions } from './pod.ts';
-import { type DataRequest, ERROR } from './protocol.ts';
+import { cloneRequest, type DataRequest, ERROR } from './protocol.ts';
 import { mergeRequests } from './reduce.ts';
 
 /** An executor to run around the shards; a no-op one (`_pass`, Jina's `_merge…`) is the default reduce, not a Pod. */
@@ -68,7 +68,7 @@ export class ShardedPod {
       const out = await this.shards[this.next++ % this.shards.length]!.send(input);
       return this.after && out.status.code !== ERROR ? this.after.send(out) : out;
     }
-    const outs = await Promise.all(this.shards.map((s) => s.send(structuredClone(input))));
+    const outs = await Promise.all(this.shards.map((s) => s.send(cloneRequest(input))));
     const merged = mergeRequests(outs);
     if (!this.after || merged.status.code === ERROR) {
       delete merged.docsMatrix;

@@ -15,7 +15,6 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Flow, loadFlow } from '../../src/runtime/index.ts';
 import { StartError } from '../../src/runtime/pea.ts';
-import { freePort } from '../helpers.ts';
 import { post } from './helpers.ts';
 
 process.env.JINAD_PYTHON ??= '/usr/bin/python3';
@@ -168,8 +167,8 @@ describe('Python Executors', () => {
 
 describe('app.py: a Flow built in Python', () => {
   it('`from jina import Flow` runs the Flow with the runtime, posts to it and reads the answers', async () => {
-    const port = await freePort();
-    const { stdout } = await promisify(execFile)(process.env.JINAD_PYTHON!, ['app.py', String(port), '--once'], {
+    // Port 0: the runtime picks a free one and says which (a port picked here first could be taken by then).
+    const { stdout } = await promisify(execFile)(process.env.JINAD_PYTHON!, ['app.py', '0', '--once'], {
       cwd: dir,
       env: { ...process.env, PYTHONPATH: fileURLToPath(new URL('../../src/runtime/python', import.meta.url)) },
       timeout: 60_000,
