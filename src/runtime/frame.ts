@@ -1,20 +1,13 @@
 /**
- * Frames: documents with their tensors as raw bytes after a msgpack header, never base64 and
- * never lists of floats. A list of documents is a batch; a field every document of it has as a
- * tensor of one dtype and shape (embeddings of one model) goes as one column: one blob, a row per
+ * Documents for frames: their tensors as raw bytes after a msgpack header, never base64 and never
+ * lists of floats. A list of documents is a batch; a field every document of it has as a tensor
+ * of one dtype and shape (embeddings of one model) goes as one column: one blob, a row per
  * document. Used between a Pea and its Python worker (python.ts) and over HTTP between the
- * runtime's own processes (gateway, heads, Peas: `application/x-jinad-frame`), so tensors cross
- * every inner hop as bytes and become base64 only where JSON leaves the Flow.
- *
- * An HTTP frame: a 4-byte little-endian length of the header, the header (the data request with
- * batches for its document lists, and `blobs`: the blobs' sizes), then the blobs in order.
+ * runtime's own processes (protocol.ts), so tensors cross every inner hop as bytes and become
+ * base64 only where JSON leaves the Flow.
  */
-import { Decoder, Encoder } from '@msgpack/msgpack';
 import type { DocumentData } from './document.ts';
-import type { DataRequest } from './protocol.ts';
 import { Bytes } from './tensor.ts';
-
-export const FRAME_TYPE = 'application/x-jinad-frame';
 
 type Dense = { dense?: { buffer: unknown; shape?: unknown; dtype?: unknown } };
 /** A tensor's bytes for a frame: base64 (from a JSON hop) or bytes. */
@@ -134,43 +127,4 @@ export function piecesAsBytes(blobs: Piece[][], into?: Buffer): Uint8Array[][] {
     return buf.subarray(at, (at += n));
   };
   return blobs.map((b) => b.map(bytes));
-}
-
-const encoder = new Encoder({ ignoreUndefined: true });
-const decoder = new Decoder();
-
-/** A data request as an HTTP frame's parts (written as they are: the tensors are not copied into one buffer). */
-export function encodeFrame(req: DataRequest): Uint8Array[] {
-  const pieces: Piece[][] = [];
-  const message = {
-    ...req,
-    data: { ...req.data, docs: toBatch(req.data.docs ?? [], pieces), groundtruths: req.data.groundtruths && toBatch(req.data.groundtruths, pieces) },
-    docsMatrix: req.docsMatrix?.map((docs) => toBatch(docs, pieces)),
-  };
-  const blobs = piecesAsBytes(pieces);
-  const header = encoder.encode({ request: message, blobs: blobs.map((b) => b.reduce((n, p) => n + p.byteLength, 0)) });
-  const head = Buffer.allocUnsafe(4);
-  head.writeUInt32LE(header.byteLength, 0);
-  return [head, header, ...blobs.flat().filter((b) => b.byteLength)];
-}
-
-/** An HTTP frame's data request: tensors are Bytes views of `body`. A frame that does not add up is an error. */
-export function decodeFrame(body: Buffer): DataRequest {
-  if (body.length < 4) throw new Error('a frame needs its header length');
-  const size = body.readUInt32LE(0);
-  if (4 + size > body.length) throw new Error('a frame shorter than its header');
-  const { request, blobs: sizes } = decoder.decode(body.subarray(4, 4 + size)) as { request: Record<string, any>; blobs: number[] };
-  const blobs: Buffer[][] = [];
-  let at = 4 + size;
-  for (const n of sizes ?? []) {
-    if (at + n > body.length) throw new Error('a frame shorter than its tensors');
-    blobs.push([body.subarray(at, (at += n))]);
-  }
-  const docs = (b: Batch | undefined) => (b ? fromBatch(b, blobs, []) : undefined);
-  const data = request.data ?? {};
-  return {
-    ...request,
-    data: { ...data, docs: docs(data.docs) ?? [], ...(data.groundtruths ? { groundtruths: docs(data.groundtruths) } : {}) },
-    ...(request.docsMatrix ? { docsMatrix: (request.docsMatrix as Batch[]).map((b) => docs(b)!) } : {}),
-  } as DataRequest;
 }

@@ -8,8 +8,7 @@ import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import type { ExecutorSpec } from './config.ts';
 import type { Become, PeaConfig } from './pea-worker.ts';
-import { FRAME_TYPE, decodeFrame } from './frame.ts';
-import { type DataRequest, endWith, requestBody } from './protocol.ts';
+import { type DataRequest, decodeFrame, endWith, FRAME_TYPE, requestBody } from './protocol.ts';
 
 /** In a container the runtime runs bundled (dist/*.mjs, see base-image.ts); elsewhere from its TypeScript. */
 const BUNDLED = import.meta.url.endsWith('.mjs');

@@ -1,11 +1,13 @@
 /**
  * The data request: what the gateway sends through a Flow and returns to clients, in Jina 2's
- * HTTP shape (protobuf JSON of a data request: camelCase keys).
+ * HTTP shape (protobuf JSON of a data request: camelCase keys); between the runtime's own
+ * processes the same request travels as a frame, its tensors as bytes.
  */
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
+import { Decoder, Encoder } from '@msgpack/msgpack';
 import type { DocumentData } from './document.ts';
-import { FRAME_TYPE, decodeFrame, encodeFrame } from './frame.ts';
+import { type Batch, fromBatch, type Piece, piecesAsBytes, toBatch } from './frame.ts';
 
 export const SUCCESS = 0;
 export const ERROR = 3;
@@ -67,6 +69,52 @@ export function errorStatus(err: unknown, executor: string): Status {
     description: `${executor}: ${e.name}: ${e.message}`,
     exception: { name: e.name, args: [e.message], stacks: (e.stack ?? '').split('\n'), executor },
   };
+}
+
+const encoder = new Encoder({ ignoreUndefined: true });
+const decoder = new Decoder();
+
+/**
+ * The runtime's own processes (gateway, heads, Peas) send data requests as frames: a 4-byte
+ * little-endian length of the header, the header (the request with batches for its document
+ * lists, see frame.ts, and `blobs`: the blobs' sizes), then the blobs in order.
+ */
+export const FRAME_TYPE = 'application/x-jinad-frame';
+
+/** A data request as an HTTP frame's parts (written as they are: the tensors are not copied into one buffer). */
+export function encodeFrame(req: DataRequest): Uint8Array[] {
+  const pieces: Piece[][] = [];
+  const message = {
+    ...req,
+    data: { ...req.data, docs: toBatch(req.data.docs ?? [], pieces), groundtruths: req.data.groundtruths && toBatch(req.data.groundtruths, pieces) },
+    docsMatrix: req.docsMatrix?.map((docs) => toBatch(docs, pieces)),
+  };
+  const blobs = piecesAsBytes(pieces);
+  const header = encoder.encode({ request: message, blobs: blobs.map((b) => b.reduce((n, p) => n + p.byteLength, 0)) });
+  const head = Buffer.allocUnsafe(4);
+  head.writeUInt32LE(header.byteLength, 0);
+  return [head, header, ...blobs.flat().filter((b) => b.byteLength)];
+}
+
+/** An HTTP frame's data request: tensors are Bytes views of `body`. A frame that does not add up is an error. */
+export function decodeFrame(body: Buffer): DataRequest {
+  if (body.length < 4) throw new Error('a frame needs its header length');
+  const size = body.readUInt32LE(0);
+  if (4 + size > body.length) throw new Error('a frame shorter than its header');
+  const { request, blobs: sizes } = decoder.decode(body.subarray(4, 4 + size)) as { request: Record<string, any>; blobs: number[] };
+  const blobs: Buffer[][] = [];
+  let at = 4 + size;
+  for (const n of sizes ?? []) {
+    if (at + n > body.length) throw new Error('a frame shorter than its tensors');
+    blobs.push([body.subarray(at, (at += n))]);
+  }
+  const docs = (b: Batch | undefined) => (b ? fromBatch(b, blobs, []) : undefined);
+  const data = request.data ?? {};
+  return {
+    ...request,
+    data: { ...data, docs: docs(data.docs) ?? [], ...(data.groundtruths ? { groundtruths: docs(data.groundtruths) } : {}) },
+    ...(request.docsMatrix ? { docsMatrix: (request.docsMatrix as Batch[]).map((b) => docs(b)!) } : {}),
+  } as DataRequest;
 }
 
 /** A data request as an HTTP body: a frame (tensors as bytes) or JSON (tensors as base64); its parts and headers. */

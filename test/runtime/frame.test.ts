@@ -7,9 +7,8 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
-import { decodeFrame, encodeFrame } from '../../src/runtime/frame.ts';
 import { sendRequest } from '../../src/runtime/pea.ts';
-import { type DataRequest, newRequest, requestServer } from '../../src/runtime/protocol.ts';
+import { type DataRequest, decodeFrame, encodeFrame, newRequest, requestServer } from '../../src/runtime/protocol.ts';
 import { Bytes } from '../../src/runtime/tensor.ts';
 
 const f32 = (...values: number[]) => {
