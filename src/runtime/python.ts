@@ -13,7 +13,6 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import type { ExecutorSpec } from './config.ts';
-import type { DocumentData } from './document.ts';
 import type { ExecutorMetas } from './executor.ts';
 import { type DataRequest, ERROR, type Status } from './protocol.ts';
 import { type Batch, type Piece, fromBatch, joined, piecesAsBytes, toBatch } from './frame.ts';
