@@ -95,7 +95,7 @@ const DIM = 768;
 const vec = Buffer.alloc(DIM * 4);
 for (let i = 0; i < DIM; i++) vec.writeFloatLE(Math.sin(i), i * 4);
 const matrix = Buffer.concat(Array.from({ length: 1000 }, () => vec));
-// As the Pea holds them: bytes (from the gRPC gateway, or a Python Executor before), or the base64 a JSON hop gave.
+// As the Pea holds them: bytes (from its head's frame), or the base64 a JSON hop gives (a remote Executor's).
 const bigDocs = (b64 = false) => Array.from({ length: 1000 }, (_, i) => ({ id: `d${i}`, embedding: { dense: { buffer: b64 ? vec.toString('base64') : matrix.subarray(i * DIM * 4, (i + 1) * DIM * 4), shape: [DIM], dtype: '<f4' } } }));
 const textDocs = () => Array.from({ length: 1000 }, (_, i) => ({ id: `d${i}`, text: `document number ${i}` }));
 const withClass = (className: string) => ({ ...pySpec, uses: { ...(pySpec.uses as any), className } });
