@@ -71,8 +71,10 @@ function toWire(d: DocumentData, blobs: Piece[][], inColumns: object = {}): Docu
 export function fromBatch(batch: Batch, blobs: Buffer[][], sent: DocumentData[]): DocumentData[] {
   const docs = (batch.same ? sent.map((d) => ({ ...d })) : (batch.docs ?? [])) as Record<string, unknown>[];
   for (const [key, col] of Object.entries(batch.cols ?? {})) {
-    const parts = blobs[col.blob]!;
-    const row = parts.reduce((n, p) => n + p.byteLength, 0) / docs.length;
+    const parts = blobs[col.blob];
+    const size = parts?.reduce((n, p) => n + p.byteLength, 0) ?? 0;
+    if (!parts || !docs.length || size % docs.length) throw new Error(`a column of ${key} (${size} bytes) that does not divide into its ${docs.length} document(s)`);
+    const row = size / docs.length;
     let [part, at] = [0, 0]; // where the next row starts
     for (const d of docs) {
       let bytes: Bytes;

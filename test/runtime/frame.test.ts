@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
+import { Encoder } from '@msgpack/msgpack';
 import { sendRequest } from '../../src/runtime/pea.ts';
 import { type DataRequest, decodeFrame, encodeFrame, newRequest, requestServer } from '../../src/runtime/protocol.ts';
 import { Bytes } from '../../src/runtime/tensor.ts';
@@ -71,6 +72,11 @@ describe('frames', () => {
     assert.throws(() => decodeFrame(frame.subarray(0, 3)), /header length/);
     assert.throws(() => decodeFrame(frame.subarray(0, 40)), /shorter than its header/);
     assert.throws(() => decodeFrame(frame.subarray(0, frame.length - 1)), /shorter than its tensors/);
+    // A header that lies: a column of 3 bytes for two documents.
+    const header = new Encoder().encode({ request: { ...sample(), data: { docs: { docs: [{ id: 'a' }, { id: 'b' }], cols: { embedding: { blob: 0, shape: [1], dtype: '<f4' } } } } }, blobs: [3] });
+    const size = Buffer.alloc(4);
+    size.writeUInt32LE(header.byteLength);
+    assert.throws(() => decodeFrame(Buffer.concat([size, header, Buffer.alloc(3)])), /does not divide into its 2 document/);
   });
 });
 
