@@ -72,7 +72,7 @@ export function fromBatch(batch: Batch, blobs: Buffer[][], sent: DocumentData[])
   const docs = (batch.same ? sent.map((d) => ({ ...d })) : (batch.docs ?? [])) as Record<string, unknown>[];
   for (const [key, col] of Object.entries(batch.cols ?? {})) {
     const parts = blobs[col.blob];
-    const size = parts?.reduce((n, p) => n + p.byteLength, 0) ?? 0;
+    const size = parts ? sizeOf(parts) : 0;
     if (!parts || !docs.length || size % docs.length) throw new Error(`a column of ${key} (${size} bytes) that does not divide into its ${docs.length} document(s)`);
     const row = size / docs.length;
     let [part, at] = [0, 0]; // where the next row starts
@@ -116,12 +116,15 @@ function fromWire(d: Record<string, unknown>, blobs: Buffer[][]): DocumentData {
   return d as DocumentData;
 }
 
-/** Blobs' pieces as bytes: base64 decoded (into one new buffer for all of them), bytes as they are. */
-export function piecesAsBytes(blobs: Piece[][], into?: Buffer): Uint8Array[][] {
+/** The bytes of a blob's parts together. */
+export const sizeOf = (parts: Uint8Array[]) => parts.reduce((n, p) => n + p.byteLength, 0);
+
+/** Blobs' pieces as bytes: base64 decoded into one buffer for all of them (from `alloc`), bytes as they are. */
+export function piecesAsBytes(blobs: Piece[][], alloc: (size: number) => Buffer = Buffer.allocUnsafe): Uint8Array[][] {
   let size = 0;
   for (const b of blobs) for (const p of b) if (typeof p === 'string') size += (p.length * 3) >> 2;
   if (!size) return blobs as Uint8Array[][];
-  const buf = into && into.length >= size ? into : Buffer.allocUnsafe(size);
+  const buf = alloc(size);
   let at = 0;
   const bytes = (p: Piece) => {
     if (typeof p !== 'string') return p;

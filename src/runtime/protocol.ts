@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import type { DocumentData } from './document.ts';
-import { type Batch, fromBatch, type Piece, piecesAsBytes, toBatch } from './frame.ts';
+import { type Batch, fromBatch, type Piece, piecesAsBytes, sizeOf, toBatch } from './frame.ts';
 
 export const SUCCESS = 0;
 export const ERROR = 3;
@@ -90,7 +90,7 @@ export function encodeFrame(req: DataRequest): Uint8Array[] {
     docsMatrix: req.docsMatrix?.map((docs) => toBatch(docs, pieces)),
   };
   const blobs = piecesAsBytes(pieces);
-  const header = encoder.encode({ request: message, blobs: blobs.map((b) => b.reduce((n, p) => n + p.byteLength, 0)) });
+  const header = encoder.encode({ request: message, blobs: blobs.map(sizeOf) });
   const head = Buffer.allocUnsafe(4);
   head.writeUInt32LE(header.byteLength, 0);
   return [head, header, ...blobs.flat().filter((b) => b.byteLength)];
@@ -121,8 +121,9 @@ export function decodeFrame(body: Buffer): DataRequest {
 export function requestBody(req: DataRequest, framed: boolean): { parts: Uint8Array[]; headers: Record<string, string | number> } {
   let parts = framed ? encodeFrame(req) : [Buffer.from(JSON.stringify(req))];
   // A small frame goes as one buffer: one write, one segment (its parts are copied only when that is cheap).
-  if (parts.length > 1 && parts.reduce((n, p) => n + p.byteLength, 0) <= 64 * 1024) parts = [Buffer.concat(parts)];
-  return { parts, headers: { 'content-type': framed ? FRAME_TYPE : 'application/json', 'content-length': parts.reduce((n, p) => n + p.byteLength, 0) } };
+  const length = sizeOf(parts);
+  if (parts.length > 1 && length <= 64 * 1024) parts = [Buffer.concat(parts)];
+  return { parts, headers: { 'content-type': framed ? FRAME_TYPE : 'application/json', 'content-length': length } };
 }
 
 /**
@@ -145,8 +146,8 @@ function writeAnswer(res: http.ServerResponse, answer: DataRequest, framed: bool
 /**
  * The server side of the protocol between a gateway and a Pea (or a Pod's head): `POST /` with
  * a data request (a frame, or JSON) answers the processed request in the same form; `GET /`
- * describes the server. A request that
- * cannot be handled answers `failStatus` with the reason as text.
+ * describes the server. A request that cannot be handled answers `failStatus` with the reason
+ * as text.
  */
 export function requestServer(opts: { describe: () => object; handle: (req: DataRequest) => Promise<DataRequest>; failStatus: number }): http.Server {
   return http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => {

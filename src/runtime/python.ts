@@ -15,7 +15,7 @@ import { Decoder, Encoder } from '@msgpack/msgpack';
 import type { ExecutorSpec } from './config.ts';
 import type { ExecutorMetas } from './executor.ts';
 import { type DataRequest, ERROR, type Status } from './protocol.ts';
-import { type Batch, type Piece, fromBatch, joined, piecesAsBytes, toBatch } from './frame.ts';
+import { type Batch, type Piece, fromBatch, joined, piecesAsBytes, sizeOf, toBatch } from './frame.ts';
 import { runtimeFile } from './version.ts';
 
 /** Where the `jina` package is: beside the runtime's sources (or one folder up from dist/). */
@@ -213,19 +213,19 @@ export class PythonExecutor {
 
   /** Tensors' bytes for a frame: base64 decoded into the scratch buffer (or a new one while it is in use), bytes as they are. */
   private tensorBytes(blobs: Piece[][]): { blobs: Uint8Array[][]; scratch: boolean } {
-    const scratch = !this.scratchBusy && blobs.some((b) => b.some((p) => typeof p === 'string'));
-    if (scratch) {
-      let size = 0;
-      for (const b of blobs) for (const p of b) if (typeof p === 'string') size += (p.length * 3) >> 2;
+    let scratch = false;
+    const bytes = piecesAsBytes(blobs, (size) => {
+      if (this.scratchBusy) return Buffer.allocUnsafe(size);
+      scratch = this.scratchBusy = true;
       if (this.scratch.length < size) this.scratch = Buffer.allocUnsafe(size);
-      this.scratchBusy = true;
-    }
-    return { blobs: piecesAsBytes(blobs, scratch ? this.scratch : undefined), scratch };
+      return this.scratch;
+    });
+    return { blobs: bytes, scratch };
   }
 
   /** One frame: lengths, the msgpack header, the tensors' bytes (a blob may be many pieces); `written` once the pipe took it all. */
   private send(message: Record<string, unknown>, blobs: Uint8Array[][], written?: () => void): void {
-    const sizes = blobs.map((b) => b.reduce((n, p) => n + p.byteLength, 0));
+    const sizes = blobs.map(sizeOf);
     const header = encoder.encode({ ...message, blobs: sizes });
     const head = Buffer.allocUnsafe(8);
     head.writeUInt32LE(4 + header.byteLength + sizes.reduce((n, b) => n + b, 0), 0);

@@ -139,7 +139,7 @@ class FrameTest(unittest.TestCase):
     def test_untouched_documents_answer_same_and_send_no_bytes(self):
         batch, blobs, m = frame_batch(3)
         da = DocumentArray._from_frame(batch, blobs)
-        came = da._frame_cols()
+        came = da._batch
         self.assertEqual(da.texts, ['t0', 't1', 't2'])  # read from the wire: still unread
         np.testing.assert_array_equal(da.embeddings, m)
         da.embeddings[0, 0] = 99  # a copy: the frame does not change
@@ -148,7 +148,7 @@ class FrameTest(unittest.TestCase):
     def test_embeddings_set_whole_go_back_as_one_column(self):
         batch, blobs, m = frame_batch(3)
         da = DocumentArray._from_frame(batch, blobs)
-        came = da._frame_cols()
+        came = da._batch
         da.embeddings = (m * 2).astype(np.float64)
         out, sent = answer(da, came)
         self.assertEqual(out, {'same': True, 'cols': {'embedding': {'blob': 0, 'shape': [4], 'dtype': '<f8'}}})
@@ -157,7 +157,7 @@ class FrameTest(unittest.TestCase):
     def test_a_document_read_sends_the_batch_again_with_its_change(self):
         batch, blobs, m = frame_batch(3)
         da = DocumentArray._from_frame(batch, blobs)
-        came = da._frame_cols()
+        came = da._batch
         da[1].embedding[0] = -1  # its own copy of the row, changed in place
         da[2].tags['seen'] = True
         out, sent = answer(da, came)
@@ -173,7 +173,7 @@ class FrameTest(unittest.TestCase):
         batch, blobs, m = frame_batch(2)
         da = DocumentArray._from_frame(batch, blobs)
         da[0].embedding = np.zeros(7)
-        out, sent = answer(da, da._frame_cols())
+        out, sent = answer(da, da._batch)
         self.assertNotIn('cols', out)
         shapes = [d['embedding']['dense']['shape'] for d in out['docs']]
         self.assertEqual(shapes, [[7], [4]])
@@ -182,7 +182,7 @@ class FrameTest(unittest.TestCase):
     def test_a_slice_or_another_batch_is_not_the_same(self):
         batch, blobs, m = frame_batch(4)
         da = DocumentArray._from_frame(batch, blobs)
-        came = da._frame_cols()
+        came = da._batch
         out, sent = answer(da[:2], came)
         self.assertEqual([d['id'] for d in out['docs']], ['d0', 'd1'])
         np.testing.assert_array_equal(np.frombuffer(sent[out['cols']['embedding']['blob']], dtype='<f4').reshape(2, 4), m[:2])

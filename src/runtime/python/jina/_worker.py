@@ -71,7 +71,7 @@ def handle(executor, name, msg, blobs):
     matrix = msg.get('docs_matrix')
     gts = msg.get('groundtruths')
     docs = DocumentArray._from_frame(msg.get('docs') or {}, blobs)
-    came = docs._frame_cols()
+    came = docs._batch
     docs_matrix = [DocumentArray._from_frame(m, blobs) for m in matrix] if matrix else None
     groundtruths = DocumentArray._from_frame(gts, blobs) if gts else None
     parameters = dict(msg.get('parameters') or {})

@@ -299,7 +299,9 @@ class DocumentArray(MutableSequence):
 
     def __init__(self, docs=None):
         self._items = []
-        self._batch = None  # while these are a frame's batch as it came, unread, in order: its _Cols
+        # While these are a frame's batch as it came (none read or moved): its _Cols, the columns
+        # every document still takes its tensors from, row by row in order.
+        self._batch = None
         if docs is not None:
             self.extend(docs)
 
@@ -318,10 +320,6 @@ class DocumentArray(MutableSequence):
         da._items = [_Unread(w, blobs, cols, i) for i, w in enumerate(wires)]
         da._batch = cols if wires else None
         return da
-
-    def _frame_cols(self):
-        """The columns every document still takes its tensors from, row by row in order (a frame's batch, none read or moved), else None."""
-        return self._batch
 
     @property
     def _docs(self):
@@ -454,7 +452,7 @@ class DocumentArray(MutableSequence):
         self._set_rows('blob', rows)
 
     def _set_rows(self, field, rows):
-        cols = self._frame_cols()
+        cols = self._batch
         if cols is not None and tensor.np is not None and isinstance(rows, tensor.np.ndarray) and rows.ndim >= 2 and rows.shape[0] == len(self._items) and rows.dtype.kind in 'iuf':
             cols[field] = tensor.Column.of(rows)  # documents not yet read take their rows from it: no Document is made
             return
@@ -462,7 +460,7 @@ class DocumentArray(MutableSequence):
             setattr(d, field, row)
 
     def _stack(self, field):
-        cols = self._frame_cols()
+        cols = self._batch
         if cols is not None and field in cols:
             return cols[field].copy()  # the frame's rows as they are, without reading each document
         values = []
@@ -564,18 +562,15 @@ class DocumentArray(MutableSequence):
         columns set since: what did not change does not cross again.
         """
         items = self._items
-        same = self._frame_cols()
+        same = self._batch
         if same is not None and same is came:
             changed = {f: c.wire() for f, c in same.items() if same.came.get(f) is not c}
             return {'same': True, 'cols': changed} if changed else {'same': True}
-        cols = {}
-        for field in ('embedding', 'blob'):
-            if same is not None:
-                if field in same:
-                    cols[field] = same[field]  # the rows as they came (or as set whole): the same bytes go on
-            else:
-                cols[field] = tensor.stack([_tensor_of(d, field) for d in items])
-        cols = {f: c for f, c in cols.items() if c is not None}
+        if same is not None:
+            cols = dict(same)  # the rows as they came (or as set whole): the same bytes go on
+        else:
+            stacked = ((f, tensor.stack([_tensor_of(d, f) for d in items])) for f in ('embedding', 'blob'))
+            cols = {f: c for f, c in stacked if c is not None}
         out = {'cols': {f: c.wire() for f, c in cols.items()}} if cols else {}
         docs = []
         for d in items:

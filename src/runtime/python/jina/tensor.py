@@ -2,10 +2,10 @@
 Tensors (a Document's `embedding` and `blob`) as the runtime carries them: numpy arrays in an
 Executor, `{'dense': {'buffer', 'shape', 'dtype'}}` on the wire (raw bytes, the dtype as numpy
 spells it, e.g. '<f4'), never lists of floats. Where every document of a batch has the field in
-one dtype and shape, the frame carries them as one Column: one buffer, a row per document. A tensor that arrives is decoded only when an
-Executor reads it, and one it never touched leaves as it came (base64 text when it came from a
-JSON hop, which the Pea turns back into bytes for no one: it goes on as JSON). Without numpy
-a tensor reads as a flat list of numbers (text-only Executors need nothing more).
+one dtype and shape, the frame carries them as one Column: one buffer, a row per document. A
+tensor that arrives is decoded only when an Executor reads it, and one it never touched leaves
+as it came. Without numpy a tensor reads as a flat list of numbers (text-only Executors need
+nothing more).
 """
 import array
 import base64
