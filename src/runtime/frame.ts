@@ -2,23 +2,39 @@
  * Documents for frames: their tensors as raw bytes after a msgpack header, never base64 and never
  * lists of floats. A list of documents is a batch; a field every document of it has as a tensor
  * of one dtype and shape (embeddings of one model) goes as one column: one blob, a row per
- * document. Used between a Pea and its Python worker (python.ts) and over HTTP between the
- * runtime's own processes (protocol.ts), so tensors cross every inner hop as bytes and become
- * base64 only where JSON leaves the Flow.
+ * document. The documents themselves are msgpack bytes inside the header, decoded only by whoever
+ * reads them: a Python Pea hands its worker the batch as it came and sends on what the worker
+ * answered, never making the documents into objects (python.ts). Used between a Pea and its
+ * Python worker and over HTTP between the runtime's own processes (protocol.ts), so tensors cross
+ * every inner hop as bytes and become base64 only where JSON leaves the Flow.
  */
+import { Decoder, Encoder } from '@msgpack/msgpack';
 import type { DocumentData } from './document.ts';
 import { Bytes } from './tensor.ts';
 
 type Dense = { dense?: { buffer: unknown; shape?: unknown; dtype?: unknown } };
 /** A tensor's bytes for a frame: base64 (from a JSON hop) or bytes. */
 export type Piece = string | Uint8Array;
-/** A list of documents in a frame: fields every document has as a tensor of one dtype and shape go as one column (one blob, a row each). */
-export interface Batch {
-  docs?: DocumentData[];
-  /** In an answer: the documents are those sent, unchanged, but for the columns it carries. */
-  same?: boolean;
-  cols?: Record<string, { blob: number; shape: number[]; dtype: string }>;
+/** A column: every document's `field` is a row of blob `blob`. */
+export interface Column {
+  blob: number;
+  shape: number[];
+  dtype: string;
 }
+/** A list of documents in a frame. */
+export interface Batch {
+  /** The documents (msgpack), their tensors named by blob index or in `cols`. */
+  docs?: Uint8Array;
+  /** How many. */
+  n?: number;
+  /** Blobs [from, to) the documents name one by one (tensors not in a column, chunks' and matches'). */
+  span?: [number, number];
+  /** In a Python worker's answer: the documents are those sent, unchanged, but for the columns it carries. */
+  same?: boolean;
+  cols?: Record<string, Column>;
+}
+const encoder = new Encoder({ ignoreUndefined: true });
+const decoder = new Decoder();
 const TENSORS = ['embedding', 'blob'] as const;
 const isPiece = (b: unknown): b is Piece => typeof b === 'string' || b instanceof Uint8Array;
 const pieceBytes = (p: Piece) => (typeof p === 'string' ? Buffer.byteLength(p, 'base64') : p.byteLength);
@@ -47,7 +63,9 @@ export function toBatch(docs: DocumentData[], blobs: Piece[][]): Batch {
     blobs.push(col.pieces);
     cols[key] = { blob: blobs.length - 1, shape: col.shape, dtype: col.dtype };
   }
-  return { docs: docs.map((d) => toWire(d, blobs, cols)), ...(Object.keys(cols).length ? { cols } : {}) };
+  const from = blobs.length;
+  const wire = encoder.encode(docs.map((d) => toWire(d, blobs, cols)));
+  return { docs: wire, n: docs.length, span: [from, blobs.length], ...(Object.keys(cols).length ? { cols } : {}) };
 }
 
 function toWire(d: DocumentData, blobs: Piece[][], inColumns: object = {}): DocumentData {
@@ -68,8 +86,9 @@ function toWire(d: DocumentData, blobs: Piece[][], inColumns: object = {}): Docu
 }
 
 /** The documents of a frame: tensors named by index or in columns, as Bytes views of the bytes that came (base64 only if a JSON hop serialises them). */
-export function fromBatch(batch: Batch, blobs: Buffer[][], sent: DocumentData[]): DocumentData[] {
-  const docs = (batch.same ? sent.map((d) => ({ ...d })) : (batch.docs ?? [])) as Record<string, unknown>[];
+export function fromBatch(batch: Batch, blobs: Buffer[][]): DocumentData[] {
+  const docs = (batch.docs ? decoder.decode(batch.docs) : []) as Record<string, unknown>[];
+  if (!Array.isArray(docs)) throw new Error('a batch whose documents are not a list');
   for (const [key, col] of Object.entries(batch.cols ?? {})) {
     const parts = blobs[col.blob];
     const size = parts ? sizeOf(parts) : 0;
@@ -87,7 +106,7 @@ export function fromBatch(batch: Batch, blobs: Buffer[][], sent: DocumentData[])
       d[key] = { dense: { buffer: bytes, shape: col.shape, dtype: col.dtype } };
     }
   }
-  return batch.same ? (docs as DocumentData[]) : docs.map((d) => fromWire(d, blobs));
+  return docs.map((d) => fromWire(d, blobs));
 }
 
 /** `n` bytes from chunk `part` at `at` on, across chunks: copied into one buffer; and where the next row starts. */
@@ -108,7 +127,11 @@ export const joined = (parts: Buffer[]) => (parts.length === 1 ? parts[0]! : Buf
 function fromWire(d: Record<string, unknown>, blobs: Buffer[][]): DocumentData {
   for (const key of TENSORS) {
     const dense = (d[key] as Dense | undefined)?.dense;
-    if (dense && typeof dense.buffer === 'number') dense.buffer = Bytes.view(joined(blobs[dense.buffer]!));
+    if (dense && typeof dense.buffer === 'number') {
+      const parts = blobs[dense.buffer];
+      if (!parts) throw new Error(`a tensor in blob ${dense.buffer}, which the frame does not have`);
+      dense.buffer = Bytes.view(joined(parts));
+    }
     else if (dense && dense.buffer instanceof Uint8Array && !(dense.buffer instanceof Bytes)) dense.buffer = Bytes.view(dense.buffer);
   }
   if (d.buffer instanceof Uint8Array) d.buffer = Buffer.from(d.buffer.buffer, d.buffer.byteOffset, d.buffer.byteLength).toString('base64'); // a document's `buffer` is base64 text to Executors
@@ -132,4 +155,12 @@ export function piecesAsBytes(blobs: Piece[][], alloc: (size: number) => Buffer 
     return buf.subarray(at, (at += n));
   };
   return blobs.map((b) => b.map(bytes));
+}
+
+/** Add to `into` the blobs a batch's documents name: its span and its columns. */
+export function namedBlobs(batch: Batch | undefined, into: Set<number>): void {
+  if (!batch) return;
+  const [from, to] = batch.span ?? [0, 0];
+  for (let i = from; i < to; i++) into.add(i);
+  for (const c of Object.values(batch.cols ?? {})) into.add(c.blob);
 }

@@ -9,7 +9,7 @@ import { DocumentArray } from './document.ts';
 import { handlerFor } from './executor.ts';
 import { loadExecutor } from './loader.ts';
 import { prestartPython, PythonError, PythonExecutor, pythonStatus, releasePython } from './python.ts';
-import { type DataRequest, ERROR, errorStatus, requestServer } from './protocol.ts';
+import { type DataRequest, ERROR, errorStatus, type FramedRequest, fromRawFrame, type RawFrame, requestServer, toRawFrame } from './protocol.ts';
 
 export interface PeaConfig {
   spec: ExecutorSpec;
@@ -66,24 +66,15 @@ const config: PeaConfig = given;
 const send = (msg: unknown) => process.send?.(msg);
 const name = `${config.spec.name}${config.shards > 1 ? `/shard-${config.shardId}` : ''}${config.replicas > 1 ? `/${config.replicaId}` : ''}`;
 
-async function handle(req: DataRequest): Promise<DataRequest> {
-  const started = new Date().toISOString();
-  const route = { pod: name, podId: `${process.pid}`, startTime: started };
+/**
+ * A request's bookkeeping around `run`: a failed request passes through untouched; this Pea's
+ * route, and on an error the request's status, set; a join's documents not sent on.
+ */
+async function served<R extends DataRequest | FramedRequest>(req: R, run: () => Promise<R>): Promise<R> {
   if (req.status.code === ERROR) return req;
+  const route = { pod: name, podId: `${process.pid}`, startTime: new Date().toISOString() };
   try {
-    if (python) await python.process(req);
-    const handler = python ? undefined : handlerFor(executor, req.header.execEndpoint, config.spec.usesRequests);
-    if (handler) {
-      const docs = DocumentArray.from(req.data.docs);
-      const out = await handler({
-        docs,
-        parameters: req.parameters ?? {},
-        endpoint: req.header.execEndpoint,
-        docsMatrix: req.docsMatrix?.map((m) => DocumentArray.from(m)),
-      });
-      const result = out === undefined || out === null ? docs : out instanceof DocumentArray ? out : Array.isArray(out) ? DocumentArray.from(out) : docs;
-      req.data = { ...req.data, docs: result.toJSON() };
-    }
+    req = await run();
     req.routes.push({ ...route, endTime: new Date().toISOString() });
   } catch (err) {
     req.status = err instanceof PythonError ? pythonStatus(err, name) : errorStatus(err, name);
@@ -94,6 +85,33 @@ async function handle(req: DataRequest): Promise<DataRequest> {
   return req;
 }
 
+/** A TypeScript Executor's handler for the request's endpoint, with its documents as a DocumentArray. */
+async function runTypeScript(req: DataRequest): Promise<DataRequest> {
+  const handler = handlerFor(executor, req.header.execEndpoint, config.spec.usesRequests);
+  if (!handler) return req;
+  const docs = DocumentArray.from(req.data.docs);
+  const out = await handler({
+    docs,
+    parameters: req.parameters ?? {},
+    endpoint: req.header.execEndpoint,
+    docsMatrix: req.docsMatrix?.map((m) => DocumentArray.from(m)),
+  });
+  const result = out === undefined || out === null ? docs : out instanceof DocumentArray ? out : Array.isArray(out) ? DocumentArray.from(out) : docs;
+  req.data = { ...req.data, docs: result.toJSON() };
+  return req;
+}
+
+/** A Python Executor's frame, relayed: its documents are Python's to decode. */
+async function relayPython(frame: RawFrame): Promise<RawFrame> {
+  let blobs = frame.blobs;
+  const request = await served(frame.request, async () => {
+    const out = await python!.relay(frame);
+    blobs = out.blobs;
+    return out.request;
+  });
+  return { request, blobs };
+}
+
 let executor: object;
 /** The Executor when it is Python: run by a worker of its own (python.ts). */
 let python: PythonExecutor | undefined;
@@ -101,15 +119,22 @@ let inflight = 0;
 const server = requestServer({
   describe: () => ({ name, ready: true }),
   failStatus: 400,
-  async handle(req) {
-    inflight++;
-    try {
-      return await handle(req);
-    } finally {
-      inflight--;
-    }
-  },
+  handle: (req) => counted(() => served(req, () => (python ? python.process(req).then(() => req) : runTypeScript(req)))),
+  relay: (frame) => counted(async () => {
+    if (python) return relayPython(frame);
+    const req = fromRawFrame(frame); // a TypeScript Executor's documents are objects
+    return toRawFrame(await served(req, () => runTypeScript(req)));
+  }),
 });
+
+async function counted<T>(fn: () => Promise<T>): Promise<T> {
+  inflight++;
+  try {
+    return await fn();
+  } finally {
+    inflight--;
+  }
+}
 
 let closing = false;
 async function shutdown(code = 0) {

@@ -81,50 +81,75 @@ const decoder = new Decoder();
  */
 export const FRAME_TYPE = 'application/x-jinad-frame';
 
-/** A data request as an HTTP frame's parts (written as they are: the tensors are not copied into one buffer). */
-export function encodeFrame(req: DataRequest): Uint8Array[] {
+/** A data request whose document lists are batches (frame.ts): a frame's header, read or to write. */
+export type FramedRequest = Omit<DataRequest, 'data' | 'docsMatrix'> & { data: { docs?: Batch; groundtruths?: Batch }; docsMatrix?: Batch[] };
+/** A frame with its header read and its documents not: the blobs are views of the frame (or a blob's parts). */
+export interface RawFrame {
+  request: FramedRequest;
+  blobs: Uint8Array[][];
+}
+
+/** A request as a frame not yet written: its document lists as batches, their tensors as blobs (base64 decoded into one buffer). */
+export function toRawFrame(req: DataRequest): RawFrame {
   const pieces: Piece[][] = [];
-  const message = {
+  const request: FramedRequest = {
     ...req,
     data: { ...req.data, docs: toBatch(req.data.docs ?? [], pieces), groundtruths: req.data.groundtruths && toBatch(req.data.groundtruths, pieces) },
     docsMatrix: req.docsMatrix?.map((docs) => toBatch(docs, pieces)),
   };
-  const blobs = piecesAsBytes(pieces);
-  const header = encoder.encode({ request: message, blobs: blobs.map(sizeOf) });
+  return { request, blobs: piecesAsBytes(pieces) };
+}
+
+/** A read frame's request with its documents decoded: tensors are Bytes views of its blobs. */
+export function fromRawFrame({ request, blobs }: RawFrame): DataRequest {
+  const parts = blobs as Buffer[][];
+  const docs = (b: Batch | undefined) => (b ? fromBatch(b, parts) : undefined);
+  const data = request.data ?? {};
+  const { docsMatrix, ...rest } = request;
+  return {
+    ...rest,
+    data: { ...data, docs: docs(data.docs) ?? [], ...(data.groundtruths ? { groundtruths: docs(data.groundtruths) } : {}) },
+    ...(docsMatrix ? { docsMatrix: docsMatrix.map((b) => docs(b)!) } : {}),
+  } as DataRequest;
+}
+
+/** A frame's parts to write (the tensors are not copied into one buffer). */
+export function frameParts({ request, blobs }: RawFrame): Uint8Array[] {
+  const header = encoder.encode({ request, blobs: blobs.map(sizeOf) });
   const head = Buffer.allocUnsafe(4);
   head.writeUInt32LE(header.byteLength, 0);
   return [head, header, ...blobs.flat().filter((b) => b.byteLength)];
 }
 
-/** An HTTP frame's data request: tensors are Bytes views of `body`. A frame that does not add up is an error. */
-export function decodeFrame(body: Buffer): DataRequest {
+/** An HTTP frame's header read; its blobs are views of `body`. A frame that does not add up is an error. */
+export function readFrame(body: Buffer): RawFrame {
   if (body.length < 4) throw new Error('a frame needs its header length');
   const size = body.readUInt32LE(0);
   if (4 + size > body.length) throw new Error('a frame shorter than its header');
-  const { request, blobs: sizes } = decoder.decode(body.subarray(4, 4 + size)) as { request: Record<string, any>; blobs: number[] };
+  const { request, blobs: sizes } = decoder.decode(body.subarray(4, 4 + size)) as { request: FramedRequest; blobs: number[] };
+  if (!request || typeof request !== 'object' || !request.header || !request.status || !Array.isArray(request.routes)) throw new Error('a frame whose header is not a data request');
   const blobs: Buffer[][] = [];
   let at = 4 + size;
   for (const n of sizes ?? []) {
     if (at + n > body.length) throw new Error('a frame shorter than its tensors');
     blobs.push([body.subarray(at, (at += n))]);
   }
-  const docs = (b: Batch | undefined) => (b ? fromBatch(b, blobs, []) : undefined);
-  const data = request.data ?? {};
-  return {
-    ...request,
-    data: { ...data, docs: docs(data.docs) ?? [], ...(data.groundtruths ? { groundtruths: docs(data.groundtruths) } : {}) },
-    ...(request.docsMatrix ? { docsMatrix: (request.docsMatrix as Batch[]).map((b) => docs(b)!) } : {}),
-  } as DataRequest;
+  return { request, blobs };
 }
+
+/** A data request as an HTTP frame's parts. */
+export const encodeFrame = (req: DataRequest): Uint8Array[] => frameParts(toRawFrame(req));
+/** An HTTP frame's data request: tensors are Bytes views of `body`. */
+export const decodeFrame = (body: Buffer): DataRequest => fromRawFrame(readFrame(body));
 
 /** A data request as an HTTP body: a frame (tensors as bytes) or JSON (tensors as base64); its parts and headers. */
 export function requestBody(req: DataRequest, framed: boolean): { parts: Uint8Array[]; headers: Record<string, string | number> } {
-  let parts = framed ? encodeFrame(req) : [Buffer.from(JSON.stringify(req))];
-  // A small frame goes as one buffer: one write, one segment (its parts are copied only when that is cheap).
-  const length = sizeOf(parts);
-  if (parts.length > 1 && length <= 64 * 1024) parts = [Buffer.concat(parts)];
-  return { parts, headers: { 'content-type': framed ? FRAME_TYPE : 'application/json', 'content-length': length } };
+  const parts = oneIfSmall(framed ? encodeFrame(req) : [Buffer.from(JSON.stringify(req))]);
+  return { parts, headers: { 'content-type': framed ? FRAME_TYPE : 'application/json', 'content-length': sizeOf(parts) } };
 }
+
+/** A small body goes as one buffer: one write, one segment (its parts are copied only when that is cheap). */
+const oneIfSmall = (parts: Uint8Array[]): Uint8Array[] => (parts.length > 1 && sizeOf(parts) <= 64 * 1024 ? [Buffer.concat(parts)] : parts);
 
 /**
  * A body's parts, then its end: one `end(body)` for one part (the request or answer leaves with its
@@ -138,18 +163,24 @@ export function endWith(stream: NodeJS.WritableStream & { cork(): void; uncork()
   stream.end();
 }
 
-function writeAnswer(res: http.ServerResponse, answer: DataRequest, framed: boolean): void {
-  const { parts, headers } = requestBody(answer, framed);
-  endWith(res.writeHead(200, headers), parts);
-}
-
 /**
  * The server side of the protocol between a gateway and a Pea (or a Pod's head): `POST /` with
  * a data request (a frame, or JSON) answers the processed request in the same form; `GET /`
- * describes the server. A request that cannot be handled answers `failStatus` with the reason
- * as text.
+ * describes the server. With `relay`, a frame is handled as it came, its documents not decoded
+ * (a Python Pea's), and `handle` takes JSON only. A request that cannot be handled answers
+ * `failStatus` with the reason as text.
  */
-export function requestServer(opts: { describe: () => object; handle: (req: DataRequest) => Promise<DataRequest>; failStatus: number }): http.Server {
+export function requestServer(opts: {
+  describe: () => object;
+  handle: (req: DataRequest) => Promise<DataRequest>;
+  relay?: (frame: RawFrame) => Promise<RawFrame>;
+  failStatus: number;
+}): http.Server {
+  const answer = async (body: Buffer, framed: boolean): Promise<Uint8Array[]> => {
+    if (framed && opts.relay) return frameParts(await opts.relay(readFrame(body)));
+    const req = framed ? decodeFrame(body) : (JSON.parse(body.toString('utf8')) as DataRequest);
+    return requestBody(await opts.handle(req), framed).parts;
+  };
   return http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
     if (req.method === 'GET') {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(opts.describe()));
@@ -160,9 +191,8 @@ export function requestServer(opts: { describe: () => object; handle: (req: Data
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', async () => {
       try {
-        const body = Buffer.concat(chunks);
-        const answer = await opts.handle(framed ? decodeFrame(body) : (JSON.parse(body.toString('utf8')) as DataRequest));
-        writeAnswer(res, answer, framed);
+        const parts = oneIfSmall(await answer(Buffer.concat(chunks), framed));
+        endWith(res.writeHead(200, { 'content-type': framed ? FRAME_TYPE : 'application/json', 'content-length': sizeOf(parts) }), parts);
       } catch (err) {
         res.writeHead(opts.failStatus, { 'content-type': 'text/plain' }).end(String((err as Error)?.message ?? err));
       }

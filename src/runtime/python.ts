@@ -2,20 +2,19 @@
  * A Python Executor inside a Pea: the Pea's process (pea-worker.ts) runs one Python worker
  * (`python3 -m jina._worker`, the runtime's own `jina` package in ./python) and hands it each
  * request over a pipe, fd 3 to Python, fd 4 back: frames of a msgpack header and the raw bytes
- * of the documents' tensors after it (see python/jina/_wire.py); a field every document of a list
- * has in one dtype and shape (embeddings of one model) crosses as one column. A tensor's base64
- * from a JSON hop becomes bytes here; the bytes Python answers stay bytes (Bytes views of the
- * frame), which become base64 only when a JSON hop serialises them. A
- * worker that dies fails the requests it had with its last lines (the traceback), and is started
- * again; one whose constructor raises fails the start.
+ * of the documents' tensors after it (see python/jina/_wire.py). The Pea relays: the batches of
+ * the frame its head sent go to Python as they came (their documents still msgpack bytes, the
+ * tensors the same views of the HTTP body), and Python's answer goes back the same way, so Node
+ * never makes the documents into objects. A worker that dies fails the requests it had with its
+ * last lines (the traceback), and is started again; one whose constructor raises fails the start.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import type { ExecutorSpec } from './config.ts';
 import type { ExecutorMetas } from './executor.ts';
-import { type DataRequest, ERROR, type Status } from './protocol.ts';
-import { type Batch, type Piece, fromBatch, joined, piecesAsBytes, sizeOf, toBatch } from './frame.ts';
+import { type DataRequest, ERROR, fromRawFrame, type RawFrame, type Status, toRawFrame } from './protocol.ts';
+import { type Batch, joined, namedBlobs, sizeOf } from './frame.ts';
 import { runtimeFile } from './version.ts';
 
 /** Where the `jina` package is: beside the runtime's sources (or one folder up from dist/). */
@@ -54,11 +53,18 @@ const encoder = new Encoder({ ignoreUndefined: true });
 
 /** The interpreter: JINAD_PYTHON, else `python3` on the PATH. */
 const pythonBinary = () => process.env.JINAD_PYTHON || 'python3';
+/**
+ * glibc's malloc in the worker keeps what a frame freed for the next (up to 64 MiB): by default a
+ * buffer of a few MB is mapped afresh, faulted in page by page and handed back at every request,
+ * which cost more than the copy through the pipe itself (bench/python.ts).
+ */
+export const WORKER_MALLOC = { MALLOC_MMAP_THRESHOLD_: String(32 << 20), MALLOC_TRIM_THRESHOLD_: String(64 << 20) };
 const workerEnv = (extra: Record<string, string>) => ({
   ...process.env,
   PYTHONPATH: [PYTHON_PACKAGE_DIR, process.env.PYTHONPATH].filter(Boolean).join(':'),
   PYTHONUNBUFFERED: '1',
   PYTHONDONTWRITEBYTECODE: '1',
+  ...WORKER_MALLOC,
   ...extra,
 });
 const workerCommand = () => [pythonBinary(), ['-m', 'jina._worker']] as const;
@@ -100,9 +106,6 @@ export class PythonExecutor {
   private tail: string[] = [];
   private closing = false;
   private ready!: Promise<void>;
-  /** Kept from request to request for tensors' bytes (memory touched for the first time is slow); in use until its frame is written. */
-  private scratch = Buffer.alloc(0);
-  private scratchBusy = false;
 
   private constructor(
     private readonly spec: ExecutorSpec & { uses: { kind: 'class' } },
@@ -136,7 +139,6 @@ export class PythonExecutor {
     const child = early ?? spawn(...workerCommand(), { cwd: m.workspace, env: workerEnv({ JINAD_PY: JSON.stringify(launch) }), stdio: STDIO });
     if (!early) quietPipes(child);
     this.child = child;
-    this.scratchBusy = false; // a frame the last worker never took is not being written any more
     this.tail = [];
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (chunk: string) => {
@@ -211,20 +213,8 @@ export class PythonExecutor {
     });
   }
 
-  /** Tensors' bytes for a frame: base64 decoded into the scratch buffer (or a new one while it is in use), bytes as they are. */
-  private tensorBytes(blobs: Piece[][]): { blobs: Uint8Array[][]; scratch: boolean } {
-    let scratch = false;
-    const bytes = piecesAsBytes(blobs, (size) => {
-      if (this.scratchBusy) return Buffer.allocUnsafe(size);
-      scratch = this.scratchBusy = true;
-      if (this.scratch.length < size) this.scratch = Buffer.allocUnsafe(size);
-      return this.scratch;
-    });
-    return { blobs: bytes, scratch };
-  }
-
-  /** One frame: lengths, the msgpack header, the tensors' bytes (a blob may be many pieces); `written` once the pipe took it all. */
-  private send(message: Record<string, unknown>, blobs: Uint8Array[][], written?: () => void): void {
+  /** One frame: lengths, the msgpack header, the tensors' bytes (a blob may be many pieces). */
+  private send(message: Record<string, unknown>, blobs: Uint8Array[][]): void {
     const sizes = blobs.map(sizeOf);
     const header = encoder.encode({ ...message, blobs: sizes });
     const head = Buffer.allocUnsafe(8);
@@ -233,38 +223,42 @@ export class PythonExecutor {
     const pipe = this.child.stdio[3] as NodeJS.WritableStream & { cork(): void; uncork(): void };
     pipe.cork(); // one write of many buffers
     const all = [head, header, ...blobs.flat().filter((b) => b.byteLength)];
-    all.forEach((b, i) => pipe.write(b, i === all.length - 1 ? () => written?.() : undefined));
+    for (const b of all) pipe.write(b);
     pipe.uncork();
   }
 
-  /** Run a request through the Executor: its documents (and this Executor's results) set on `req`. */
-  async process(req: DataRequest): Promise<void> {
+  /**
+   * Run a frame's request through the Executor: the answer is the frame with its documents (and
+   * this Executor's results) set. The blobs no document of the answer names any more (a column
+   * set again, the documents of a join) go on empty.
+   */
+  async relay({ request, blobs }: RawFrame): Promise<RawFrame> {
     await this.ready;
     const id = this.nextId++;
+    const sent = request.data.docs;
     const reply = await new Promise<Reply>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      const parts: Piece[][] = [];
-      const message = {
-        t: 'req',
-        id,
-        endpoint: req.header.execEndpoint,
-        parameters: req.parameters ?? {},
-        docs: toBatch(req.data.docs ?? [], parts),
-        docs_matrix: req.docsMatrix?.map((docs) => toBatch(docs, parts)),
-        groundtruths: req.data.groundtruths && toBatch(req.data.groundtruths, parts),
-      };
-      const { blobs, scratch } = this.tensorBytes(parts);
-      this.send(message, blobs, () => {
-        if (scratch) this.scratchBusy = false;
-      });
+      const { execEndpoint: endpoint } = request.header;
+      this.send({ t: 'req', id, endpoint, parameters: request.parameters ?? {}, docs: sent, docs_matrix: request.docsMatrix, groundtruths: request.data.groundtruths, base: blobs.length }, blobs);
     });
     if (reply.error) throw new PythonError(`${reply.error.name}: ${reply.error.message}`, reply.error.name, reply.error.traceback, reply.error.message);
-    if (reply.skipped) return;
-    req.data = { ...req.data, docs: fromBatch(reply.docs ?? { docs: [] }, reply.tensors ?? [], req.data.docs ?? []) };
+    if (reply.skipped) return { request, blobs };
+    const answer = reply.docs ?? {};
+    const docs: Batch = answer.same ? { ...sent, cols: { ...sent?.cols, ...answer.cols } } : answer;
+    const named = new Set<number>();
+    namedBlobs(docs, named);
+    namedBlobs(request.data.groundtruths, named);
+    const out = { ...request, data: { ...request.data, docs } };
     if (reply.results) {
-      const all = (req.parameters.__results__ ?? {}) as Record<string, unknown>;
-      req.parameters = { ...req.parameters, __results__: { ...all, [this.metas.name]: reply.results } };
+      const all = (request.parameters.__results__ ?? {}) as Record<string, unknown>;
+      out.parameters = { ...request.parameters, __results__: { ...all, [this.metas.name]: reply.results } };
     }
+    return { request: out, blobs: [...blobs.map((b, i) => (named.has(i) ? b : [])), ...(reply.tensors ?? [])] };
+  }
+
+  /** Run a request (documents as objects: a JSON hop's) through the Executor: its documents and results set on `req`. */
+  async process(req: DataRequest): Promise<void> {
+    Object.assign(req, fromRawFrame(await this.relay(toRawFrame(req))));
   }
 
   /** Stop the worker: its `close()` runs (killed after `timeoutMs`). */

@@ -6,7 +6,7 @@ import unittest
 import numpy as np
 
 from jina import Document, DocumentArray, Executor, requests, __version__
-from jina import tensor
+from jina import _wire, _worker, tensor
 from jina.executor import call, handler_for
 
 
@@ -124,7 +124,8 @@ class ExecutorTest(unittest.TestCase):
 def frame_batch(n, dim=4):
     """A batch as a Pea sends it: n documents whose float32 embeddings go as one column, and its blobs."""
     m = np.arange(n * dim, dtype=np.float32).reshape(n, dim)
-    batch = {'docs': [{'id': f'd{i}', 'text': f't{i}'} for i in range(n)], 'cols': {'embedding': {'blob': 0, 'shape': [dim], 'dtype': '<f4'}}}
+    docs = _wire.pack([{'id': f'd{i}', 'text': f't{i}'} for i in range(n)])  # a batch's documents are msgpack in the frame
+    batch = {'docs': docs, 'n': n, 'span': [1, 1], 'cols': {'embedding': {'blob': 0, 'shape': [dim], 'dtype': '<f4'}}}
     return batch, [memoryview(m.tobytes())], m
 
 
@@ -186,6 +187,20 @@ class FrameTest(unittest.TestCase):
         out, sent = answer(da[:2], came)
         self.assertEqual([d['id'] for d in out['docs']], ['d0', 'd1'])
         np.testing.assert_array_equal(np.frombuffer(sent[out['cols']['embedding']['blob']], dtype='<f4').reshape(2, 4), m[:2])
+
+    def test_a_worker_names_its_blobs_after_the_frames_own(self):
+        class ReadOne(Executor):
+            @requests
+            def run(self, docs, **kwargs):
+                docs[0].embedding = np.zeros(3)  # another shape: no column goes back
+
+        batch, blobs, m = frame_batch(2)
+        reply, sent = _worker.handle(ReadOne(), 'read-one', {'id': 7, 'endpoint': '/', 'docs': batch, 'base': 5}, blobs)
+        out = reply['docs']
+        docs = _wire.unpack(out['docs'])
+        self.assertEqual((reply['id'], out['n'], out['span'], [d['id'] for d in docs]), (7, 2, [5, 7], ['d0', 'd1']))
+        self.assertEqual([d['embedding']['dense']['buffer'] for d in docs], [5, 6])
+        np.testing.assert_array_equal(np.frombuffer(sent[1], dtype='<f4'), m[1])  # the unread row, as it came
 
     def test_a_column_of_the_wrong_size_is_refused(self):
         batch, blobs, _ = frame_batch(3)

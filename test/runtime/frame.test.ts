@@ -73,7 +73,8 @@ describe('frames', () => {
     assert.throws(() => decodeFrame(frame.subarray(0, 40)), /shorter than its header/);
     assert.throws(() => decodeFrame(frame.subarray(0, frame.length - 1)), /shorter than its tensors/);
     // A header that lies: a column of 3 bytes for two documents.
-    const header = new Encoder().encode({ request: { ...sample(), data: { docs: { docs: [{ id: 'a' }, { id: 'b' }], cols: { embedding: { blob: 0, shape: [1], dtype: '<f4' } } } } }, blobs: [3] });
+    const docs = new Encoder().encode([{ id: 'a' }, { id: 'b' }]);
+    const header = new Encoder().encode({ request: { ...sample(), data: { docs: { docs, n: 2, cols: { embedding: { blob: 0, shape: [1], dtype: '<f4' } } } } }, blobs: [3] });
     const size = Buffer.alloc(4);
     size.writeUInt32LE(header.byteLength);
     assert.throws(() => decodeFrame(Buffer.concat([size, header, Buffer.alloc(3)])), /does not divide into its 2 document/);

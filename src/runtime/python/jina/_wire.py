@@ -4,9 +4,12 @@ rest; a 4-byte length of the header; the header, one msgpack message; then the b
 tensors, one after the other (the header's `blobs` lists their sizes; a tensor's dense buffer
 is its index there). Tensors so cross as raw bytes, never lists of floats, and never pass
 through msgpack (whose packer copies a large message over and over as it grows). A list of
-documents is a batch, `{'docs': [...], 'cols': {field: {'blob', 'shape', 'dtype'}}}`: a field in
-`cols` is every document's, one row each of that blob (see DocumentArray._from_frame); an answer's
-batch may be `{'same': True, 'cols': {...}}`, the documents sent, unread, with the columns set since.
+documents is a batch, `{'docs': <msgpack of the documents>, 'n', 'span', 'cols': {field: {'blob',
+'shape', 'dtype'}}}`: a field in `cols` is every document's, one row each of that blob (see
+DocumentArray._from_frame); `span` the blobs the documents name one by one. The documents are
+msgpack inside msgpack so that the Pea can pass a batch on without reading it. An answer's blobs
+are numbered from the request's `base` on (the Pea sends them after the frame's own); its batch
+may be `{'same': True, 'cols': {...}}`, the documents sent, unread, with the columns set since.
 """
 import os
 import struct
@@ -30,10 +33,18 @@ def _plain(value):
     raise TypeError(f'cannot send a {type(value).__name__} ({value!r:.80}) to the Flow')
 
 
+def pack(value):
+    return msgpack.packb(value, use_bin_type=True, default=_plain)
+
+
+def unpack(data):
+    return msgpack.unpackb(data, raw=False, strict_map_key=False)
+
+
 def write(stream, message, blobs=()):
     """One frame, written from its parts (a large frame is never copied into one buffer first)."""
     message['blobs'] = [len(b) for b in blobs]
-    header = msgpack.packb(message, use_bin_type=True, default=_plain)
+    header = pack(message)
     size = 4 + len(header) + sum(message['blobs'])
     stream.flush()
     parts = [memoryview(_LEN.pack(size) + _LEN.pack(len(header)) + header)]
@@ -59,7 +70,7 @@ def read(stream):
         return None, []
     view = memoryview(body)
     (h,) = _LEN.unpack_from(body, 0)
-    message = msgpack.unpackb(view[4:4 + h], raw=False, strict_map_key=False)
+    message = unpack(view[4:4 + h])
     blobs, at = [], 4 + h
     for size in message.get('blobs') or ():
         blobs.append(view[at:at + size])

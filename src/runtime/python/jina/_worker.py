@@ -86,8 +86,11 @@ def handle(executor, name, msg, blobs):
         reply['results'] = out
     elif out is not None:
         raise TypeError(f'The return type must be DocumentArray / Dict / `None`, but getting {out!r:.200}')
-    with tensor.writing() as out_blobs:
-        reply['docs'] = docs._to_frame(came)
+    with tensor.writing(msg.get('base') or 0) as out_blobs:
+        batch = docs._to_frame(came)
+    if 'docs' in batch:
+        batch['docs'] = _wire.pack(batch['docs'])  # a tag msgpack cannot write fails the request here
+    reply['docs'] = batch
     return reply, out_blobs
 
 
@@ -152,6 +155,9 @@ def main():
                 _wire.write(outbox, reply, out_blobs)
             except TypeError as exc:
                 _wire.write(outbox, {'t': 'res', 'id': msg['id'], 'error': error_of(exc)})
+            # This frame let go before the next is read: its memory is then what the next one reuses
+            # (a frame read while the last is still held is fresh memory, the kernel's to fault in).
+            msg = blobs = reply = out_blobs = None
     finally:
         try:
             executor.close()

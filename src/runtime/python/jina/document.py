@@ -297,6 +297,8 @@ class DocumentArray(MutableSequence):
     DocumentArray), `append`/`extend`/`insert`/`clear`, `'<id>' in da`, and Jina's accessors.
     """
 
+    _lazy = None  # a frame's batch as it came, (wires or their msgpack, n, blobs, cols): read when first needed
+
     def __init__(self, docs=None):
         self._items = []
         # While these are a frame's batch as it came (none read or moved): its _Cols, the columns
@@ -308,18 +310,42 @@ class DocumentArray(MutableSequence):
     @classmethod
     def _from_frame(cls, batch, blobs):
         """
-        The documents of a frame's batch (`{'docs': [...], 'cols': {field: column}}`), each read
-        only when an Executor looks at it: what it never touches leaves as it came.
+        The documents of a frame's batch (`{'docs': [...], 'cols': {field: column}}`; the frame
+        carries `docs` as msgpack bytes), each read only when an Executor looks at it: what it
+        never touches leaves as it came.
         """
         wires = batch.get('docs') or ()
-        cols = _Cols(len(wires))
+        n = batch.get('n')
+        if isinstance(wires, (bytes, memoryview)) and not isinstance(n, int):
+            wires = _unpack(wires)  # a count not given: the documents are read to count them
+        if not isinstance(wires, (bytes, memoryview)):
+            n = len(wires)
+        cols = _Cols(n)
         for f, c in (batch.get('cols') or {}).items():
-            cols[f] = tensor.Column(blobs[c['blob']], c.get('shape') or [], c.get('dtype') or '<f8', len(wires))
+            cols[f] = tensor.Column(blobs[c['blob']], c.get('shape') or [], c.get('dtype') or '<f8', n)
         cols.came = dict(cols)
         da = cls()
-        da._items = [_Unread(w, blobs, cols, i) for i, w in enumerate(wires)]
-        da._batch = cols if wires else None
+        da._lazy = (wires, n, blobs, cols)
+        da._batch = cols if n else None
         return da
+
+    @property
+    def _items(self):
+        """The documents: each a Document, or an _Unread while nothing asked for it."""
+        if self._lazy is not None:
+            wires, n, blobs, cols = self._lazy
+            self._lazy = None
+            if isinstance(wires, (bytes, memoryview)):
+                wires = _unpack(wires)
+                if len(wires) != n:
+                    raise ValueError(f'a batch of {n} documents that holds {len(wires)}')
+            self._list = [_Unread(w, blobs, cols, i) for i, w in enumerate(wires)]
+        return self._list
+
+    @_items.setter
+    def _items(self, items):
+        self._lazy = None
+        self._list = items
 
     @property
     def _docs(self):
@@ -335,7 +361,7 @@ class DocumentArray(MutableSequence):
         return doc if isinstance(doc, Document) else Document(doc)
 
     def __len__(self):
-        return len(self._items)
+        return self._lazy[1] if self._lazy is not None else len(self._list)
 
     def __iter__(self):
         return iter(self._docs)
@@ -411,7 +437,7 @@ class DocumentArray(MutableSequence):
         return f'<DocumentArray (length={len(self)})>'
 
     def __bool__(self):
-        return len(self._items) > 0
+        return len(self) > 0
 
     # -- Jina's accessors
     def get_attributes(self, *fields):
@@ -453,7 +479,7 @@ class DocumentArray(MutableSequence):
 
     def _set_rows(self, field, rows):
         cols = self._batch
-        if cols is not None and tensor.np is not None and isinstance(rows, tensor.np.ndarray) and rows.ndim >= 2 and rows.shape[0] == len(self._items) and rows.dtype.kind in 'iuf':
+        if cols is not None and tensor.np is not None and isinstance(rows, tensor.np.ndarray) and rows.ndim >= 2 and rows.shape[0] == len(self) and rows.dtype.kind in 'iuf':
             cols[field] = tensor.Column.of(rows)  # documents not yet read take their rows from it: no Document is made
             return
         for d, row in zip(self._docs, self._one_each(rows)):
@@ -475,8 +501,8 @@ class DocumentArray(MutableSequence):
 
     def _one_each(self, values):
         values = list(values)
-        if len(values) != len(self._items):
-            raise ValueError(f'expected {len(self._items)} values, one per document, got {len(values)}')
+        if len(values) != len(self):
+            raise ValueError(f'expected {len(self)} values, one per document, got {len(values)}')
         return values
 
     def traverse_flat(self, traversal_paths):
@@ -561,17 +587,18 @@ class DocumentArray(MutableSequence):
         (their _Cols), none of them read as a Document, the answer says so and carries only the
         columns set since: what did not change does not cross again.
         """
-        items = self._items
         same = self._batch
         if same is not None and same is came:
             changed = {f: c.wire() for f, c in same.items() if same.came.get(f) is not c}
             return {'same': True, 'cols': changed} if changed else {'same': True}
+        items = self._items
         if same is not None:
             cols = dict(same)  # the rows as they came (or as set whole): the same bytes go on
         else:
             stacked = ((f, tensor.stack([_tensor_of(d, f) for d in items])) for f in ('embedding', 'blob'))
             cols = {f: c for f, c in stacked if c is not None}
         out = {'cols': {f: c.wire() for f, c in cols.items()}} if cols else {}
+        first = tensor.next_index()
         docs = []
         for d in items:
             if type(d) is _Unread:
@@ -582,7 +609,7 @@ class DocumentArray(MutableSequence):
             else:
                 w = d._to_wire(skip=cols)
             docs.append(w)
-        out['docs'] = docs
+        out.update(docs=docs, n=len(docs), span=[first, tensor.next_index()])
         return out
 
 
@@ -591,6 +618,15 @@ def _tensor_of(d, field):
         col = d.cols.get(field)
         return col.matrix()[d.row] if col is not None and tensor.np is not None else None
     return getattr(d, '_' + field)
+
+
+def _unpack(data):
+    from ._wire import unpack  # the worker's; an Executor imported elsewhere never reads a frame
+
+    wires = unpack(data)
+    if not isinstance(wires, list):
+        raise ValueError('a batch whose documents are not a list')
+    return wires
 
 
 class _Cols(dict):

@@ -24,6 +24,7 @@ _ARRAY_CODES = {'f4': 'f', 'f8': 'd', 'i1': 'b', 'u1': 'B', 'i2': 'h', 'u2': 'H'
 # name by index; while it writes the answer: where tensor bytes go (see _wire.py).
 _incoming = None
 _outgoing = None
+_base = 0  # the index of the answer's first blob (the frame's own blobs come before it)
 
 
 @contextlib.contextmanager
@@ -37,19 +38,29 @@ def reading(blobs):
 
 
 @contextlib.contextmanager
-def writing():
-    global _outgoing
-    _outgoing = []
+def writing(base=0):
+    """While an answer is written: tensors' bytes go to the list it yields, named from index `base` on."""
+    global _outgoing, _base
+    _outgoing, _base = [], base
     try:
         yield _outgoing
     finally:
         _outgoing = None
 
 
+def _put(buf):
+    _outgoing.append(buf)
+    return _base + len(_outgoing) - 1
+
+
+def next_index():
+    """The index the next tensor written will have."""
+    return _base + len(_outgoing)
+
+
 def _out(buf, shape, dtype):
     if _outgoing is not None:
-        _outgoing.append(buf)
-        buf = len(_outgoing) - 1
+        buf = _put(buf)
     return {'dense': {'buffer': buf, 'shape': shape, 'dtype': dtype}}
 
 
@@ -109,8 +120,7 @@ class Column:
     def wire(self):
         if _outgoing is None:
             raise RuntimeError('a column is only written into a frame')
-        _outgoing.append(self.buffer)
-        return {'blob': len(_outgoing) - 1, 'shape': self.shape, 'dtype': self.dtype}
+        return {'blob': _put(self.buffer), 'shape': self.shape, 'dtype': self.dtype}
 
 
 def stack(values):
