@@ -229,8 +229,8 @@ export class PythonExecutor {
 
   /**
    * Run a frame's request through the Executor: the answer is the frame with its documents (and
-   * this Executor's results) set. The blobs no document of the answer names any more (a column
-   * set again, the documents of a join) go on empty.
+   * this Executor's results) set, a join's documents gone. The blobs no document of the answer
+   * names any more (a column set again, the documents of a join) go on empty.
    */
   async relay({ request, blobs }: RawFrame): Promise<RawFrame> {
     await this.ready;
@@ -248,7 +248,8 @@ export class PythonExecutor {
     const named = new Set<number>();
     namedBlobs(docs, named);
     namedBlobs(request.data.groundtruths, named);
-    const out = { ...request, data: { ...request.data, docs } };
+    const { docsMatrix: _, ...rest } = request; // a join's documents do not go on, nor their blobs
+    const out = { ...rest, data: { ...request.data, docs } };
     if (reply.results) {
       const all = (request.parameters.__results__ ?? {}) as Record<string, unknown>;
       out.parameters = { ...request.parameters, __results__: { ...all, [this.metas.name]: reply.results } };

@@ -14,7 +14,11 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Flow, loadFlow } from '../../src/runtime/index.ts';
+import { sizeOf } from '../../src/runtime/frame.ts';
 import { StartError } from '../../src/runtime/pea.ts';
+import { encodeFrame, fromRawFrame, frameParts, newRequest, readFrame } from '../../src/runtime/protocol.ts';
+import { PythonExecutor } from '../../src/runtime/python.ts';
+import { Bytes } from '../../src/runtime/tensor.ts';
 import { post } from './helpers.ts';
 
 process.env.JINAD_PYTHON ??= '/usr/bin/python3';
@@ -105,6 +109,27 @@ describe('Python Executors', () => {
     assert.deepEqual(one.data.docs.map((d: any) => [d.embedding.dense.dtype, d.embedding.dense.shape]), [['<f4', [2, 2]], ['<f8', [3]]]);
     assert.deepEqual(f32(one.data.docs[0].embedding), [0, 1.5, 3, 3]);
     assert.equal(one.data.docs[1].embedding.dense.buffer, mixed[1]!.embedding.dense.buffer, 'a tensor no one changed leaves as it came');
+  });
+
+  it("a Python Pea relays its head's frame: a column set again goes on in place of the one that came, groundtruths' tensors kept, a join's dropped", async () => {
+    const spec = loadFlow(path.join(dir, 'tensors.yml')).executors[1]!; // Scale, factor 3
+    const py = await PythonExecutor.start(spec, { name: 'scaled', workspace: dir, replicaId: 0, replicas: 1 }, 'scaled');
+    try {
+      const vec = (...v: number[]) => ({ dense: { buffer: Bytes.view(new Uint8Array(new Float32Array(v).buffer)), shape: [v.length], dtype: '<f4' } });
+      const req = newRequest({ endpoint: '/index', docs: [0, 1].map((i) => ({ id: `d${i}`, embedding: vec(i, i + 1) })) as any });
+      req.data.groundtruths = [{ id: 'g', embedding: vec(7) }] as any;
+      req.docsMatrix = [[{ id: 'x', embedding: vec(5, 6) }]] as any;
+      const out = await py.relay(readFrame(Buffer.concat(encodeFrame(req))));
+      // The frame's blobs (the documents' column, groundtruths', the join's), then the worker's new column.
+      assert.deepEqual(out.blobs.map(sizeOf), [0, 4, 0, 16]);
+      const back = fromRawFrame(readFrame(Buffer.concat(frameParts(out))));
+      const floats = (d: any) => [...new Float32Array(new Uint8Array(d.embedding.dense.buffer).slice().buffer)];
+      assert.deepEqual(back.data.docs.map(floats), [[0, 3], [3, 6]]);
+      assert.deepEqual(back.data.groundtruths!.map(floats), [[7]]);
+      assert.equal(back.docsMatrix, undefined);
+    } finally {
+      await py.close();
+    }
   });
 
   it('a join gets docs_matrix; parameters under an Executor\'s name are for it alone', async () => {
