@@ -131,8 +131,7 @@ function fromWire(d: Record<string, unknown>, blobs: Buffer[][]): DocumentData {
       const parts = blobs[dense.buffer];
       if (!parts) throw new Error(`a tensor in blob ${dense.buffer}, which the frame does not have`);
       dense.buffer = Bytes.view(joined(parts));
-    }
-    else if (dense && dense.buffer instanceof Uint8Array && !(dense.buffer instanceof Bytes)) dense.buffer = Bytes.view(dense.buffer);
+    } else if (dense && dense.buffer instanceof Uint8Array && !(dense.buffer instanceof Bytes)) dense.buffer = Bytes.view(dense.buffer);
   }
   if (d.buffer instanceof Uint8Array) d.buffer = Buffer.from(d.buffer.buffer, d.buffer.byteOffset, d.buffer.byteLength).toString('base64'); // a document's `buffer` is base64 text to Executors
   for (const key of ['chunks', 'matches'] as const) if (Array.isArray(d[key])) for (const c of d[key] as Record<string, unknown>[]) fromWire(c, blobs);
@@ -142,12 +141,12 @@ function fromWire(d: Record<string, unknown>, blobs: Buffer[][]): DocumentData {
 /** The bytes of a blob's parts together. */
 export const sizeOf = (parts: Uint8Array[]) => parts.reduce((n, p) => n + p.byteLength, 0);
 
-/** Blobs' pieces as bytes: base64 decoded into one buffer for all of them (from `alloc`), bytes as they are. */
-export function piecesAsBytes(blobs: Piece[][], alloc: (size: number) => Buffer = Buffer.allocUnsafe): Uint8Array[][] {
+/** Blobs' pieces as bytes: base64 decoded into one buffer for all of them, bytes as they are. */
+export function piecesAsBytes(blobs: Piece[][]): Uint8Array[][] {
   let size = 0;
   for (const b of blobs) for (const p of b) if (typeof p === 'string') size += (p.length * 3) >> 2;
   if (!size) return blobs as Uint8Array[][];
-  const buf = alloc(size);
+  const buf = Buffer.allocUnsafe(size);
   let at = 0;
   const bytes = (p: Piece) => {
     if (typeof p !== 'string') return p;

@@ -316,9 +316,10 @@ class DocumentArray(MutableSequence):
         """
         wires = batch.get('docs') or ()
         n = batch.get('n')
-        if isinstance(wires, (bytes, memoryview)) and not isinstance(n, int):
-            wires = _unpack(wires)  # a count not given: the documents are read to count them
         if not isinstance(wires, (bytes, memoryview)):
+            n = len(wires)
+        elif not isinstance(n, int):
+            wires = _unpack(wires)  # a count not given: the documents are read to count them
             n = len(wires)
         cols = _Cols(n)
         for f, c in (batch.get('cols') or {}).items():
