@@ -34,12 +34,23 @@ export interface FollowOptions {
 
 /** `time` fields with 9 fractional digits compare correctly as strings. */
 export function nanoIso(epochSeconds: number, nanos = 0): string {
-  // Every line is stamped: the date and time to the second are made once per second.
-  if (epochSeconds !== lastSecond) [lastSecond, lastBase] = [epochSeconds, new Date(epochSeconds * 1000).toISOString().slice(0, 19)];
-  return `${lastBase}.${String(nanos).padStart(9, '0')}Z`;
+  return `${secondIso(epochSeconds)}.${String(nanos).padStart(9, '0')}Z`;
 }
-let lastSecond = Number.NaN;
-let lastBase = '';
+/**
+ * Every line is stamped twice (its arrival, its source's time, which in a burst lags by a second
+ * or more): the date and time to the second are kept for the two seconds last asked for, so the
+ * two stamps do not make each other's again at every line.
+ */
+const seconds: [number, string][] = [[Number.NaN, ''], [Number.NaN, '']];
+function secondIso(epochSeconds: number): string {
+  const [a, b] = seconds as [[number, string], [number, string]];
+  if (a[0] === epochSeconds) return a[1];
+  if (b[0] === epochSeconds) return b[1];
+  const made: [number, string] = [epochSeconds, new Date(epochSeconds * 1000).toISOString().slice(0, 19)];
+  seconds[1] = a;
+  seconds[0] = made;
+  return made[1];
+}
 /** A time in milliseconds (now by default) as a log line's `time`. */
 export const msIso = (ms = Date.now()) => nanoIso(Math.floor(ms / 1000), (ms % 1000) * 1e6);
 
@@ -96,6 +107,8 @@ interface OpenFile {
   /** Keys of the last RECENT lines that carry a source time, oldest first (a ring from `next`). */
   ring: (string | undefined)[];
   next: number;
+  /** Lines were appended since the ring was made: it is made again from the file when next needed. */
+  stale: boolean;
 }
 
 /** How many recent lines a file remembers, to find where the backend's own copy of a log goes past it. */
@@ -125,17 +138,25 @@ export class LogFiles {
       const fd = openSync(file, 'a');
       const size = fstatSync(fd).size;
       const tail = size ? readTail(file, size, RECENT) : [];
-      f = { fd, size, pending: [], lastTime: timeOf(tail.at(-1) ?? ''), ring: new Array(RECENT), next: 0 };
-      for (const line of tail) {
-        try {
-          this.remember(f, lineKey(JSON.parse(line) as LogRecord));
-        } catch {
-          // a line cut by a crash: nothing to remember
-        }
-      }
+      f = { fd, size, pending: [], lastTime: timeOf(tail.at(-1) ?? ''), ring: [], next: 0, stale: false };
+      this.recall(f, tail);
       this.files.set(file, f);
     }
     return f;
+  }
+
+  /** The ring made from a file's last lines. */
+  private recall(f: OpenFile, tail: string[]): void {
+    f.ring = new Array(RECENT);
+    f.next = 0;
+    f.stale = false;
+    for (const line of tail) {
+      try {
+        this.remember(f, lineKey(JSON.parse(line) as LogRecord));
+      } catch {
+        // a line cut by a crash: nothing to remember
+      }
+    }
   }
 
   private remember(f: OpenFile, key: string | undefined): void {
@@ -156,7 +177,9 @@ export class LogFiles {
    */
   append(file: string, record: LogRecord): void {
     const f = this.open(file);
-    this.remember(f, lineKey(record));
+    // No key is made here: a live line's hash would cost every line of a burst for the rare
+    // backfill that needs it, which makes the ring again from the file instead.
+    f.stale = true;
     f.pending.push(JSON.stringify(record));
     f.lastTime = record.time;
     this.dirty.set(file, f);
@@ -172,6 +195,18 @@ export class LogFiles {
       this.flushing = undefined;
     }
     for (const [file, f] of dirty) {
+      if (!f.pending.length) continue;
+      // The common case, a turn's lines that fit before the file rotates: one string, one write.
+      const all = `${f.pending.join('\n')}\n`;
+      const size = Buffer.byteLength(all);
+      if (f.size + size <= this.opts.maxBytes) {
+        const lines = f.pending;
+        f.pending = [];
+        writeSync(f.fd, all);
+        f.size += size;
+        for (const line of lines) this.events.emit(file, line);
+        continue;
+      }
       let chunk: string[] = [];
       let bytes = 0;
       const write = () => {
@@ -204,6 +239,10 @@ export class LogFiles {
    */
   appendAfterLast(file: string, batch: LogRecord[]): LogRecord[] {
     const f = this.open(file);
+    if (f.stale) {
+      this.flush(file);
+      this.recall(f, readTail(file, f.size, RECENT));
+    }
     const keys = batch.map(lineKey);
     const at = new Map<string, number>();
     keys.forEach((k, i) => k && at.set(k, i)); // the last position of each key
@@ -219,6 +258,10 @@ export class LogFiles {
     }
     const fresh = batch.slice(from);
     for (const r of fresh) this.append(file, r);
+    // The ring was up to date before these: remembering them keeps it so (a reader of the
+    // backend's copy every second, with an external Fluentd, then never reads its file back).
+    for (let i = 0; i < fresh.length; i++) this.remember(f, keys[from + i]);
+    f.stale = false;
     return fresh;
   }
 

@@ -86,6 +86,19 @@ describe('log files', () => {
     const lines = readFileSync(f, 'utf8').trim().split('\n').map((l) => JSON.parse(l).message);
     assert.deepEqual(lines, ['line 1', 'line 2', 'the daemon wrote this itself', 'line 3', 'line 4', 'line 5', 'line 6', 'line 6']);
   });
+  it('a backfill after live lines in the same process finds them too (the lines are read back from the file)', () => {
+    const f = file();
+    const src = (i: number, sourceMs: number): LogRecord => ({ ...rec(i), source_time: rec(0, sourceMs).time });
+    const logs = new LogFiles({ maxBytes: 1 << 20, keep: 2 });
+    assert.deepEqual(logs.appendAfterLast(f, [src(1, 1)]).length, 1);
+    logs.append(f, src(2, 2)); // live, not yet flushed
+    logs.append(f, src(3, 3));
+    assert.deepEqual(logs.appendAfterLast(f, [src(1, 1), src(2, 2), src(3, 3), src(4, 4)]).map((r) => r.message), ['line 4']);
+    assert.deepEqual(logs.appendAfterLast(f, [src(3, 3), src(4, 4), src(5, 5)]).map((r) => r.message), ['line 5'], 'what a backfill wrote is remembered');
+    logs.flush();
+    const lines = readFileSync(f, 'utf8').trim().split('\n').map((l) => JSON.parse(l).message);
+    assert.deepEqual(lines, ['line 1', 'line 2', 'line 3', 'line 4', 'line 5']);
+  });
   it('a burst of 100,000 lines, written a turn at a time: a follower attached mid-burst gets every line once, in order, and the file has them all', async () => {
     const logs = new LogFiles({ maxBytes: 1 << 30, keep: 2 });
     const f = file();

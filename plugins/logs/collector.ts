@@ -53,8 +53,8 @@ export function createCollector(api: PluginApi<LogsOptions>) {
   let server: ForwardReceiver | undefined;
   let syncTimer: NodeJS.Timeout | undefined;
 
-  const recordOf = (workspaceId: string, objectId: string, kind: string, rec: { source_time: string; stream: string; message: string }): LogRecord => ({
-    time: msIso(),
+  const recordOf = (workspaceId: string, objectId: string, kind: string, rec: { source_time: string; stream: string; message: string }, now?: number): LogRecord => ({
+    time: msIso(now),
     ...rec,
     workspace_id: workspaceId,
     object_id: objectId,
@@ -62,14 +62,29 @@ export function createCollector(api: PluginApi<LogsOptions>) {
     name: kind,
     type: jinaType(rec.stream),
   });
-  const counted = (kind: string, rec: { message: string }) => {
-    lines.inc({ kind });
-    bytes.inc({ kind }, Buffer.byteLength(rec.message));
+  /** Lines and bytes by kind since the counters were last told: told once a turn, not at every line of a burst. */
+  const tally = new Map<string, { lines: number; bytes: number }>();
+  let telling: NodeJS.Immediate | undefined;
+  const tell = () => {
+    telling = undefined;
+    for (const [kind, t] of tally) {
+      lines.inc({ kind }, t.lines);
+      bytes.inc({ kind }, t.bytes);
+    }
+    tally.clear();
+  };
+  const counted = (kind: string, rec: { message: string }, length = Buffer.byteLength(rec.message)) => {
+    const t = tally.get(kind);
+    if (t) {
+      t.lines++;
+      t.bytes += length;
+    } else tally.set(kind, { lines: 1, bytes: length });
+    telling ??= setImmediate(tell);
   };
   /** Append in arrival order, the source's time kept beside. */
-  function write(workspaceId: string, objectId: string, kind: string, rec: { source_time: string; stream: string; message: string }): void {
-    logFiles.append(fileFor(workspaceId, objectId), recordOf(workspaceId, objectId, kind, rec));
-    counted(kind, rec);
+  function write(workspaceId: string, objectId: string, kind: string, rec: { source_time: string; stream: string; message: string }, length?: number, now?: number): void {
+    logFiles.append(fileFor(workspaceId, objectId), recordOf(workspaceId, objectId, kind, rec, now));
+    counted(kind, rec, length);
   }
 
   const rate = new RateLimit(options.linesPerSecond, (key, n) => {
@@ -133,8 +148,9 @@ export function createCollector(api: PluginApi<LogsOptions>) {
     }
     const rec = { source_time: nanoIso(epoch, nano), stream: String(record.source ?? 'stdout'), message: cutLine(message, options.maxLineBytes, length) };
     if (wasBackfilled(objectId!, rec)) return;
-    if (!rate.admit(`${workspaceId}/${objectId}`)) return;
-    write(workspaceId!, objectId!, kind, rec);
+    const now = Date.now();
+    if (!rate.admit(`${workspaceId}/${objectId}`, now)) return;
+    write(workspaceId!, objectId!, kind, rec, rec.message === message ? length : undefined, now);
   }
 
   /**
@@ -248,6 +264,8 @@ export function createCollector(api: PluginApi<LogsOptions>) {
 
     async stop(): Promise<void> {
       clearTimeout(syncTimer);
+      if (telling) clearImmediate(telling);
+      tell();
       rate.close();
       await server?.close();
     },
