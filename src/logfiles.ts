@@ -286,14 +286,17 @@ export class LogFiles {
    */
   async *follow(file: string, opts: FollowOptions): AsyncGenerator<string> {
     const since = opts.since ? normalizeTime(opts.since) : undefined;
-    const queue: { line: string }[] = [];
+    // Lines to send, taken from `taken` on: swapped for an empty array when all are sent (an
+    // array's shift() moves every line behind it, at every line of a burst).
+    let queue: string[] = [];
+    let taken = 0;
     const maxLag = opts.maxLag ?? 100_000;
     let fellBehind = false;
-    let lastSent: string | undefined;
+    let lastSent: string | undefined; // the last line sent (its time is read only if the follower falls behind)
     let wake: (() => void) | undefined;
     const onLine = (line: string) => {
-      if (queue.length >= maxLag) fellBehind = true;
-      else queue.push({ line });
+      if (queue.length - taken >= maxLag) fellBehind = true;
+      else queue.push(line);
       wake?.();
     };
     const onAbort = () => wake?.();
@@ -309,12 +312,14 @@ export class LogFiles {
       for (const line of tail) yield line;
       if (opts.follow === false) return;
       while (!opts.signal.aborted) {
-        while (queue.length) {
-          const { line } = queue.shift()!;
-          lastSent = timeOf(line) ?? lastSent;
-          if (!since || (timeOf(line) ?? '') >= since) yield line;
+        while (taken < queue.length) {
+          const line = queue[taken++]!;
+          if (since && (timeOf(line) ?? '') < since) continue;
+          lastSent = line;
+          yield line;
         }
-        if (fellBehind) throw new FellBehindError(`fell more than ${maxLag} lines behind; follow again with since=${lastSent ?? 'the time of the last line received'}`);
+        [queue, taken] = [[], 0];
+        if (fellBehind) throw new FellBehindError(`fell more than ${maxLag} lines behind; follow again with since=${(lastSent && timeOf(lastSent)) ?? 'the time of the last line received'}`);
         if (opts.signal.aborted) break;
         await new Promise<void>((r) => (wake = r));
         wake = undefined;
