@@ -151,8 +151,11 @@ function staleWhileRefresh<T>(fn: () => Promise<T>, ttlMs: number, fallback: T, 
   };
 }
 
+/** Methods that change nothing: served while the daemon reconciles. */
+const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
 /** GET / and GET /status: the core's own routes. /status is served from state kept fresh in the background. */
-function coreRoutes(app: Hono, d: { config: JinadConfig; backend: Backend; instance: string; statusHooks: (() => Promise<Record<string, unknown>>)[] }) {
+function coreRoutes(app: Hono, d: { config: JinadConfig; backend: Backend; instance: string; statusHooks: (() => Promise<Record<string, unknown>>)[]; reconciling: () => boolean }) {
   const unreachable = (err: Error) => ({ kind: d.backend.kind, error: `the ${d.backend.kind} backend is not reachable: ${err.message}` });
   const engine = staleWhileRefresh(() => d.backend.info().catch(unreachable), 5000, { kind: d.backend.kind, error: `the ${d.backend.kind} backend has not answered yet` });
   const parts = staleWhileRefresh(async () => Object.assign({}, ...(await Promise.all(d.statusHooks.map((h) => h())))) as Record<string, unknown>, 1000, {});
@@ -170,6 +173,9 @@ function coreRoutes(app: Hono, d: { config: JinadConfig; backend: Backend; insta
     return c.json({
       jinad: { version: VERSION, runtime: RUNTIME_VERSION, node: process.version, instance: d.instance, backend: d.backend.kind },
       jina: { version: RUNTIME_VERSION, api: JINA_COMPAT },
+      // True for the moments after a start while what the store says is checked against the
+      // backend (requests that change something wait for it).
+      reconciling: d.reconciling(),
       docker: await engine(),
       envs,
       ...(await parts()),
@@ -208,6 +214,14 @@ export async function createDaemon(config: JinadConfig, opts: DaemonOptions = {}
       record?.(c, t0);
     });
   });
+  // The daemon answers while it reconciles after a (re)start: reads are served from what it
+  // knows, and a request that changes something waits for the reconcile (which removes what the
+  // store does not know: an object made meanwhile would be among it).
+  let reconciling: Promise<void> | undefined;
+  app.use(async (c, next) => {
+    if (reconciling && !READS.has(c.req.method)) await reconciling;
+    return next();
+  });
   app.use(hostGuard(config.publicNames));
   app.use(originGuard(config.corsOrigins));
   app.use(boundedBodies(config.limits.jsonBytes));
@@ -239,7 +253,7 @@ export async function createDaemon(config: JinadConfig, opts: DaemonOptions = {}
   const reconcileHooks: Hook[] = [];
   const readyHooks: Hook[] = [];
   const closeHooks: (() => Promise<void> | void)[] = [];
-  coreRoutes(app, { config, backend, instance, statusHooks });
+  coreRoutes(app, { config, backend, instance, statusHooks, reconciling: () => reconciling !== undefined });
   if (config.metrics) metricsRoutes(app, metrics);
   let closed = false;
   /** Release everything: on close, or when start-up stops half way. */
@@ -327,15 +341,29 @@ export async function createDaemon(config: JinadConfig, opts: DaemonOptions = {}
       // Live states first: reconcile and every list read them. A backend that is down now is
       // synced later (its lists read the backend until then).
       await live.start().catch((err) => log.warn('cannot follow the backend’s events yet', err));
-      await runHooks(reconcileHooks, log, 'reconcile', false);
-      const resumed = await jobs.resume();
-      if (resumed) log.info(`resumed ${resumed} unfinished job(s)`);
+      // Listening starts now; the reconcile runs while reads are answered (see `reconciling`).
+      let settled!: () => void;
+      reconciling = new Promise<void>((r) => (settled = r));
+      const settle = () => {
+        settled();
+        reconciling = undefined;
+      };
       const info = await new Promise<AddressInfo>((resolve, reject) => {
         const base = { fetch: app.fetch, hostname: config.host, port: config.port, websocket: { server: wss } };
         server = serve(tls ? { ...base, createServer: createHttpsServer, serverOptions: tls } : base, (addr) => resolve(addr));
         server.once('error', reject);
         server.on('clientError', onClientError);
+      }).catch((err) => {
+        settle();
+        throw err;
       });
+      try {
+        await runHooks(reconcileHooks, log, 'reconcile', false);
+        const resumed = await jobs.resume();
+        if (resumed) log.info(`resumed ${resumed} unfinished job(s)`);
+      } finally {
+        settle();
+      }
       const host = info.address.includes(':') ? `[${info.address}]` : info.address;
       const scheme = tls ? 'https' : 'http';
       log.info(`JinaD ${VERSION} listening on ${scheme}://${host}:${info.port} (docs at /docs, instance ${instance}, ${backend.kind} backend)`);
