@@ -1,7 +1,8 @@
 /**
  * A lean daemon (issue 28): what an idle daemon holds and how soon it answers, beside the bare
  * references measured in the same run.
- *  1. spawn → `GET /` answered, and RSS / private dirty memory after 3 s idle, for the daemon as
+ *  1. spawn → `GET /` answered, and RSS / private dirty memory after 3 s and 45 s idle (settled:
+ *     V8 has given back what start-up grew), for the daemon as
  *     `npm start` runs it (its bundle) on the fake backend and on the Docker Engine (empty, its
  *     own root and instance label), against a bare Node process and a bare Hono server
  *     (@hono/node-server, one route) started the same way;
@@ -19,6 +20,7 @@ import { REPO, median, table } from './lib.ts';
 
 const STARTS = Number(process.argv[2] ?? 5);
 const IDLE_MS = 3000;
+const SETTLED_MS = 45_000;
 
 /** VmRSS and Private_Dirty of a process, MiB. */
 function memory(pid: number): { rss: number; dirty: number } {
@@ -45,23 +47,42 @@ async function stop(child: ChildProcess): Promise<void> {
   await gone;
 }
 
-interface Sample { ms: number; rss: number; dirty: number }
+interface Sample { ms: number; rss: number; dirty: number; settledRss: number; settledDirty: number }
+/** A server that answered, idling: sampled again once it has settled, then stopped. */
+interface Idling { sample: Sample; child: ChildProcess; since: number; cleanup: () => Promise<void> }
 
-/** One start of a server: spawn, time to its first answer, memory once idle, stop. */
-async function once(args: string[], env: Record<string, string>, port: number, cleanup = async () => {}): Promise<Sample> {
+/** One start of a server: spawn, time to its first answer, memory once idle; it keeps running (see settle). */
+async function once(args: string[], env: Record<string, string>, port: number, cleanup = async () => {}): Promise<Idling> {
   const t0 = performance.now();
   const child = spawn(process.execPath, args, { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
   try {
     const ms = await answered(port, t0, child);
     await new Promise((r) => setTimeout(r, IDLE_MS)); // idle: what it holds when nothing happens
-    return { ms, ...memory(child.pid!) };
-  } finally {
+    const { rss, dirty } = memory(child.pid!);
+    return { sample: { ms, rss, dirty, settledRss: Number.NaN, settledDirty: Number.NaN }, child, since: performance.now() - IDLE_MS, cleanup };
+  } catch (err) {
     await stop(child);
     await cleanup();
+    throw err;
   }
 }
 
-async function daemon(backend: 'fake' | 'docker'): Promise<Sample> {
+/**
+ * The same servers once SETTLED_MS idle: V8 gives back the young generation start-up grew (its
+ * memory reducer runs after some idle seconds), which is what a daemon left alone holds.
+ */
+async function settle(round: Idling[]): Promise<Sample[]> {
+  const last = Math.max(...round.map((r) => r.since));
+  await new Promise((r) => setTimeout(r, Math.max(0, last + SETTLED_MS - performance.now())));
+  return Promise.all(round.map(async ({ sample, child, cleanup }) => {
+    const m = memory(child.pid!);
+    await stop(child);
+    await cleanup();
+    return { ...sample, settledRss: m.rss, settledDirty: m.dirty };
+  }));
+}
+
+async function daemon(backend: 'fake' | 'docker'): Promise<Idling> {
   const port = await freePort();
   const root = mkdtempSync(path.join(tmpdir(), 'jinad-idle-'));
   const instance = `bench-idle-${process.pid}-${port}`;
@@ -77,7 +98,7 @@ const app = new Hono(); app.get('/', (c) => c.json({}));
 serve({ fetch: app.fetch, hostname: '127.0.0.1', port: Number(process.env.BARE_PORT) });`;
 const BARE_NODE = `import http from 'node:http'; http.createServer((q, s) => s.end('{}')).listen(Number(process.env.BARE_PORT), '127.0.0.1');`;
 
-async function bare(code: string): Promise<Sample> {
+async function bare(code: string): Promise<Idling> {
   const port = await freePort();
   return once(['--input-type=module', '-e', code], { BARE_PORT: String(port) }, port);
 }
@@ -98,17 +119,21 @@ await daemonBundle(); // built ahead, not by the first start measured
 const runs: Record<string, Sample[]> = { node: [], hono: [], fake: [], docker: [] };
 for (let i = 0; i < STARTS; i++) {
   // Interleaved, so the machine's moods fall on all alike.
-  runs.node!.push(await bare(BARE_NODE));
-  runs.hono!.push(await bare(BARE_HONO));
-  runs.fake!.push(await daemon('fake'));
-  runs.docker!.push(await daemon('docker'));
+  // Each is started while the ones before it idle (an idle server takes no CPU), then all settle.
+  const round = [await bare(BARE_NODE), await bare(BARE_HONO), await daemon('fake'), await daemon('docker')];
+  const [node, hono, fake, docker] = await settle(round);
+  runs.node!.push(node!);
+  runs.hono!.push(hono!);
+  runs.fake!.push(fake!);
+  runs.docker!.push(docker!);
 }
 const m = (k: string, f: keyof Sample) => median(runs[k]!.map((s) => s[f]));
-console.log(`${STARTS} starts each, medians; memory after ${IDLE_MS / 1000} s idle\n`);
+console.log(`${STARTS} starts each, medians; memory after ${IDLE_MS / 1000} s and after ${SETTLED_MS / 1000} s idle\n`);
 console.log(table([
-  ['', 'spawn → GET / ms', 'RSS MiB', 'private dirty MiB', 'RSS ÷ bare Hono', 'start ÷ bare Hono'],
+  ['', 'spawn → GET / ms', `RSS MiB at ${IDLE_MS / 1000} s`, 'private dirty', `RSS MiB at ${SETTLED_MS / 1000} s`, 'private dirty', 'settled RSS ÷ bare Hono', 'start ÷ bare Hono'],
   ...[['bare node:http', 'node'], ['bare Hono', 'hono'], ['jinad, fake backend', 'fake'], ['jinad, Docker Engine', 'docker']].map(([name, k]) => [
-    name!, m(k!, 'ms').toFixed(0), m(k!, 'rss').toFixed(1), m(k!, 'dirty').toFixed(1), (m(k!, 'rss') / m('hono', 'rss')).toFixed(2), (m(k!, 'ms') / m('hono', 'ms')).toFixed(2),
+    name!, m(k!, 'ms').toFixed(0), m(k!, 'rss').toFixed(1), m(k!, 'dirty').toFixed(1), m(k!, 'settledRss').toFixed(1), m(k!, 'settledDirty').toFixed(1),
+    (m(k!, 'settledRss') / m('hono', 'settledRss')).toFixed(2), (m(k!, 'ms') / m('hono', 'ms')).toFixed(2),
   ]),
 ]));
 
