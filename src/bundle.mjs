@@ -95,7 +95,12 @@ async function build() {
       b.onLoad({ filter: /.*/, namespace: 'lazy' }, (args) => ({ contents: `const file = ${JSON.stringify(args.path)};\nmodule.exports = (...a) => require(file)(...a);`, loader: 'js' }));
     },
   };
-  // Packages stay where npm put them (Node loads them as usual), except those with a lazy module.
+  // Packages are bundled too: Node's module loader resolving, reading and compiling the hundreds
+  // of files of drizzle-orm, hono, dockerode and the rest took ~0.2 s of every start (a CPU
+  // profile of an empty daemon's start). Left where npm put them: native code (libSQL), packages
+  // found by their own files (Swagger UI's assets; esbuild and tsx, which load users' modules),
+  // and ws's optional native helpers, which are absent.
+  const KEEP_EXTERNAL = new Set(['@libsql/client', 'libsql', 'swagger-ui-dist', 'esbuild', 'tsx', 'bufferutil', 'utf-8-validate']);
   const externals = {
     name: 'packages-external',
     setup(b) {
@@ -103,7 +108,8 @@ async function build() {
       b.onResolve({ filter: /^[^./]/ }, (args) => {
         const own = pkg.exports[args.path.replace(/^jinad/, '.')]; // the package importing itself ('jinad/plugin')
         if (own) return { path: path.join(REPO, own) };
-        return Object.hasOwn(LAZY, args.path) ? undefined : { path: args.path, external: true };
+        const name = args.path.startsWith('@') ? args.path.split('/').slice(0, 2).join('/') : args.path.split('/')[0];
+        return Object.hasOwn(LAZY, args.path) || !KEEP_EXTERNAL.has(name) ? undefined : { path: args.path, external: true };
       });
     },
   };
