@@ -107,6 +107,8 @@ try {
     await new Promise((r) => setTimeout(r, 20));
   }
   const ready = performance.now() - t0 - restarted.stopMs;
+  // Where the new process's start went: each step's end, ms since the process started.
+  const startSteps = ((await (await fetch(`${daemon.url}/status`)).json()) as { start_ms: Record<string, number> }).start_ms;
 
   const t1 = performance.now();
   const del = await fetch(`${daemon.url}/workspaces`, { method: 'DELETE' });
@@ -116,6 +118,7 @@ try {
   console.log(`\n${WORKSPACES} workspaces, ${PEAS} Peas on the Docker backend\n`);
   console.log(table(rows));
   console.log(`\nrestart: the old process stopped in ${(restarted.stopMs / 1000).toFixed(2)} s; the new one answered GET / ${(up / 1000).toFixed(2)} s after its spawn, and listed every Pea running at ${(ready / 1000).toFixed(2)} s (target ≤ 2 s)`);
+  console.log(`start steps of the new process (ms since it started): ${Object.entries(startSteps).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   console.log(`delete everything (DELETE /workspaces): ${(deleted / 1000).toFixed(1)} s, ${(deleted / WORKSPACES).toFixed(0)} ms per workspace`);
 } finally {
   await daemon.close();

@@ -155,7 +155,7 @@ function staleWhileRefresh<T>(fn: () => Promise<T>, ttlMs: number, fallback: T, 
 const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** GET / and GET /status: the core's own routes. /status is served from state kept fresh in the background. */
-function coreRoutes(app: Hono, d: { config: JinadConfig; backend: Backend; instance: string; statusHooks: (() => Promise<Record<string, unknown>>)[]; reconciling: () => boolean }) {
+function coreRoutes(app: Hono, d: { config: JinadConfig; backend: Backend; instance: string; statusHooks: (() => Promise<Record<string, unknown>>)[]; reconciling: () => boolean; started: Record<string, number> }) {
   const unreachable = (err: Error) => ({ kind: d.backend.kind, error: `the ${d.backend.kind} backend is not reachable: ${err.message}` });
   const engine = staleWhileRefresh(() => d.backend.info().catch(unreachable), 5000, { kind: d.backend.kind, error: `the ${d.backend.kind} backend has not answered yet` });
   const parts = staleWhileRefresh(async () => Object.assign({}, ...(await Promise.all(d.statusHooks.map((h) => h())))) as Record<string, unknown>, 1000, {});
@@ -176,6 +176,7 @@ function coreRoutes(app: Hono, d: { config: JinadConfig; backend: Backend; insta
       // True for the moments after a start while what the store says is checked against the
       // backend (requests that change something wait for it).
       reconciling: d.reconciling(),
+      start_ms: d.started,
       docker: await engine(),
       envs,
       ...(await parts()),
@@ -187,6 +188,10 @@ function coreRoutes(app: Hono, d: { config: JinadConfig; backend: Backend; insta
 }
 
 export async function createDaemon(config: JinadConfig, opts: DaemonOptions = {}): Promise<Daemon> {
+  // When each step of start-up ended, in ms since the process started (GET /status `start`).
+  const started: Record<string, number> = {};
+  const mark = (step: string) => (started[step] = Math.round(performance.now()));
+  mark('loaded');
   const log = createLogger(config.logLevel);
   // Read first: a missing or unreadable certificate stops start-up before anything is opened.
   const tls = config.tls && { cert: readPem(config.tls.cert, 'tls.cert'), key: readPem(config.tls.key, 'tls.key') };
@@ -253,7 +258,7 @@ export async function createDaemon(config: JinadConfig, opts: DaemonOptions = {}
   const reconcileHooks: Hook[] = [];
   const readyHooks: Hook[] = [];
   const closeHooks: (() => Promise<void> | void)[] = [];
-  coreRoutes(app, { config, backend, instance, statusHooks, reconciling: () => reconciling !== undefined });
+  coreRoutes(app, { config, backend, instance, statusHooks, reconciling: () => reconciling !== undefined, started });
   if (config.metrics) metricsRoutes(app, metrics);
   let closed = false;
   /** Release everything: on close, or when start-up stops half way. */
@@ -324,6 +329,7 @@ export async function createDaemon(config: JinadConfig, opts: DaemonOptions = {}
 
   let server: ServerType | undefined;
   const wss = new WebSocketServer({ noServer: true });
+  mark('daemon_created');
   return {
     app,
     config,
@@ -338,9 +344,11 @@ export async function createDaemon(config: JinadConfig, opts: DaemonOptions = {}
         await closeAll();
         throw err;
       }
+      mark('plugins_started');
       // Live states first: reconcile and every list read them. A backend that is down now is
       // synced later (its lists read the backend until then).
       await live.start().catch((err) => log.warn('cannot follow the backend’s events yet', err));
+      mark('live_states');
       // Listening starts now; the reconcile runs while reads are answered (see `reconciling`).
       let settled!: () => void;
       reconciling = new Promise<void>((r) => (settled = r));
@@ -357,6 +365,7 @@ export async function createDaemon(config: JinadConfig, opts: DaemonOptions = {}
         settle();
         throw err;
       });
+      mark('listening');
       try {
         await runHooks(reconcileHooks, log, 'reconcile', false);
         const resumed = await jobs.resume();
@@ -364,6 +373,7 @@ export async function createDaemon(config: JinadConfig, opts: DaemonOptions = {}
       } finally {
         settle();
       }
+      mark('reconciled');
       const host = info.address.includes(':') ? `[${info.address}]` : info.address;
       const scheme = tls ? 'https' : 'http';
       log.info(`JinaD ${VERSION} listening on ${scheme}://${host}:${info.port} (docs at /docs, instance ${instance}, ${backend.kind} backend)`);

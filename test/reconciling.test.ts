@@ -50,7 +50,10 @@ describe('a daemon answers while it reconciles after a start', () => {
       release();
       assert.equal((await deleting).status, 404, 'then it is answered as usual');
       await started;
-      assert.equal(((await (await fetch(`${url}/status`)).json()) as { reconciling: boolean }).reconciling, false);
+      const after = (await (await fetch(`${url}/status`)).json()) as { reconciling: boolean; start_ms: Record<string, number> };
+      assert.equal(after.reconciling, false);
+      const { listening, reconciled } = after.start_ms;
+      assert.ok(listening! > 0 && listening! <= reconciled!, `start_ms says it listened before it reconciled: ${JSON.stringify(after.start_ms)}`);
     } finally {
       release();
       await started.catch(() => {});
