@@ -17,6 +17,8 @@ import { type LogsOptions, socketPathFor } from './options.ts';
 import { type Entry, ForwardReceiver } from './receiver.ts';
 
 const SYNC_MS = 1000;
+/** Entries held while the start's backfill runs, at most (then written as they come). */
+const HOLD_MAX = 100_000;
 /** Backfill reads this far before the last line received, in case the two clocks of one machine differ a little. */
 const BACKFILL_MARGIN_S = 10;
 /** Objects whose logs are read back at once (a restart with hundreds of objects waits for all of them). */
@@ -154,6 +156,23 @@ export function createCollector(api: PluginApi<LogsOptions>) {
   }
 
   /**
+   * Entries the receiver took before the start's backfill was done: written after it, in order
+   * (the driver delivers what it buffered as soon as the receiver listens, which is before the
+   * daemon answers; the backfill runs once it answers). Past HOLD_MAX they are written at once.
+   */
+  let held: Entry[] | undefined = [];
+  const receive = (entry: Entry) => {
+    if (!held) return onEntry(entry);
+    held.push(entry);
+    if (held.length >= HOLD_MAX) release();
+  };
+  const release = () => {
+    const entries = held ?? [];
+    held = undefined;
+    for (const e of entries) onEntry(e);
+  };
+
+  /**
    * What the backend kept for an object but its file misses: from a little before the last line
    * received, the lines of the backend's own copy after the newest one the file has.
    */
@@ -217,7 +236,7 @@ export function createCollector(api: PluginApi<LogsOptions>) {
   const refused = (reason: string, from: string) => log.warn(`the log receiver closed a connection from ${from}: ${reason}`);
 
   async function listen(): Promise<void> {
-    server = new ForwardReceiver(onEntry, { idleMs: options.idleMs, maxConnections: options.maxConnections, maxMessageBytes: options.maxMessageBytes }, refused);
+    server = new ForwardReceiver(receive, { idleMs: options.idleMs, maxConnections: options.maxConnections, maxMessageBytes: options.maxMessageBytes }, refused);
     try {
       await server.listenSocket(socket);
     } catch (err) {
@@ -237,22 +256,28 @@ export function createCollector(api: PluginApi<LogsOptions>) {
      * naming the address), or, with an external Fluentd, route there.
      */
     async start(): Promise<void> {
-      // What the backend kept while the daemon was away goes into the files first, before the
-      // receiver takes the lines the driver buffered: files stay in order, and a line the driver
-      // lost when the receiver went away is found (the buffered ones are then known, not doubled).
-      if (!external) {
-        await backfill(true);
-        // Whatever the driver still holds comes within seconds of the receiver listening.
-        setTimeout(() => buffered.clear(), 60_000).unref();
-        await listen();
-      }
+      if (!external) await listen(); // what it takes is held until the backfill (see reconcile)
       backend.routeLogs({ address, ...(!external && backend.logSenders && { network: `tcp://${options.host}:${options.port}` }) });
       api.use('live').onStop(onStop);
     },
 
-    /** With an external Fluentd: backfill, then keep reading the backend's logs back. */
+    /**
+     * Once the daemon answers: what the backend kept while the daemon was away goes into the
+     * files first, then the lines the driver delivered meanwhile: files stay in order, and a line
+     * the driver lost when the receiver went away is found (the buffered ones are then known,
+     * not doubled). With an external Fluentd: backfill, then keep reading the backend's logs back.
+     */
     async reconcile(): Promise<void> {
-      if (external) {
+      if (!external) {
+        try {
+          await backfill(true);
+        } finally {
+          release();
+        }
+        // Whatever the driver still holds comes within seconds of the receiver listening.
+        setTimeout(() => buffered.clear(), 60_000).unref();
+      } else {
+        held = undefined;
         await backfill(false);
         const tick = async () => {
           await syncAll().catch((err) => log.warn('reading logs through the backend failed', err));
