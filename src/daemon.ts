@@ -188,7 +188,7 @@ function coreRoutes(app: Hono, d: { config: JinadConfig; backend: Backend; insta
 }
 
 export async function createDaemon(config: JinadConfig, opts: DaemonOptions = {}): Promise<Daemon> {
-  // When each step of start-up ended, in ms since the process started (GET /status `start`).
+  // When each step of start-up ended, in ms since the process started (GET /status `start_ms`).
   const started: Record<string, number> = {};
   const mark = (step: string) => (started[step] = Math.round(performance.now()));
   mark('loaded');
