@@ -350,12 +350,13 @@ export async function createDaemon(config: JinadConfig, opts: DaemonOptions = {}
       await live.start().catch((err) => log.warn('cannot follow the backend’s events yet', err));
       mark('live_states');
       // Listening starts now; the reconcile runs while reads are answered (see `reconciling`).
-      let settled!: () => void;
-      reconciling = new Promise<void>((r) => (settled = r));
-      const settle = () => {
-        settled();
-        reconciling = undefined;
-      };
+      let settle!: () => void;
+      reconciling = new Promise<void>((r) => {
+        settle = () => {
+          reconciling = undefined;
+          r();
+        };
+      });
       const info = await new Promise<AddressInfo>((resolve, reject) => {
         const base = { fetch: app.fetch, hostname: config.host, port: config.port, websocket: { server: wss } };
         server = serve(tls ? { ...base, createServer: createHttpsServer, serverOptions: tls } : base, (addr) => resolve(addr));

@@ -137,9 +137,9 @@ export class LogFiles {
       mkdirSync(path.dirname(file), { recursive: true });
       const fd = openSync(file, 'a');
       const size = fstatSync(fd).size;
-      const tail = size ? readTail(file, size, RECENT) : [];
-      f = { fd, size, pending: [], lastTime: timeOf(tail.at(-1) ?? ''), ring: [], next: 0, stale: false };
-      this.recall(f, tail);
+      // The ring of recent lines' keys is made from the file when a backfill first needs it.
+      const last = size ? readTail(file, size, 1) : [];
+      f = { fd, size, pending: [], lastTime: timeOf(last.at(-1) ?? ''), ring: [], next: 0, stale: size > 0 };
       this.files.set(file, f);
     }
     return f;
@@ -195,39 +195,37 @@ export class LogFiles {
       this.flushing = undefined;
     }
     for (const [file, f] of dirty) {
-      if (!f.pending.length) continue;
+      const lines = f.pending;
+      f.pending = [];
+      if (!lines.length) continue;
       // The common case, a turn's lines that fit before the file rotates: one string, one write.
-      const all = `${f.pending.join('\n')}\n`;
+      const all = `${lines.join('\n')}\n`;
       const size = Buffer.byteLength(all);
       if (f.size + size <= this.opts.maxBytes) {
-        const lines = f.pending;
-        f.pending = [];
-        writeSync(f.fd, all);
-        f.size += size;
-        for (const line of lines) this.events.emit(file, line);
+        this.write(file, f, lines, all, size);
         continue;
       }
       let chunk: string[] = [];
       let bytes = 0;
-      const write = () => {
-        if (!chunk.length) return;
-        writeSync(f.fd, `${chunk.join('\n')}\n`);
-        f.size += bytes;
-        for (const line of chunk) this.events.emit(file, line);
-        [chunk, bytes] = [[], 0];
-      };
-      for (const line of f.pending) {
+      for (const line of lines) {
         const len = Buffer.byteLength(line) + 1;
         if (f.size + bytes + len > this.opts.maxBytes && f.size + bytes > 0) {
-          write();
+          if (chunk.length) this.write(file, f, chunk, `${chunk.join('\n')}\n`, bytes);
+          [chunk, bytes] = [[], 0];
           this.rotate(file, f);
         }
         chunk.push(line);
         bytes += len;
       }
-      f.pending = [];
-      write();
+      if (chunk.length) this.write(file, f, chunk, `${chunk.join('\n')}\n`, bytes);
     }
+  }
+
+  /** Lines written in one write (`text`, `bytes` long), then announced. */
+  private write(file: string, f: OpenFile, lines: string[], text: string, bytes: number): void {
+    writeSync(f.fd, text);
+    f.size += bytes;
+    for (const line of lines) this.events.emit(file, line);
   }
 
   /**

@@ -6,8 +6,9 @@
  * they arrive, each once:
  *  - the forward-protocol receiver here writes what the engine sends: on a Unix socket only the
  *    daemon's user (and root, the engine) can open, or from a Swarm's nodes over TCP;
- *  - at start, what the backend kept but the file misses is backfilled, found by position in
- *    the backend's own copy; the same lines still buffered in the driver are then passed over;
+ *  - once the daemon answers after a start, what the backend kept but the file misses is
+ *    backfilled, found by position in the backend's own copy (what the receiver took meanwhile
+ *    is held until then); the same lines still buffered in the driver are then passed over;
  *  - with an external Fluentd, the daemon reads the lines back through the backend instead.
  */
 import path from 'node:path';
