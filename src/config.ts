@@ -85,6 +85,12 @@ const ConfigSchema = v.strictObject({
    * `host.docker.internal` (run it with `--add-host host.docker.internal:host-gateway`).
    */
   reachHost: v.optional(v.string()),
+  /**
+   * A Flow's gateway gets the host's listening socket of its published port (no proxy between
+   * clients and the container: src/backend/docker/handoff.ts) where the engine is local and the
+   * daemon runs on the host; `false`: every port goes through Docker's port publishing.
+   */
+  directPorts: v.optional(v.boolean(), true),
   /** How the runtime base image is obtained: built locally (no registry needed) or a named image. */
   baseImage: v.optional(
     v.variant('strategy', [
@@ -246,6 +252,7 @@ function fromEnv(env: Env): JinadConfigInput {
   str('docker', 'DOCKER_HOST');
   str('publishHost', 'JINAD_PUBLISH_HOST');
   str('reachHost', 'JINAD_REACH_HOST');
+  if (env.JINAD_DIRECT_PORTS) out.directPorts = isOn(env.JINAD_DIRECT_PORTS);
   num('buildConcurrency', 'JINAD_BUILD_CONCURRENCY');
   num('objectStartConcurrency', 'JINAD_OBJECT_START_CONCURRENCY');
   num('readyTimeoutMs', 'JINAD_READY_TIMEOUT_MS');

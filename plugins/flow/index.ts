@@ -27,7 +27,7 @@ export default defineObjectKind({
     const flow = loadFlow(file, env, { root: workdir, python }); // a user's file in a folder containers write: confined
     const gateway = flow.portExpose ?? GATEWAY_PORT;
     const replicas = Object.fromEntries(flow.executors.filter((e) => !e.host).map((e) => [e.name, e.replicas]));
-    return { ports: [{ container: gateway, host: flow.portExpose }], partialBody: { flow: { uses: rel, port_expose: gateway }, envs }, record: { filename: rel }, replicas, idleTimeout: flow.idleTimeout,
+    return { ports: [{ container: gateway, host: flow.portExpose, direct: true }], partialBody: { flow: { uses: rel, port_expose: gateway }, envs }, record: { filename: rel }, replicas, idleTimeout: flow.idleTimeout,
       ...(flow.protocol === 'grpc' && { notIdle: 'a gRPC gateway cannot be held while the Flow sleeps (use http or websocket)', scrape: false as const }) };
   },
 });

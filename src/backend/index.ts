@@ -20,5 +20,5 @@ export function createBackend(config: JinadConfig): Backend {
     const { registry, publish, encrypted, logAddress } = config.backend;
     return createSwarmBackend({ ...docker, registry, publishMode: publish, encrypted, logAddress });
   }
-  return createDockerBackend(docker);
+  return createDockerBackend({ ...docker, directPorts: config.directPorts });
 }

@@ -50,6 +50,11 @@ export class BuildError extends Error {
 export interface PortRequest {
   container: number;
   host?: number;
+  /**
+   * The object's main process listens on it itself (a Flow's gateway): a backend may hand that
+   * process the host's listening socket instead of proxying every byte (Docker: handoff.ts).
+   */
+  direct?: boolean;
 }
 
 export interface ObjectSpec {

@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { serve } from '@hono/node-server';
 import { executorSpec, loadFlow, parseEnvs } from './config.ts';
 import { Flow } from './flow.ts';
+import { receiveHandedPorts } from './handed-ports.ts';
 import { portOf, serveHead } from './head.ts';
 import { partialApp, type Mode } from './partial.ts';
 import { releasePrestarted, StartError } from './pea.ts';
@@ -83,6 +84,7 @@ export async function main(argv: string[]): Promise<void> {
     log(`${command} ${spec.name} ready on port ${head ? portOf(head) : pod.port} (${pod.replicaCount} replica(s))`);
   } else if (command === 'partial') {
     stamp = false;
+    receiveHandedPorts(log);
     const mode = values.mode as Mode;
     if (!['flow', 'pod', 'pea'].includes(mode)) throw new Error("jinad partial needs --mode flow|pod|pea");
     const partial = partialApp(mode, { workspace, onLog: log, logRequests: true, stateFile: values.state });

@@ -10,6 +10,7 @@ import { flowMetrics } from './metrics.ts';
 import { Pod } from './pod.ts';
 import { type DataRequest, ERROR } from './protocol.ts';
 import { mergeRequests, unreduced } from './reduce.ts';
+import { RequestLog } from './request-log.ts';
 import { RemotePod } from './remote.ts';
 import { ShardedPod } from './shards.ts';
 
@@ -31,6 +32,7 @@ export interface FlowOptions {
 export class Flow {
   readonly pods = new Map<string, Step>();
   private gateway?: Pick<Gateway, 'listen' | 'close' | 'port'>;
+  private requestLog?: RequestLog;
   private needs = new Map<string, string[]>();
   private ends: string[] = [];
   /** Joins that hand their branches over unmerged (`disable_reduce`). */
@@ -73,7 +75,9 @@ export class Flow {
       );
       const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
-      const gatewayOpts = { onLog: this.opts.onLog, logRequests: this.opts.logRequests, metrics: this.metrics };
+      const requestLog = this.opts.logRequests && this.opts.onLog ? new RequestLog(this.opts.onLog) : undefined;
+      this.requestLog = requestLog;
+      const gatewayOpts = { requestLog, metrics: this.metrics };
       // gRPC (and its library) only for the Flows that speak it.
       this.gateway =
         this.spec.protocol === 'grpc' ? new (await import('./grpc.ts')).GrpcGateway((req) => this.process(req), gatewayOpts) : new Gateway(this.spec, (req) => this.process(req), gatewayOpts);
@@ -130,6 +134,7 @@ export class Flow {
 
   async close(): Promise<void> {
     await this.gateway?.close();
+    this.requestLog?.flush();
     await Promise.all([...this.pods.values()].map((p) => p.close()));
   }
 }

@@ -6,14 +6,16 @@
  * answering each with its `requestId`.
  */
 import type { AddressInfo } from 'node:net';
-import { serve, type ServerType, upgradeWebSocket } from '@hono/node-server';
+import { createAdaptorServer, type ServerType, upgradeWebSocket } from '@hono/node-server';
 import { type Context, Hono } from 'hono';
 import { cors } from 'hono/cors';
 import { WebSocketServer } from 'ws';
 import type { FlowSpec } from './config.ts';
 import type { DocumentData } from './document.ts';
+import { handedPort } from './handed-ports.ts';
 import { type DataRequest, newRequest } from './protocol.ts';
 import { type FlowMetrics, observeRequest } from './metrics.ts';
+import type { RequestLog } from './request-log.ts';
 import { RUNTIME_VERSION } from './version.ts';
 
 type Process = (req: DataRequest) => Promise<DataRequest>;
@@ -67,7 +69,7 @@ export class Gateway {
   constructor(
     private spec: FlowSpec,
     private process: Process,
-    private opts: { onLog?: (line: string) => void; logRequests?: boolean; metrics?: FlowMetrics } = {},
+    private opts: { requestLog?: RequestLog; metrics?: FlowMetrics } = {},
   ) {}
 
   app(): Hono {
@@ -126,14 +128,19 @@ export class Gateway {
     return app;
   }
 
-  listen(port: number, host: string): Promise<number> {
+  async listen(port: number, host: string): Promise<number> {
+    const server = createAdaptorServer({ fetch: this.app().fetch, websocket: { server: new WebSocketServer({ noServer: true }) } });
+    this.server = server;
+    // A port the daemon handed over (a container's published one) is listened on as it is.
+    const handed = await handedPort(port);
     return new Promise((resolve, reject) => {
-      const server = serve({ fetch: this.app().fetch, port, hostname: host, websocket: { server: new WebSocketServer({ noServer: true }) } }, (info: AddressInfo) => {
-        this.port = info.port;
-        resolve(info.port);
-      });
       server.once('error', (err) => reject(new Error(`the gateway cannot listen on ${host}:${port}: ${err.message}`)));
-      this.server = server;
+      const listening = () => {
+        this.port = handed ? port : (server.address() as AddressInfo).port;
+        resolve(this.port);
+      };
+      if (handed) server.listen(handed, listening);
+      else server.listen(port, host, listening);
     });
   }
 

@@ -6,11 +6,14 @@
  * (answers may overtake each other; clients match them by `request_id`). Loaded only by Flows
  * that ask for it. Uses @grpc/grpc-js and @grpc/proto-loader with this runtime's jina.proto.
  */
+import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { DocumentData, NamedScore } from './document.ts';
+import { handedPort } from './handed-ports.ts';
 import { type FlowMetrics, observeRequest } from './metrics.ts';
+import type { RequestLog } from './request-log.ts';
 import { Bytes, bytesOf, type DenseTensor, encodeDense, isDense } from './tensor.ts';
 import { type DataRequest, ERROR, newRequest, type Route, type Status } from './protocol.ts';
 import { runtimeFile } from './version.ts';
@@ -153,11 +156,13 @@ export function toRequestProto(req: DataRequest): Obj {
 
 export class GrpcGateway {
   private server?: grpc.Server;
+  /** The handed-over listener whose connections the server is given. */
+  private injected?: net.Server;
   port?: number;
 
   constructor(
     private process: Process,
-    private opts: { onLog?: (line: string) => void; logRequests?: boolean; metrics?: FlowMetrics } = {},
+    private opts: { requestLog?: RequestLog; metrics?: FlowMetrics } = {},
   ) {}
 
   /** One request of a stream through the Flow; a request that cannot be read is answered with an ERROR status, as Jina does. */
@@ -176,7 +181,7 @@ export class GrpcGateway {
     return toRequestProto(out);
   }
 
-  listen(port: number, host: string): Promise<number> {
+  async listen(port: number, host: string): Promise<number> {
     const server = new grpc.Server({ 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 });
     server.addService(jinaRpc(), {
       Call: (call: grpc.ServerDuplexStream<Obj, Obj>) => {
@@ -201,6 +206,15 @@ export class GrpcGateway {
       },
     });
     this.server = server;
+    // A port the daemon handed over (a container's published one): its connections are given to the server as they come.
+    const handed = await handedPort(port);
+    if (handed) {
+      const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+      this.injected = net.createServer((socket) => injector.injectConnection(socket));
+      await new Promise<void>((resolve) => this.injected!.listen(handed, resolve));
+      this.port = port;
+      return port;
+    }
     return new Promise((resolve, reject) => {
       server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => {
         if (err) return reject(new Error(`the gRPC gateway cannot listen on ${host}:${port}: ${err.message}`));
@@ -213,6 +227,7 @@ export class GrpcGateway {
   async close(): Promise<void> {
     const s = this.server;
     if (!s) return;
+    this.injected?.close();
     await new Promise<void>((resolve) => s.tryShutdown(() => resolve()));
   }
 }

@@ -6,6 +6,7 @@
  */
 import { Counter, Histogram, Registry } from 'prom-client';
 import { type DataRequest, SUCCESS } from './protocol.ts';
+import type { RequestLog } from './request-log.ts';
 
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -23,7 +24,7 @@ export type FlowMetrics = ReturnType<typeof flowMetrics>;
 
 /** What a gateway (HTTP or gRPC) does once a request is answered: count it, and log it when asked. */
 export function observeRequest(
-  opts: { metrics?: FlowMetrics; logRequests?: boolean; onLog?: (line: string) => void },
+  opts: { metrics?: FlowMetrics; requestLog?: RequestLog },
   req: DataRequest,
   out: DataRequest,
   t0: number,
@@ -37,8 +38,5 @@ export function observeRequest(
     m.duration.observe({ endpoint }, ms / 1000);
     m.documents.inc({ endpoint }, req.data.docs.length);
   }
-  if (opts.logRequests) {
-    const ok = out.status.code === SUCCESS ? 'ok' : `ERROR ${out.status.description}`;
-    opts.onLog?.(`${via} → ${endpoint}: ${req.data.docs.length} docs, ${ok} in ${ms.toFixed(1)} ms`);
-  }
+  opts.requestLog?.record(`${via} → ${endpoint}`, req.data.docs.length, ms, out.status.code === SUCCESS ? undefined : out.status.description);
 }

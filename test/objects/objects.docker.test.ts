@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
 import { LABEL } from '../docker.ts';
 import { callJson, createWorkspace, docker, freePort, retryFetch, startDaemon, type TestDaemon } from '../helpers.ts';
 
@@ -69,6 +70,25 @@ describe('Flows as containers', () => {
     assert.equal((await api('DELETE', `/flows/${id}`)).status, 200);
     assert.equal((await api('GET', `/flows/${id}`)).status, 404);
     assert.equal(await docker.inspectContainer(id), undefined);
+  });
+
+  it("the gateway's port is handed to the container, no proxy: HTTP and WebSocket answer; once the Flow is gone it refuses at once", async () => {
+    const id = (await createFlow('seq.yml')).body as string;
+    const port = gatewayPort((await api('GET', `/flows/${id}`)).body);
+    // Docker publishes only the partial daemon's port; the gateway's is the container's own socket, bound on the host.
+    assert.deepEqual(execFileSync('docker', ['port', id]).toString().trim().split('\n').map((l) => l.split(' ')[0]), ['8000/tcp']);
+    assert.equal((await index(port, 3)).data.docs.length, 3);
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/stream`);
+    const answer = new Promise<any>((resolve, reject) => ws.on('message', (m) => resolve(JSON.parse(String(m)))).on('error', reject));
+    await new Promise((resolve, reject) => ws.on('open', resolve).on('error', reject));
+    ws.send(JSON.stringify({ exec_endpoint: '/index', request_id: 'w1', data: ['over a handed socket'] }));
+    assert.equal((await answer).data.docs[0].text, 'OVER A HANDED SOCKET');
+    ws.close();
+    assert.equal((await api('DELETE', `/flows/${id}`)).status, 200);
+    const t0 = Date.now();
+    const refused = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(5000) }).then(() => 'answered', (err: Error) => (err.cause as { code?: string })?.code ?? err.name);
+    assert.equal(refused, 'ECONNREFUSED');
+    assert.ok(Date.now() - t0 < 1000, `refused after ${Date.now() - t0} ms`);
   });
 
   it('a gRPC Flow answers a Jina 2 client on its published port (jina.JinaRPC/Call)', async () => {

@@ -6,6 +6,7 @@ import type { Resources } from '../../contract/resources.ts';
 import type { RestartPolicy } from '../../contract/restart.ts';
 import type { GpuRequest, OutputLine } from '../types.ts';
 import { type Engine, idempotent, statusOf } from './engine.ts';
+import { directPortsOf } from './handoff.ts';
 import type { Labels } from './labels.ts';
 
 export interface ContainerSpec {
@@ -64,7 +65,7 @@ function* logFrames(buf: Buffer): Generator<{ stream: 'stdout' | 'stderr'; text:
 export async function inspectContainer(docker: Engine, name: string): Promise<ContainerState | undefined> {
   try {
     const info = await docker.getContainer(name).inspect();
-    const ports: Record<string, number> = {};
+    const ports: Record<string, number> = directPortsOf(info.Config.Labels);
     for (const [key, binds] of Object.entries(info.NetworkSettings.Ports ?? {})) {
       const hostPort = (binds as { HostPort: string }[] | null)?.[0]?.HostPort;
       if (hostPort) ports[key] = Number(hostPort);

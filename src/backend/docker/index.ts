@@ -8,9 +8,10 @@ import path from 'node:path';
 import type { Backend, BackendContext, BuildSpec, ObjectSpec, ObjectState, LogRoute, Owned, Spares } from '../types.ts';
 import { createBaseImage } from './base-image.ts';
 import { type ContainerSpec, type ContainerState, containerLogLines, containerOutput, inspectContainer, removeContainer, runContainer } from './containers.ts';
-import { connect, describeConnection, idempotent, labelFilter } from './engine.ts';
+import { connect, describeConnection, type Engine, idempotent, labelFilter } from './engine.ts';
 import { watchContainers } from './events.ts';
-import { hostPathOf } from './host-path.ts';
+import { createHandoff, DIRECT_PORTS_LABEL, directPortsOf, type Handoff } from './handoff.ts';
+import { hostPathOf, onEngineHostNetwork } from './host-path.ts';
 import { buildFromTar, folderContext, imageId, removeOwnImage } from './images.ts';
 import { LABEL, type Labels } from './labels.ts';
 import { logConfigFor } from './log-routing.ts';
@@ -37,7 +38,13 @@ export interface DockerBackendOptions {
   baseImage: { strategy: 'build' } | { strategy: 'image'; name: string };
   /** Workspace subnets come from this pool (`{ subnet: '10.213.0.0/16', prefix: 26 }`); undefined: Docker's own pools. */
   networkPool?: { subnet: string; prefix: number };
+  /** Hand a Flow's gateway the host's listening socket instead of publishing its port through Docker's proxy (handoff.ts); on by itself where it can work. */
+  directPorts?: boolean;
 }
+
+/** Direct ports need this daemon on the engine's host network, the engine local (a unix socket), and Node (its IPC passes sockets). */
+const canHandOff = async (docker: Engine, address: string | undefined) =>
+  !(address && /^(tcp|https?|ssh):/.test(address)) && !('Deno' in globalThis) && (await onEngineHostNetwork(docker));
 
 export function createDockerBackend(opts: DockerBackendOptions): Backend {
   const docker = connect(opts.docker);
@@ -51,6 +58,7 @@ export function createDockerBackend(opts: DockerBackendOptions): Backend {
   /** The pool as the Backend's `spares` (its states in the backend's words): made once, read on every log line. */
   let sparesView: Spares | undefined;
   const user = objectUser();
+  let handoff: Handoff | undefined;
 
   const bound = (): BackendContext => {
     if (!ctx) throw new Error('the Docker backend is used before start()');
@@ -121,6 +129,12 @@ export function createDockerBackend(opts: DockerBackendOptions): Backend {
     async start(context) {
       ctx = context;
       if (!opts.hostRoot) hostRoot = await hostPathOf(docker, opts.root);
+      if (opts.directPorts && (await canHandOff(docker, opts.docker ?? process.env.DOCKER_HOST))) {
+        handoff = createHandoff({ root: opts.root, publishHost: opts.publishHost, owner: user, onHost, log: () => bound().log.child('handoff') });
+        // Containers of an earlier daemon ask again when they start: be there.
+        const mine = await docker.listContainers({ all: true, filters: labelFilter(labels({})) }).catch(() => []);
+        for (const c of mine) if (c.Labels?.[DIRECT_PORTS_LABEL]) await handoff.adopt((c.Names[0] ?? '').replace(/^\//, ''), directPortsOf(c.Labels));
+      }
       const pool = createSparePool(docker, context.log.child('spares'), toContainer);
       spares = pool;
       sparesView = {
@@ -158,6 +172,7 @@ export function createDockerBackend(opts: DockerBackendOptions): Backend {
 
     async close() {
       await spares?.close();
+      handoff?.closeAll();
     },
 
     ensureBaseImage: (onLine) => base().ensure(onLine),
@@ -211,7 +226,16 @@ export function createDockerBackend(opts: DockerBackendOptions): Backend {
       await removeNetwork(docker, workspaceId);
     },
 
-    runObject: async (spec: ObjectSpec) => toState(await runContainer(docker, toContainer(spec))),
+    async runObject(spec: ObjectSpec) {
+      const direct = handoff ? spec.ports.filter((p) => p.direct) : [];
+      const container = direct.length ? await handoff!.open(toContainer(spec), direct) : toContainer(spec);
+      try {
+        return toState(await runContainer(docker, container));
+      } catch (err) {
+        if (direct.length) handoff!.close(spec.id);
+        throw err;
+      }
+    },
     async inspectObject(id) {
       const c = await inspectContainer(docker, id);
       // Only this instance's objects are ours to report.
@@ -232,6 +256,7 @@ export function createDockerBackend(opts: DockerBackendOptions): Backend {
     async removeObject(id) {
       await removeContainer(docker, id);
       spares?.forget(id);
+      handoff?.close(id);
     },
     objectOutput: (id, tail) => containerOutput(docker, id, tail),
     objectLogLines: (id, since) => containerLogLines(docker, id, since),
@@ -249,7 +274,7 @@ export function createDockerBackend(opts: DockerBackendOptions): Backend {
           }),
       );
       return containers.filter((c) => !isUnclaimedSpare((c.Names[0] ?? '').replace(/^\//, ''), c.Labels)).map((c): ObjectState => {
-        const ports: Record<string, number> = {};
+        const ports: Record<string, number> = directPortsOf(c.Labels);
         for (const p of c.Ports ?? []) if (p.PublicPort) ports[`${p.PrivatePort}/${p.Type}`] = p.PublicPort;
         return {
           id: (c.Names[0] ?? '').replace(/^\//, ''),
