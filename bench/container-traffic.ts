@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { filesForm, freePort, waitForState } from '../test/helpers.ts';
 import { benchDaemon, median, percentile, REPO, stopProcess, table } from './lib.ts';
 
-const REQUESTS = Number(process.argv[2] ?? 2000);
+const REQUESTS = Number(process.argv[2] ?? 5000);
 const ROUNDS = Number(process.argv[3] ?? 3);
 const fixtures = fileURLToPath(new URL('../test/fixtures/runtime/', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -50,7 +50,7 @@ function post(agent: http.Agent, port: number): Promise<void> {
 /** `REQUESTS` requests, `inFlight` at a time: elapsed ms and each request's latency. */
 async function round(port: number, inFlight: number): Promise<{ ms: number; lat: number[] }> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: inFlight });
-  for (let i = 0; i < Math.min(200, REQUESTS); i++) await post(agent, port); // warm: connections, JIT
+  for (let i = 0; i < Math.min(500, REQUESTS); i++) await post(agent, port); // warm: connections, JIT
   const lat: number[] = [];
   let left = REQUESTS;
   const t0 = performance.now();

@@ -331,7 +331,17 @@ describe('restart and delete', () => {
     assert.ok(items[id]);
     assert.equal(items[gone], undefined);
     assert.equal(items[id].metadata.status, 'running');
-    assert.equal((await index(gatewayPort(items[id]))).data.docs.length, 10);
+    const port = gatewayPort(items[id]);
+    assert.equal((await index(port)).data.docs.length, 10);
+    // Started again by the engine, it asks the new daemon for its gateway's socket, and gets it.
+    const killed = Date.now();
+    const before = (await docker.inspectContainer(id))!.startedAt;
+    await docker.engine.getContainer(id).kill();
+    for (let c = await docker.inspectContainer(id); !(c?.running && c.startedAt !== before); c = await docker.inspectContainer(id)) {
+      assert.ok(Date.now() - killed < 10_000, 'not started again within 10 s');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal((await index(port)).data.docs.length, 10);
   });
 
   it('deleting the workspace with everything=true leaves nothing labelled', async () => {
