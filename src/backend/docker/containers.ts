@@ -6,7 +6,7 @@ import type { Resources } from '../../contract/resources.ts';
 import type { RestartPolicy } from '../../contract/restart.ts';
 import type { GpuRequest, OutputLine } from '../types.ts';
 import { type Engine, idempotent, statusOf } from './engine.ts';
-import { directPortsOf } from './handoff.ts';
+import { directPortsOf } from './labels.ts';
 import type { Labels } from './labels.ts';
 
 export interface ContainerSpec {

@@ -23,27 +23,13 @@ import net from 'node:net';
 import path from 'node:path';
 import type { Logger } from '../../logger.ts';
 import type { ContainerSpec } from './containers.ts';
+import { DIRECT_PORTS_LABEL } from './labels.ts';
 
 /** Where the folder is mounted in the container, and the socket in it (the runtime's JINAD_HANDOFF). */
 const MOUNT = '/run/jinad-handoff';
 const SOCKET = 'handoff.sock';
 /** The container's process has this long to take the sockets. */
 const HANDOFF_TIMEOUT_MS = 15_000;
-
-/** The label recording a container's direct ports (`{"8000/tcp": 41233}`): the engine knows nothing of them. */
-export const DIRECT_PORTS_LABEL = 'io.jinad.direct-ports';
-
-/** A container's direct ports as its labels record them. */
-export function directPortsOf(labels: Record<string, string> | undefined): Record<string, number> {
-  const raw = labels?.[DIRECT_PORTS_LABEL];
-  if (!raw) return {};
-  try {
-    const parsed = JSON.parse(raw) as Record<string, number>;
-    return Object.fromEntries(Object.entries(parsed).filter(([k, v]) => /^\d+\/tcp$/.test(k) && Number.isInteger(v)));
-  } catch {
-    return {};
-  }
-}
 
 /**
  * The helper: the inherited listening sockets (fd 4 on) sent one by one over its channel (fd 3,

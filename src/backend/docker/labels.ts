@@ -16,3 +16,18 @@ export const LABEL = {
 } as const;
 
 export type Labels = Record<string, string>;
+
+/** The label recording a container's direct ports (`{"8000/tcp": 41233}`): the engine knows nothing of them. */
+export const DIRECT_PORTS_LABEL = 'io.jinad.direct-ports';
+
+/** A container's direct ports as its labels record them. */
+export function directPortsOf(labels: Record<string, string> | undefined): Record<string, number> {
+  const raw = labels?.[DIRECT_PORTS_LABEL];
+  if (!raw) return {};
+  try {
+    const parsed = JSON.parse(raw) as Record<string, number>;
+    return Object.fromEntries(Object.entries(parsed).filter(([k, v]) => /^\d+\/tcp$/.test(k) && Number.isInteger(v)));
+  } catch {
+    return {};
+  }
+}
