@@ -75,9 +75,8 @@ export class Flow {
       );
       const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
-      const requestLog = this.opts.logRequests && this.opts.onLog ? new RequestLog(this.opts.onLog) : undefined;
-      this.requestLog = requestLog;
-      const gatewayOpts = { requestLog, metrics: this.metrics };
+      this.requestLog = this.opts.logRequests && this.opts.onLog ? new RequestLog(this.opts.onLog) : undefined;
+      const gatewayOpts = { requestLog: this.requestLog, metrics: this.metrics };
       // gRPC (and its library) only for the Flows that speak it.
       this.gateway =
         this.spec.protocol === 'grpc' ? new (await import('./grpc.ts')).GrpcGateway((req) => this.process(req), gatewayOpts) : new Gateway(this.spec, (req) => this.process(req), gatewayOpts);

@@ -2,8 +2,9 @@
  * Direct ports: a port that a container's own main process listens on (a Flow's gateway) is
  * bound here, in the host's network namespace, and its listening socket is handed to the
  * container, whose process then accepts the clients itself. No proxy sits in between: Docker's
- * userland proxy copies every byte once more, and a Flow behind it served 0.59× the documents
- * per second of the same Flow run locally (docs/benchmarks.md §5).
+ * userland proxy is one more process copying every byte, and a Flow behind it served 0.91–0.98×
+ * the documents per second of the same Flow run locally, where a handed socket gives 1.14–1.31×
+ * (docs/benchmarks.md §5).
  *
  * The socket travels over a Unix socket in a folder bind-mounted into the container
  * (`/run/jinad-handoff/handoff.sock`). Node passes sockets only over its IPC channels, so a
@@ -38,7 +39,7 @@ const HANDOFF_TIMEOUT_MS = 15_000;
 const HELPER = `
 const net = require('node:net');
 const ports = JSON.parse(process.argv[1]);
-const servers = ports.map((port, i) => ({ port, server: net.createServer() }));
+const servers = ports.map((port) => ({ port, server: net.createServer() }));
 let listening = 0;
 for (const [i, s] of servers.entries()) s.server.listen({ fd: 4 + i }, () => ++listening === servers.length && sendAll());
 function sendAll() {
@@ -69,7 +70,7 @@ const bind = (host: string, port: number) =>
     // Until the container has it, a connection is refused at once rather than left waiting.
     const server = net.createServer((c) => c.destroy());
     server.once('error', reject);
-    server.listen({ host, port, exclusive: true }, () => resolve(server));
+    server.listen({ host, port }, () => resolve(server));
   });
 
 /** `onHost`: a daemon-side folder as the engine's host names it (for the bind mount). */

@@ -8,10 +8,14 @@ import { hostname } from 'node:os';
 import type { ContainerInspectInfo } from 'dockerode';
 import type { Engine } from './engine.ts';
 
-/** The engine's container this daemon runs in, if it does (a `/.dockerenv` alone may be another engine's, or a machine image's). */
-async function ownContainer(docker: Engine): Promise<ContainerInspectInfo | undefined> {
-  if (!existsSync('/.dockerenv')) return undefined;
-  return docker.getContainer(hostname()).inspect().catch(() => undefined);
+const asked = new WeakMap<Engine, Promise<ContainerInspectInfo | undefined>>();
+
+/** The engine's container this daemon runs in, if it does (a `/.dockerenv` alone may be another engine's, or a machine image's); asked once per engine. */
+function ownContainer(docker: Engine): Promise<ContainerInspectInfo | undefined> {
+  if (!existsSync('/.dockerenv')) return Promise.resolve(undefined);
+  let info = asked.get(docker);
+  if (!info) asked.set(docker, (info = docker.getContainer(hostname()).inspect().catch(() => undefined)));
+  return info;
 }
 
 export async function hostPathOf(docker: Engine, dir: string): Promise<string> {
