@@ -4,7 +4,7 @@
  * second one object can log before the file (and the followers) fall behind.
  *   node --import tsx bench/logs.ts [burst lines]
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +16,15 @@ const BURST = Number(process.argv[2] ?? 20_000);
 const fixture = fileURLToPath(new URL('../test/fixtures/runtime/emitter.ts', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const EMIT = /emit (\d+) (\d+)/;
+/** CPU seconds a process has used (user + system, from /proc; 0 when it is gone). */
+const cpuOf = (pid: number | undefined) => {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return 0;
+  }
+};
 /** The last 4 KB of a file (read without loading the rest: the bench shares the machine with the daemon). */
 const tailOf = (file: string) => {
   if (!existsSync(file)) return '';
@@ -75,6 +84,11 @@ try {
 
   // Phase 2: a burst, as fast as the executor prints.
   phase = 2;
+  const engine = Number(readFileSync('/var/run/docker.pid', 'utf8'));
+  const container = ((await (await fetch(`${daemon.url}/peas/${id}`)).json()) as { metadata?: { container_id?: string } }).metadata?.container_id;
+  const inContainer = container ? Number(execFileSync('docker', ['inspect', '-f', '{{.State.Pid}}', container]).toString()) : undefined;
+  const who = { 'the daemon': daemon.pid, dockerd: engine, 'docker logs -f (CLI)': dockerLogs.pid, "the object's process": inContainer, 'this bench (both clients)': process.pid };
+  const cpu0 = Object.fromEntries(Object.entries(who).map(([k, pid]) => [k, cpuOf(pid)]));
   const t0 = Date.now();
   await trigger({ n: BURST, every_ms: 0 });
   const file = path.join(daemon.root, '.daemon', ws, 'logs', id, 'logging.log');
@@ -84,6 +98,7 @@ try {
     if (!fileDone && new RegExp(`emit \\d+ ${BURST - 1}"`).test(tailOf(file))) fileDone = Date.now();
     await sleep(50);
   }
+  const cpu = Object.entries(who).map(([k, pid]) => [k, ((cpuOf(pid) - cpu0[k]!) * 1e6 / BURST).toFixed(1)]);
   socket.close();
   dockerLogs.kill();
   const rate = (end?: number) => (end ? (BURST / ((end - t0) / 1000)).toFixed(0) : 'did not finish');
@@ -101,6 +116,8 @@ try {
     ['jinad WebSocket follower', got(arrivals.ws), rate(lastIn(arrivals.ws))],
     ['docker logs -f', got(arrivals.docker), rate(lastIn(arrivals.docker))],
   ]));
+  console.log(`\n3. CPU during the burst, µs per line (from /proc, 10 ms ticks)\n`);
+  console.log(table([['', 'µs/line'], ...cpu]));
 } finally {
   await fetch(`${daemon.url}/workspaces`, { method: 'DELETE' });
   await daemon.close();

@@ -45,6 +45,31 @@ describe('forward-protocol receiver', () => {
     await closed;
   });
 
+  it('takes messages split across writes anywhere (a byte at a time, a large one in pieces) once each, in order', async () => {
+    const got: Entry[] = [];
+    const rx = new ForwardReceiver((e) => got.push(e), { maxMessageBytes: 1 << 20 });
+    const port = await freePort();
+    await rx.listen(port, '127.0.0.1');
+    try {
+      const sock = net.connect(port, '127.0.0.1');
+      sock.setNoDelay(true);
+      await new Promise((r) => sock.once('connect', r));
+      const small = Buffer.concat(['one', 'two', 'three'].map((log) => encode(['t', et(1, 0), { log }, {}], { extensionCodec: codec })));
+      for (const byte of small) {
+        sock.write(Buffer.from([byte]));
+        await new Promise((r) => setImmediate(r));
+      }
+      const large = encode(['t', 2, { log: 'w'.repeat(600_000) }]);
+      for (let at = 0; at < large.length; at += 7_000) sock.write(large.subarray(at, at + 7_000));
+      sock.end(encode(['t', 3, { log: 'last' }]));
+      for (let i = 0; i < 200 && got.length < 5; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.deepEqual(got.map((e) => String(e.record.log).slice(0, 5)), ['one', 'two', 'three', 'wwwww', 'last']);
+      assert.equal(String(got[3]!.record.log).length, 600_000);
+    } finally {
+      await rx.close();
+    }
+  });
+
   it('drops a connection that does not speak the protocol', async () => {
     const rx = new ForwardReceiver(() => {});
     const port = await freePort();

@@ -14,7 +14,8 @@ import { chmodSync, lstatSync, mkdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { decodeMultiStream, Decoder, encode, ExtensionCodec } from '@msgpack/msgpack';
+import { encode } from '@msgpack/msgpack';
+import { Incomplete, MsgpackReader, TooLarge } from './msgpack.ts';
 
 export interface Entry {
   tag: string;
@@ -23,16 +24,6 @@ export interface Entry {
   nano: number;
   record: Record<string, unknown>;
 }
-
-const codec = new ExtensionCodec();
-codec.register({
-  type: 0, // EventTime: 32-bit seconds, 32-bit nanoseconds, big-endian
-  encode: () => null,
-  decode: (data: Uint8Array) => {
-    const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-    return { epoch: view.getUint32(0), nano: view.getUint32(4) };
-  },
-});
 
 function timeOf(t: unknown): { epoch: number; nano: number } {
   if (typeof t === 'number' && Number.isFinite(t) && t >= 0) return { epoch: Math.floor(t), nano: Math.min(999_999_999, Math.round((t % 1) * 1e9)) };
@@ -49,11 +40,17 @@ export function entriesOf(message: unknown, maxBytes = Number.POSITIVE_INFINITY)
   }
   if (second instanceof Uint8Array) {
     const option = (message[2] ?? {}) as { compressed?: string };
-    const bin = option.compressed === 'gzip' ? gunzipSync(second, { maxOutputLength: Math.min(maxBytes, 2 ** 31 - 1) }) : second;
+    const bin = option.compressed === 'gzip' ? gunzipSync(second, { maxOutputLength: Math.min(maxBytes, 2 ** 31 - 1) }) : Buffer.from(second.buffer, second.byteOffset, second.byteLength);
     const out: Entry[] = [];
-    for (const item of new Decoder({ extensionCodec: codec }).decodeMulti(bin)) {
-      if (!Array.isArray(item)) continue;
-      out.push({ tag, ...timeOf(item[0]), record: recordOf(item[1]) });
+    const reader = new MsgpackReader(maxBytes);
+    reader.reset(bin);
+    try {
+      while (reader.more) {
+        const item = reader.value();
+        if (Array.isArray(item)) out.push({ tag, ...timeOf(item[0]), record: recordOf(item[1]) });
+      }
+    } catch (err) {
+      throw err instanceof Incomplete ? new Error('a packed body ends inside an entry') : err;
     }
     return out;
   }
@@ -91,26 +88,50 @@ export class ForwardReceiver {
     socket.on('error', () => socket.destroy());
     const from = socket.remoteAddress ?? 'the Unix socket';
     const max = this.limits.maxMessageBytes ?? 0xffff_ffff;
-    void (async () => {
+    const reader = new MsgpackReader(max);
+    // What arrived of a message not whole yet, and how many bytes it needs at least before it
+    // is read again (a large message is not read again at every chunk).
+    let chunks: Buffer[] = [];
+    let buffered = 0;
+    let needed = 0;
+    const refuse = (err: unknown) => {
+      if (err instanceof TooLarge || /maxOutputLength|larger than/i.test((err as Error).message)) this.onRefused(`a message was over logs.maxMessageBytes (${max} bytes)`, from);
+      socket.destroy(); // not the forward protocol, too large, or a record that cannot be taken
+    };
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      buffered += chunk.length;
+      if (buffered < needed) return buffered > max ? refuse(new TooLarge()) : undefined;
+      const buf = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, buffered);
+      reader.reset(buf);
+      let start = 0;
       try {
-        // Nothing a sender sent is decoded before it is known to be allowed (the socket buffers it).
-        if (allow) {
-          if (!(await allow(socket.remoteAddress ?? ''))) {
-            this.onRefused('it is not one of the nodes that may send logs', from);
-            return void socket.destroy();
-          }
+        while (reader.more) {
+          start = reader.pos;
+          this.take(socket, reader.value(), max);
         }
-        const stream = decodeMultiStream(socket, { extensionCodec: codec, maxStrLength: max, maxBinLength: max, maxExtLength: 8, maxArrayLength: max, maxMapLength: max });
-        for await (const message of stream) {
-          for (const entry of entriesOf(message, max)) this.onEntry(entry);
-          const option = (Array.isArray(message) ? message[message.length - 1] : undefined) as { chunk?: string } | undefined;
-          if (option && typeof option === 'object' && !Array.isArray(option) && typeof option.chunk === 'string') socket.write(encode({ ack: option.chunk }));
-        }
+        [chunks, buffered, needed] = [[], 0, 0];
       } catch (err) {
-        if (/Max length exceeded|maxOutputLength|buffer.*larger/i.test((err as Error).message)) this.onRefused(`a message was over logs.maxMessageBytes (${max} bytes)`, from);
-        socket.destroy(); // not the forward protocol, too large, or the sender went away mid-message
+        if (!(err instanceof Incomplete)) return refuse(err);
+        if (buf.length - start > max) return refuse(new TooLarge());
+        [chunks, buffered, needed] = [[buf.subarray(start)], buf.length - start, err.needed - start];
       }
+    };
+    void (async () => {
+      // Nothing a sender sent is read before it is known to be allowed (the socket buffers it).
+      if (allow && !(await allow(socket.remoteAddress ?? '').catch(() => false))) {
+        this.onRefused('it is not one of the nodes that may send logs', from);
+        return void socket.destroy();
+      }
+      socket.on('data', onData);
     })();
+  }
+
+  /** One message: its entries, then its ack when the sender asked for one. */
+  private take(socket: net.Socket, message: unknown, max: number): void {
+    for (const entry of entriesOf(message, max)) this.onEntry(entry);
+    const option = (Array.isArray(message) ? message[message.length - 1] : undefined) as { chunk?: string } | undefined;
+    if (option && typeof option === 'object' && !Array.isArray(option) && typeof option.chunk === 'string') socket.write(encode({ ack: option.chunk }));
   }
 
   private serve(listen: (server: net.Server, done: () => void) => void, allow?: (address: string) => Promise<boolean>): Promise<void> {
