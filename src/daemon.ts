@@ -89,6 +89,21 @@ function humanBytes(n: number): string {
 /** Id kinds and the plugins that own them. */
 function kindRegistry(): KindRegistry & { own(plugin: string, kind: string, owner: KindOwner): void } {
   const owners = new Map<string, { plugin: string; owner: KindOwner }>();
+  /** The kind each id names (a pure function of the id, asked at every log line): remembered, a few thousand at most. */
+  const kindOfId = new Map<string, string | null>();
+  const kindOf = (id: string) => {
+    let kind = kindOfId.get(id);
+    if (kind === undefined) {
+      try {
+        kind = parseDaemonId(id).jtype.slice(1);
+      } catch {
+        kind = null;
+      }
+      if (kindOfId.size >= 4096) kindOfId.clear();
+      kindOfId.set(id, kind);
+    }
+    return kind;
+  };
   return {
     own(plugin, kind, owner) {
       const taken = owners.get(kind);
@@ -98,12 +113,8 @@ function kindRegistry(): KindRegistry & { own(plugin: string, kind: string, owne
     has: (kind) => owners.has(kind),
     kinds: () => [...owners.keys()],
     resolve(id) {
-      let kind: string;
-      try {
-        kind = parseDaemonId(id).jtype.slice(1);
-      } catch {
-        return undefined;
-      }
+      const kind = kindOf(id);
+      if (kind === null) return undefined;
       const workspaceId = owners.get(kind)?.owner.workspaceOf(id);
       return workspaceId ? { kind, workspaceId } : undefined;
     },

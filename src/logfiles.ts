@@ -176,12 +176,17 @@ export class LogFiles {
    * which a clock may skew, is kept in `source_time` and never used to order or drop a line.
    */
   append(file: string, record: LogRecord): void {
+    this.appendLine(file, JSON.stringify(record), record.time);
+  }
+
+  /** `append` for a record already made JSON (`line`, one line), `time` its arrival. */
+  appendLine(file: string, line: string, time: string): void {
     const f = this.open(file);
     // No key is made here: a live line's hash would cost every line of a burst for the rare
     // backfill that needs it, which makes the ring again from the file instead.
     f.stale = true;
-    f.pending.push(JSON.stringify(record));
-    f.lastTime = record.time;
+    f.pending.push(line);
+    f.lastTime = time;
     this.dirty.set(file, f);
     this.flushing ??= setImmediate(() => this.flush());
   }
@@ -283,17 +288,22 @@ export class LogFiles {
    * aborts. A file that does not exist yet is waited for.
    */
   async *follow(file: string, opts: FollowOptions): AsyncGenerator<string> {
+    for await (const batch of this.followBatches(file, opts)) yield* batch;
+  }
+
+  /**
+   * `follow`, in batches: the tail, then the lines that came since the last batch was taken (a
+   * burst's lines in one step, not an await per line). A batch is never empty.
+   */
+  async *followBatches(file: string, opts: FollowOptions): AsyncGenerator<string[]> {
     const since = opts.since ? normalizeTime(opts.since) : undefined;
-    // Lines to send, taken from `taken` on: swapped for an empty array when all are sent (an
-    // array's shift() moves every line behind it, at every line of a burst).
     let queue: string[] = [];
-    let taken = 0;
     const maxLag = opts.maxLag ?? 100_000;
     let fellBehind = false;
     let lastSent: string | undefined; // the last line sent (its time is read only if the follower falls behind)
     let wake: (() => void) | undefined;
     const onLine = (line: string) => {
-      if (queue.length - taken >= maxLag) fellBehind = true;
+      if (queue.length >= maxLag) fellBehind = true;
       else queue.push(line);
       wake?.();
     };
@@ -307,18 +317,20 @@ export class LogFiles {
       // are synchronous: every queued line comes after the tail.
       const size = this.files.get(file)?.size ?? (existsSync(file) ? statSync(file).size : 0);
       const tail = readTail(file, size, opts.tail ?? Number.POSITIVE_INFINITY, since);
-      for (const line of tail) yield line;
+      if (tail.length) yield tail;
       if (opts.follow === false) return;
       while (!opts.signal.aborted) {
-        while (taken < queue.length) {
-          const line = queue[taken++]!;
-          if (since && (timeOf(line) ?? '') < since) continue;
-          lastSent = line;
-          yield line;
+        if (queue.length) {
+          const batch = since ? queue.filter((line) => (timeOf(line) ?? '') >= since) : queue;
+          queue = [];
+          if (batch.length) {
+            lastSent = batch.at(-1);
+            yield batch;
+          }
         }
-        [queue, taken] = [[], 0];
         if (fellBehind) throw new FellBehindError(`fell more than ${maxLag} lines behind; follow again with since=${(lastSent && timeOf(lastSent)) ?? 'the time of the last line received'}`);
         if (opts.signal.aborted) break;
+        if (queue.length) continue; // lines came while the batch was being sent
         await new Promise<void>((r) => (wake = r));
         wake = undefined;
       }

@@ -33,17 +33,20 @@ export function createCollector(api: PluginApi<LogsOptions>) {
   const external = options.fluentd;
   const socket = options.socket ?? socketPathFor(api.config.root);
   const address = external ?? `unix://${socket}`;
-  /** An object's log file (kept per object: it is asked for at every line). */
-  const files = new Map<string, string>();
-  const fileFor = (workspaceId: string, objectId: string) => {
-    const key = `${workspaceId}/${objectId}`;
-    let file = files.get(key);
-    if (!file) {
-      if (files.size >= 4096) files.clear();
-      files.set(key, (file = path.join(api.daemonDir(workspaceId), 'logs', objectId, 'logging.log')));
+  /**
+   * Per object, kept because they are asked for at every line: its log file, and the JSON of the
+   * fields all its lines on one stream share (what follows `message` in a line).
+   */
+  const objects = new Map<string, { file: string; tails: Map<string, string> }>();
+  const objectFor = (workspaceId: string, objectId: string, key = `${workspaceId}/${objectId}`) => {
+    let o = objects.get(key);
+    if (!o) {
+      if (objects.size >= 4096) objects.clear();
+      objects.set(key, (o = { file: path.join(api.daemonDir(workspaceId), 'logs', objectId, 'logging.log'), tails: new Map() }));
     }
-    return file;
+    return o;
   };
+  const fileFor = (workspaceId: string, objectId: string) => objectFor(workspaceId, objectId).file;
   /** Parts of a line Docker split (16 KiB each), joined until the last: what is kept, and the whole length. */
   const partials = new Map<string, { text: string; bytes: number }>();
   /** Per object, the lines backfilled at start, in order: the driver may still deliver them from its buffer, and then they are passed over. */
@@ -87,6 +90,20 @@ export function createCollector(api: PluginApi<LogsOptions>) {
   /** Append in arrival order, the source's time kept beside. */
   function write(workspaceId: string, objectId: string, kind: string, rec: { source_time: string; stream: string; message: string }, length?: number, now?: number): void {
     logFiles.append(fileFor(workspaceId, objectId), recordOf(workspaceId, objectId, kind, rec, now));
+    counted(kind, rec, length);
+  }
+  /**
+   * `write` for a live line, its JSON made as JSON.stringify(recordOf(…)) makes it but with the
+   * fields it shares with the object's other lines serialised once (a burst is most lines).
+   */
+  function writeLive(o: { file: string; tails: Map<string, string> }, workspaceId: string, objectId: string, kind: string, rec: { source_time: string; stream: string; message: string }, length: number | undefined, now: number): void {
+    let tail = o.tails.get(rec.stream);
+    if (tail === undefined) {
+      const { time, source_time, stream, message, ...fixed } = recordOf(workspaceId, objectId, kind, rec, now);
+      o.tails.set(rec.stream, (tail = JSON.stringify(fixed).slice(1)));
+    }
+    const time = msIso(now);
+    logFiles.appendLine(o.file, `{"time":"${time}","source_time":"${rec.source_time}","stream":${JSON.stringify(rec.stream)},"message":${JSON.stringify(rec.message)},${tail}`, time);
     counted(kind, rec, length);
   }
 
@@ -152,8 +169,9 @@ export function createCollector(api: PluginApi<LogsOptions>) {
     const rec = { source_time: nanoIso(epoch, nano), stream: String(record.source ?? 'stdout'), message: cutLine(message, options.maxLineBytes, length) };
     if (wasBackfilled(objectId!, rec)) return;
     const now = Date.now();
-    if (!rate.admit(`${workspaceId}/${objectId}`, now)) return;
-    write(workspaceId!, objectId!, kind, rec, rec.message === message ? length : undefined, now);
+    const key = `${workspaceId}/${objectId}`;
+    if (!rate.admit(key, now)) return;
+    writeLive(objectFor(workspaceId!, objectId!, key), workspaceId!, objectId!, kind, rec, rec.message === message ? length : undefined, now);
   }
 
   /**

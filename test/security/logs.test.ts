@@ -114,6 +114,20 @@ describe('log records', () => {
     assert.ok(lines.some((l) => !/000000Z$/.test(l.source_time)), 'nanoseconds kept');
   });
 
+  it('a live line is the JSON of its record, field for field, whatever its message and stream hold', async () => {
+    const { ws, pod } = await newPod(d.url);
+    const s = await connect();
+    const message = 'quotes " and \\ backslash, a tab\t, a bell \u0007, é ✓ 𝄞, a lone surrogate \ud800, </script>';
+    s.write(encode([`jinad.${ws}.${pod}`, now(), { log: message, source: 'std"err' }, {}], { extensionCodec: codec }));
+    s.end(record(`jinad.${ws}.${pod}`, now(), 'the end'));
+    const raw = (await logOf(d.url, pod, /the end/)).trim().split('\n').filter((l) => l.includes('std\\"err'));
+    assert.equal(raw.length, 1);
+    const line = JSON.parse(raw[0]!);
+    assert.equal(raw[0], JSON.stringify(line), 'as JSON.stringify writes it');
+    assert.deepEqual(Object.keys(line), ['time', 'source_time', 'stream', 'message', 'workspace_id', 'object_id', 'host', 'name', 'type']);
+    assert.deepEqual([line.stream, line.message, line.workspace_id, line.object_id, line.host, line.name, line.type], ['std"err', message.replace('\ud800', '\ufffd'), ws, pod, pod, 'pod', 'INFO']);
+  });
+
   it('a record dated 2100 (EventTime) hides nothing after it: every line is kept, in arrival order, each with its own source time', async () => {
     const { ws, pod } = await newPod(d.url);
     const s = await connect();
