@@ -230,7 +230,7 @@ export class LogFiles {
   private write(file: string, f: OpenFile, lines: string[], text: string, bytes: number): void {
     writeSync(f.fd, text);
     f.size += bytes;
-    for (const line of lines) this.events.emit(file, line);
+    this.events.emit(file, lines); // the array is never changed after: followers may keep it
   }
 
   /**
@@ -302,15 +302,16 @@ export class LogFiles {
     let fellBehind = false;
     let lastSent: string | undefined; // the last line sent (its time is read only if the follower falls behind)
     let wake: (() => void) | undefined;
-    const onLine = (line: string) => {
-      if (queue.length >= maxLag) fellBehind = true;
-      else queue.push(line);
+    // Written lines come as arrays shared by every follower: queued by reference or by concat, never changed.
+    const onLines = (lines: string[]) => {
+      if (queue.length + lines.length > maxLag) fellBehind = true;
+      else queue = queue.length ? queue.concat(lines) : lines;
       wake?.();
     };
     const onAbort = () => wake?.();
     // Lines appended before this follower came are in its tail: written now, before it listens.
     this.flush(file);
-    if (opts.follow !== false) this.events.on(file, onLine);
+    if (opts.follow !== false) this.events.on(file, onLines);
     opts.signal.addEventListener('abort', onAbort);
     try {
       // Subscribing, sizing and reading the tail happen with no await in between, and appends
@@ -335,7 +336,7 @@ export class LogFiles {
         wake = undefined;
       }
     } finally {
-      this.events.off(file, onLine);
+      this.events.off(file, onLines);
       opts.signal.removeEventListener('abort', onAbort);
     }
   }

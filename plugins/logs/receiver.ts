@@ -54,7 +54,8 @@ export function entriesOf(message: unknown, maxBytes = Number.POSITIVE_INFINITY)
     }
     return out;
   }
-  return [{ tag, ...timeOf(second), record: recordOf(third) }];
+  const { epoch, nano } = timeOf(second);
+  return [{ tag, epoch, nano, record: recordOf(third) }];
 }
 const recordOf = (r: unknown) => (r && typeof r === 'object' && !Array.isArray(r) ? (r as Record<string, unknown>) : {});
 
