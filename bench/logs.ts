@@ -3,6 +3,7 @@
  * same container in the same run: latency (p50/p99) at a steady rate, and how many lines per
  * second one object can log before the file (and the followers) fall behind.
  *   node --import tsx bench/logs.ts [burst lines]
+ * (BENCH_DAEMON=bench/profile-daemon.mjs PROF_SIGNAL=1: a CPU profile of the daemon during the burst.)
  */
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
@@ -101,6 +102,7 @@ try {
   const cpu0 = Object.fromEntries(Object.entries(who).map(([k, pid]) => [k, cpuOf(pid)]));
   const object0 = await containerCpu();
   const t0 = Date.now();
+  if (process.env.PROF_SIGNAL) process.kill(daemon.pid, 'SIGUSR2'); // bench/profile-daemon.mjs: the burst's profile
   await trigger({ n: BURST, every_ms: 0 });
   const file = path.join(daemon.root, '.daemon', ws, 'logs', id, 'logging.log');
   let fileDone: number | undefined;
@@ -108,6 +110,7 @@ try {
     if (!fileDone && new RegExp(`emit \\d+ ${BURST - 1}"`).test(tailOf(file))) fileDone = Date.now();
     await sleep(50);
   }
+  if (process.env.PROF_SIGNAL) process.kill(daemon.pid, 'SIGUSR2');
   const cpu = Object.entries(who).map(([k, pid]) => [k, ((cpuOf(pid) - cpu0[k]!) * 1e6 / BURST).toFixed(1)]);
   cpu.push(["the object's container (printing)", (((await containerCpu()) - object0) * 1e6 / BURST).toFixed(1)]);
   socket.close();

@@ -44,6 +44,18 @@ describe('the forward receiver’s msgpack reader', () => {
     assert.deepEqual(r.value(), [{ epoch: 1_800_000_000, nano: 999_999_999 }, Buffer.from(new Uint8Array(new Uint16Array([1, 2]).buffer))]);
   });
 
+  it('strings it has read before are matched by their bytes: same length, first and last byte, a byte apart, non-ASCII, not UTF-8', () => {
+    const strings = ['abc', 'abc', 'axc', 'abc', 'aéc', 'aéc', 'a✓c', 'x'.repeat(64), `${'x'.repeat(63)}y`, 'x'.repeat(64), 'x'.repeat(65)];
+    const invalid = Buffer.from([0xa3, 0x61, 0xff, 0x63]); // fixstr of 3: 'a', a byte that is never UTF-8, 'c'
+    const r = new MsgpackReader();
+    for (let round = 0; round < 2; round++) {
+      r.reset(Buffer.concat([...strings.map((s) => Buffer.from(encode(s))), invalid, invalid, Buffer.from(encode('abc'))]));
+      const got: unknown[] = [];
+      while (r.more) got.push(r.value());
+      assert.deepEqual(got, [...strings, 'a\ufffdc', 'a\ufffdc', 'abc']);
+    }
+  });
+
   it('a value cut anywhere is Incomplete, naming at least the bytes it needs, never more than it has', () => {
     const message = Buffer.from(encode(['jinad.w.o', new EventTime(1, 2), { log: 'a line', blob: new Uint8Array(40), n: [1, -300, 2 ** 40] }, {}], { extensionCodec: codec }));
     const r = new MsgpackReader();
