@@ -3,10 +3,12 @@
  * (GET /status, /workspaces, /workspaces/{id}, /peas), 2% Pea create+delete, 8% workspace
  * upload+delete. Reports p50/p99 per kind of call and every status seen (no 5xx allowed), beside
  * a bare Hono route that a fifth of the reads go to, during the same load (same machine, same
- * clients, same moment).
+ * clients, same moment); the daemon's own mean time in its read handlers; and what a lone
+ * prober in its own process (bench/probe.mjs, one request at a time) sees meanwhile.
  * Targets (issue 11): at 200 concurrent, p99 < 500 ms for reads, < 2 s for deletes, no 5xx.
  *   node --import tsx bench/mixed-load.ts [clients=200] [seconds=20]
  */
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { filesForm, freePort, waitForState } from '../test/helpers.ts';
@@ -84,20 +86,42 @@ try {
       }
     }
   };
+  // A prober in its own process, one request at a time: what a lone client sees during the load.
+  const probeUrls = [`${base}/status`, `${base}/workspaces/${workspaces[0]}`, `http://127.0.0.1:${barePort}/workspaces/x`];
+  const prober = spawn(process.execPath, [fileURLToPath(new URL('./probe.mjs', import.meta.url)), ...probeUrls], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let probed = '';
+  prober.stdout.on('data', (b) => (probed += b));
+  const probeDone = new Promise((r) => prober.once('close', r));
+  // bench/profile-daemon.mjs with PROF_SIGNAL=1: a CPU profile of the daemon over the load.
+  if (process.env.PROF_SIGNAL) process.kill(daemon.pid, 'SIGUSR2');
   try {
     await Promise.all(Array.from({ length: CLIENTS }, (_, i) => client(i)));
   } finally {
+    if (process.env.PROF_SIGNAL) process.kill(daemon.pid, 'SIGUSR2');
+    prober.kill('SIGTERM');
+    await probeDone;
     await stopProcess(bare);
   }
   const loop = ((await (await fetch(`${base}/status`)).json()) as { event_loop_delay_ms: Record<string, number> }).event_loop_delay_ms;
 
   const bareMs = latencies['bare Hono read (reference)'] ?? [];
+  // The daemon's own count of its reads' time (from the request's arrival in Hono to its answer),
+  // beside what the clients saw: what is left is queueing outside the handlers.
+  const metrics = await (await fetch(`${base}/metrics`)).text();
+  const served = (route: string, what: 'sum' | 'count') => {
+    const line = metrics.split('\n').find((l) => l.startsWith(`jinad_http_request_duration_seconds_${what}{`) && l.includes(`route="${route}"`) && l.includes('method="GET"'));
+    return Number(line?.split(' ').at(-1) ?? Number.NaN);
+  };
+  const servedMs = ['/status', '/workspaces', '/workspaces/:id', '/peas'].map((r) => `${r} ${((served(r, 'sum') / served(r, 'count')) * 1000).toFixed(2)} ms`);
 
   console.log(`${CLIENTS} concurrent clients for ${SECONDS} s on the Docker backend\n`);
   const rows: (string | number)[][] = [['calls', 'count', 'p50 ms', 'p99 ms']];
   for (const [kind, xs] of Object.entries(latencies).sort(([a], [b]) => a.localeCompare(b))) if (xs.length) rows.push([kind, xs.length, median(xs).toFixed(0), percentile(xs, 99).toFixed(0)]);
   console.log(table(rows));
   console.log(`\nthe daemon's event loop delay over the run: p50 ${loop.p50?.toFixed(1)} ms, p99 ${loop.p99?.toFixed(1)} ms, max ${loop.max?.toFixed(0)} ms`);
+  const probes = JSON.parse(probed || '{}') as Record<string, number[]>;
+  console.log(`a lone prober (its own process, one request at a time), p50 / p99 ms: ${probeUrls.map((u, i) => `${['/status', '/workspaces/{id}', 'bare Hono'][i]} ${median(probes[u] ?? []).toFixed(1)} / ${percentile(probes[u] ?? [], 99).toFixed(1)} (${probes[u]?.length ?? 0})`).join(', ')}`);
+  console.log(`the daemon's mean time in its read handlers (its own metric): ${servedMs.join(', ')}`);
   console.log(`read p99, jinad / bare: ${(percentile(latencies.read, 99) / percentile(bareMs, 99)).toFixed(2)}`);
   console.log(`statuses: ${[...statuses.entries()].sort().map(([k, v]) => `${k}: ${v}`).join(', ')}`);
   const fives = [...statuses.entries()].filter(([k]) => / 5\d\d$/.test(k));
