@@ -1,12 +1,12 @@
 /** Shared bench helpers: a daemon in its own process (as `npm start` runs it), stats, cleanup. */
 import { type ChildProcess, spawn } from 'node:child_process';
 import http from 'node:http';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { daemonBundle } from '../src/bundle.mjs';
-import { freePort, removeLabelled, retryFetch } from '../test/helpers.ts';
+import { filesForm, freePort, removeLabelled, retryFetch, waitForState } from '../test/helpers.ts';
 
 export const REPO = fileURLToPath(new URL('..', import.meta.url));
 
@@ -104,4 +104,38 @@ export function postJson(agent: http.Agent, port: number, path: string, body: un
     r.on('error', reject);
     r.end(data);
   });
+}
+
+/** CPU seconds a process has used (user + system, from /proc; 0 when it is gone). */
+export function cpuSeconds(pid: number | undefined): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** The last 4 KB of a file (read without loading the rest: a bench shares the machine with the daemon). */
+export function fileTail(file: string): string {
+  if (!existsSync(file)) return '';
+  const fd = openSync(file, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const buf = Buffer.alloc(Math.min(4096, size));
+    readSync(fd, buf, 0, buf.length, size - buf.length);
+    return buf.toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A workspace with test/fixtures/runtime/emitter.ts and a Pea of its Emitter (prints `emit <ms> <seq>` lines on request). */
+export async function emitterPea(url: string): Promise<{ ws: string; id: string }> {
+  const fixture = fileURLToPath(new URL('../test/fixtures/runtime/emitter.ts', import.meta.url));
+  const created = await fetch(`${url}/workspaces`, { method: 'POST', body: filesForm({ 'emitter.ts': readFileSync(fixture) }) });
+  const ws = Object.keys((await created.json()) as object)[0]!;
+  await waitForState(url, ws, ['ACTIVE']);
+  const res = await fetch(`${url}/peas?workspace_id=${ws}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'emitter', uses: 'Emitter', py_modules: ['emitter.ts'] }) });
+  return { ws, id: (await res.json()) as string };
 }

@@ -6,48 +6,20 @@
  * (BENCH_DAEMON=bench/profile-daemon.mjs PROF_SIGNAL=1: a CPU profile of the daemon during the burst.)
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { docker } from '../test/docker.ts';
-import { filesForm, retryFetch, waitForState } from '../test/helpers.ts';
-import { benchDaemon, median, percentile, table } from './lib.ts';
+import { retryFetch } from '../test/helpers.ts';
+import { benchDaemon, cpuSeconds, emitterPea, fileTail, median, percentile, table } from './lib.ts';
 
 const BURST = Number(process.argv[2] ?? 20_000);
-const fixture = fileURLToPath(new URL('../test/fixtures/runtime/emitter.ts', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const EMIT = /emit (\d+) (\d+)/;
-/** CPU seconds a process has used (user + system, from /proc; 0 when it is gone). */
-const cpuOf = (pid: number | undefined) => {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return 0;
-  }
-};
-/** The last 4 KB of a file (read without loading the rest: the bench shares the machine with the daemon). */
-const tailOf = (file: string) => {
-  if (!existsSync(file)) return '';
-  const fd = openSync(file, 'r');
-  try {
-    const size = fstatSync(fd).size;
-    const buf = Buffer.alloc(Math.min(4096, size));
-    readSync(fd, buf, 0, buf.length, size - buf.length);
-    return buf.toString('utf8');
-  } finally {
-    closeSync(fd);
-  }
-};
 
 const daemon = await benchDaemon();
 try {
-  const created = await fetch(`${daemon.url}/workspaces`, { method: 'POST', body: filesForm({ 'emitter.ts': readFileSync(fixture) }) });
-  const ws = Object.keys((await created.json()) as object)[0]!;
-  await waitForState(daemon.url, ws, ['ACTIVE']);
-  const res = await fetch(`${daemon.url}/peas?workspace_id=${ws}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'emitter', uses: 'Emitter', py_modules: ['emitter.ts'] }) });
-  const id = (await res.json()) as string;
+  const { ws, id } = await emitterPea(daemon.url);
   const item = (await (await fetch(`${daemon.url}/peas/${id}`)).json()) as { metadata: { ports: Record<string, number> } };
   const peaPort = item.metadata.ports['8081/tcp']!;
   const trigger = (parameters: Record<string, number>) =>
@@ -99,7 +71,7 @@ try {
   /** The object's container, all its processes (the engine's cgroup count, nanoseconds). */
   const containerCpu = async () => (container ? ((await docker.engine.getContainer(container).stats({ stream: false })) as { cpu_stats: { cpu_usage: { total_usage: number } } }).cpu_stats.cpu_usage.total_usage / 1e9 : 0);
   const who = { 'the daemon': daemon.pid, dockerd: engine, 'docker logs -f (CLI)': dockerLogs.pid, 'this bench (both clients)': process.pid };
-  const cpu0 = Object.fromEntries(Object.entries(who).map(([k, pid]) => [k, cpuOf(pid)]));
+  const cpu0 = Object.fromEntries(Object.entries(who).map(([k, pid]) => [k, cpuSeconds(pid)]));
   const object0 = await containerCpu();
   const t0 = Date.now();
   if (process.env.PROF_SIGNAL) process.kill(daemon.pid, 'SIGUSR2'); // bench/profile-daemon.mjs: the burst's profile
@@ -107,11 +79,11 @@ try {
   const file = path.join(daemon.root, '.daemon', ws, 'logs', id, 'logging.log');
   let fileDone: number | undefined;
   for (let i = 0; i < 600 && !(fileDone && lastAt.ws && lastAt.docker); i++) {
-    if (!fileDone && new RegExp(`emit \\d+ ${BURST - 1}"`).test(tailOf(file))) fileDone = Date.now();
+    if (!fileDone && new RegExp(`emit \\d+ ${BURST - 1}"`).test(fileTail(file))) fileDone = Date.now();
     await sleep(50);
   }
   if (process.env.PROF_SIGNAL) process.kill(daemon.pid, 'SIGUSR2');
-  const cpu = Object.entries(who).map(([k, pid]) => [k, ((cpuOf(pid) - cpu0[k]!) * 1e6 / BURST).toFixed(1)]);
+  const cpu = Object.entries(who).map(([k, pid]) => [k, ((cpuSeconds(pid) - cpu0[k]!) * 1e6 / BURST).toFixed(1)]);
   cpu.push(["the object's container (printing)", (((await containerCpu()) - object0) * 1e6 / BURST).toFixed(1)]);
   socket.close();
   dockerLogs.kill();

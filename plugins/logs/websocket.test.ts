@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Receiver } from 'ws';
+import type { Writable } from 'node:stream';
+import * as wsModule from 'ws';
+
 import { textFrames } from './routes.ts';
+
+/** ws's frame parser (its ESM entry exports it; its types do not). */
+const { Receiver } = wsModule as unknown as { Receiver: new (options: { isServer: boolean }) => Writable };
 
 describe('a log follower’s WebSocket frames', () => {
   it('are text frames a WebSocket client reads back line for line, at every length form (7, 16 and 64 bits)', async () => {
