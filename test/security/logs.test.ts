@@ -12,6 +12,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { encode, ExtensionCodec } from '@msgpack/msgpack';
+import WebSocket from 'ws';
 import { createWorkspace, startFakeDaemon } from '../helpers.ts';
 
 let d: Awaited<ReturnType<typeof startFakeDaemon>>;
@@ -218,5 +219,32 @@ describe('receiver limits', () => {
     const next = await connect(small.logsSocket);
     next.end(record(`jinad.${ws}.${pod}`, now(), 'after the big one'));
     assert.match(await logOf(small.url, pod, /after the big one/), /after the big one/);
+  });
+});
+
+describe('a WebSocket reader that does not read', () => {
+  it('24 MiB logged while it did not read: once it reads again, every line comes, once, in order', async () => {
+    const { ws, pod } = await newPod(d.url);
+    const client = new WebSocket(`${d.url.replace('http', 'ws')}/logstream/${pod}?tail=0`);
+    const got: string[] = [];
+    client.on('message', (m) => {
+      const { message } = JSON.parse(String(m)) as { message: string };
+      if (message.startsWith('n ')) got.push(message.slice(0, 8));
+    });
+    await new Promise((r) => client.once('open', r));
+    const raw = (client as unknown as { _socket: net.Socket })._socket;
+    raw.pause(); // the client's side stops reading: its receive buffer fills, then the daemon's send buffer
+    const s = await connect();
+    const N = 24_000; // 1 KB lines: 24 MiB, three times what the daemon lets a reader leave unread
+    for (let i = 0; i < N; i += 1000) {
+      s.write(Buffer.concat(Array.from({ length: 1000 }, (_, j) => record(`jinad.${ws}.${pod}`, now(), `n ${String(i + j).padStart(6, '0')} ${'x'.repeat(1000)}`))));
+    }
+    s.end();
+    await logOf(d.url, pod, new RegExp(`n ${String(N - 1).padStart(6, '0')}`)); // all written to the file meanwhile
+    raw.resume();
+    for (let i = 0; i < 500 && got.length < N; i++) await new Promise((r) => setTimeout(r, 20));
+    client.close();
+    assert.equal(got.length, N);
+    assert.ok(got.every((m, i) => m === `n ${String(i).padStart(6, '0')}`), 'in order, each once');
   });
 });
