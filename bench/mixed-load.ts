@@ -113,6 +113,30 @@ try {
     return Number(line?.split(' ').at(-1) ?? Number.NaN);
   };
   const servedMs = ['/status', '/workspaces', '/workspaces/:id', '/peas'].map((r) => `${r} ${((served(r, 'sum') / served(r, 'count')) * 1000).toFixed(2)} ms`);
+  // The engine calls a workspace deletion must make (its containers listed, its network and its
+  // image removed), as the daemon timed them in this run (jinad_backend_call_duration_seconds):
+  // their mean exactly, their p99 as Prometheus' histogram_quantile estimates it from the buckets.
+  const engineCall = (operation: string) => {
+    const lines = metrics.split('\n').filter((l) => l.includes(`operation="${operation}"`));
+    const value = (l: string) => Number(l.split(' ').at(-1));
+    const sum = value(lines.find((l) => l.startsWith('jinad_backend_call_duration_seconds_sum')) ?? 'x NaN');
+    const n = value(lines.find((l) => l.startsWith('jinad_backend_call_duration_seconds_count')) ?? 'x NaN');
+    const buckets = lines.filter((l) => l.startsWith('jinad_backend_call_duration_seconds_bucket') && !l.includes('le="+Inf"')).map((l) => [Number(/le="([^"]+)"/.exec(l)![1]), value(l)] as const);
+    let p99 = Number.NaN;
+    for (let i = 0, below = 0, lower = 0; i < buckets.length; below = buckets[i]![1], lower = buckets[i]![0], i++) {
+      const [le, cumulative] = buckets[i]!;
+      if (cumulative >= 0.99 * n) {
+        p99 = lower + ((le - lower) * (0.99 * n - below)) / Math.max(1, cumulative - below);
+        break;
+      }
+    }
+    return { meanMs: (sum / n) * 1000, p99Ms: p99 * 1000 };
+  };
+  const deletion = ['listOwned', 'removeIsolation', 'removeImage'].map((op) => [op, engineCall(op)] as const);
+  const engineMean = deletion.reduce((a, [, c]) => a + c.meanMs, 0);
+  const engineP99 = deletion.reduce((a, [, c]) => a + c.p99Ms, 0);
+  const deletes = latencies['delete workspace'] ?? [];
+  const meanOf = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
   console.log(`${CLIENTS} concurrent clients for ${SECONDS} s on the Docker backend\n`);
   const rows: (string | number)[][] = [['calls', 'count', 'p50 ms', 'p99 ms']];
@@ -121,6 +145,8 @@ try {
   console.log(`\nthe daemon's event loop delay over the run: p50 ${loop.p50?.toFixed(1)} ms, p99 ${loop.p99?.toFixed(1)} ms, max ${loop.max?.toFixed(0)} ms`);
   const probes = JSON.parse(probed || '{}') as Record<string, number[]>;
   console.log(`a lone prober (its own process, one request at a time), p50 / p99 ms: ${probeUrls.map((u, i) => `${['/status', '/workspaces/{id}', 'bare Hono'][i]} ${median(probes[u] ?? []).toFixed(1)} / ${percentile(probes[u] ?? [], 99).toFixed(1)} (${probes[u]?.length ?? 0})`).join(', ')}`);
+  console.log(`a workspace deletion's engine calls (the daemon's own timing): ${deletion.map(([op, c]) => `${op} mean ${c.meanMs.toFixed(0)} / p99 ~${c.p99Ms.toFixed(0)} ms`).join(', ')}`);
+  console.log(`workspace DELETE / its engine calls: mean ${(meanOf(deletes) / engineMean).toFixed(2)} (${meanOf(deletes).toFixed(0)} / ${engineMean.toFixed(0)} ms), p99 ${(percentile(deletes, 99) / engineP99).toFixed(2)} (${percentile(deletes, 99).toFixed(0)} / ~${engineP99.toFixed(0)} ms)`);
   console.log(`the daemon's mean time in its read handlers (its own metric): ${servedMs.join(', ')}`);
   console.log(`read p99, jinad / bare: ${(percentile(latencies.read, 99) / percentile(bareMs, 99)).toFixed(2)}`);
   console.log(`statuses: ${[...statuses.entries()].sort().map(([k, v]) => `${k}: ${v}`).join(', ')}`);
